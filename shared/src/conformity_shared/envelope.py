@@ -1,0 +1,102 @@
+"""CloudEvents 1.0 in Kafka's binary mode: attributes in `ce_*` headers, body = event JSON.
+
+Besides the CloudEvents attributes every event carries `ce_correlationid` (the request
+that started the chain) and `ce_causationid` (the event, or request, just before it).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from conformity_shared.events import Event
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation", default=None)
+_causation: contextvars.ContextVar[str | None] = contextvars.ContextVar("causation", default=None)
+
+
+class MissingAttribute(ValueError):
+    pass
+
+
+@contextmanager
+def causal_context(correlation_id: str, causation_id: str | None) -> Iterator[None]:
+    """Events emitted inside inherit this correlation id and are caused by `causation_id`."""
+    tokens = (_correlation.set(correlation_id), _causation.set(causation_id))
+    try:
+        yield
+    finally:
+        _correlation.reset(tokens[0])
+        _causation.reset(tokens[1])
+
+
+def current_correlation_id() -> str | None:
+    return _correlation.get()
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: dt.datetime
+    correlation_id: str
+    causation_id: str | None
+
+    @classmethod
+    def for_event(cls, event: Event, source: str) -> Envelope:
+        event_id = str(uuid.uuid4())
+        return cls(
+            id=event_id,
+            type=event.ce_type,
+            source=source,
+            subject=event.subject(),
+            time=dt.datetime.now(dt.UTC),
+            # An event emitted outside any request or event starts a chain of its own.
+            correlation_id=_correlation.get() or event_id,
+            causation_id=_causation.get(),
+        )
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        pairs = [
+            ("ce_specversion", SPEC_VERSION),
+            ("ce_id", self.id),
+            ("ce_source", self.source),
+            ("ce_type", self.type),
+            ("ce_time", self.time.isoformat().replace("+00:00", "Z")),
+            ("ce_subject", self.subject),
+            ("ce_correlationid", self.correlation_id),
+            ("content-type", CONTENT_TYPE),
+        ]
+        if self.causation_id:
+            pairs.append(("ce_causationid", self.causation_id))
+        return [(k, v.encode()) for k, v in pairs]
+
+    @classmethod
+    def from_headers(cls, headers: Iterable[tuple[str, bytes | None]]) -> Envelope:
+        found = {k: (v or b"").decode("utf-8", "replace") for k, v in headers}
+        missing = [k for k in ("ce_id", "ce_type", "ce_source") if not found.get(k)]
+        if missing:
+            raise MissingAttribute(f"missing CloudEvents header(s): {', '.join(missing)}")
+        raw_time = found.get("ce_time")
+        try:
+            time = dt.datetime.fromisoformat(raw_time.replace("Z", "+00:00")) if raw_time else dt.datetime.now(dt.UTC)
+        except ValueError:
+            raise MissingAttribute(f"ce_time is not RFC 3339: {raw_time!r}") from None
+        return cls(
+            id=found["ce_id"],
+            type=found["ce_type"],
+            source=found["ce_source"],
+            subject=found.get("ce_subject", ""),
+            time=time,
+            correlation_id=found.get("ce_correlationid") or found["ce_id"],
+            causation_id=found.get("ce_causationid"),
+        )

@@ -1,0 +1,261 @@
+"""The event contract: one Pydantic model per event type, versioned in its name.
+
+A model's `ce_type` is the CloudEvents `type` (`supervision.spot_check_failed.v1`),
+its `topic` the stream of the service that emits it, and `subject()` the aggregate id
+that becomes both `ce_subject` and the Kafka key, so one aggregate's events keep their
+order. A change to a published model is a new class (`...V2`), never an edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conformity_shared import topics
+from conformity_shared.uscc import USCC
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ce_type: ClassVar[str]
+    topic: ClassVar[str]
+
+    def subject(self) -> str:
+        raise NotImplementedError
+
+
+class OrganisationKind(StrEnum):
+    CERTIFICATION_BODY = "certification_body"
+    TESTING_LAB = "testing_lab"
+    ENTERPRISE = "enterprise"
+
+
+class CreditClass(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+# --- approval.events -------------------------------------------------------------
+
+
+class ApprovalEvent(Event):
+    topic: ClassVar[str] = topics.APPROVAL
+    approval_id: str
+    organisation_uscc: USCC
+    kind: OrganisationKind
+
+    def subject(self) -> str:
+        return self.approval_id
+
+
+class ApprovalGrantedV1(ApprovalEvent):
+    """An approval granted, on the commitment path or by a regulator's decision."""
+
+    ce_type: ClassVar[str] = "approval.granted.v1"
+    organisation_name: str
+    fields: list[str] = Field(min_length=1)
+    path: str
+    granted_at: dt.datetime
+
+
+class ApprovalSuspendedV1(ApprovalEvent):
+    """Suspended whole (`fields` empty) or for some fields only."""
+
+    ce_type: ClassVar[str] = "approval.suspended.v1"
+    fields: list[str] = []
+    reason: str
+
+
+class ApprovalReinstatedV1(ApprovalEvent):
+    ce_type: ClassVar[str] = "approval.reinstated.v1"
+    fields: list[str] = []
+    reason: str
+
+
+class ApprovalScopeReducedV1(ApprovalEvent):
+    ce_type: ClassVar[str] = "approval.scope_reduced.v1"
+    removed_fields: list[str] = Field(min_length=1)
+    remaining_fields: list[str]
+    reason: str
+
+
+class ApprovalRevokedV1(ApprovalEvent):
+    ce_type: ClassVar[str] = "approval.revoked.v1"
+    reason: str
+
+
+class CommitmentBreachedV1(ApprovalEvent):
+    """A post-approval verification found the signed commitment untrue (credit sanction)."""
+
+    ce_type: ClassVar[str] = "approval.commitment_breached.v1"
+    verification_id: str
+    findings: str
+
+
+# --- certificates.events ---------------------------------------------------------
+
+
+class CertificateEvent(Event):
+    topic: ClassVar[str] = topics.CERTIFICATES
+    certificate_number: str
+    issuing_body_uscc: USCC
+    holder_uscc: USCC
+
+    def subject(self) -> str:
+        return self.certificate_number
+
+
+class CertificateIssuedV1(CertificateEvent):
+    ce_type: ClassVar[str] = "certificate.issued.v1"
+    holder_name: str
+    scheme: str
+    field: str
+    product: str
+    standard: str
+    valid_from: dt.date
+    valid_until: dt.date
+
+
+class CertificateSuspendedV1(CertificateEvent):
+    ce_type: ClassVar[str] = "certificate.suspended.v1"
+    reason: str
+    suspended_until: dt.date
+
+
+class CertificateReinstatedV1(CertificateEvent):
+    ce_type: ClassVar[str] = "certificate.reinstated.v1"
+    reason: str
+
+
+class CertificateWithdrawnV1(CertificateEvent):
+    ce_type: ClassVar[str] = "certificate.withdrawn.v1"
+    reason: str
+
+
+class CertificateCancelledV1(CertificateEvent):
+    ce_type: ClassVar[str] = "certificate.cancelled.v1"
+    reason: str
+
+
+class CertificateExpiredV1(CertificateEvent):
+    ce_type: ClassVar[str] = "certificate.expired.v1"
+
+
+# --- supervision.events ----------------------------------------------------------
+
+
+class SpotCheckFailedV1(Event):
+    """A product spot check failed: the named certificates of the holder must be suspended."""
+
+    ce_type: ClassVar[str] = "supervision.spot_check_failed.v1"
+    topic: ClassVar[str] = topics.SUPERVISION
+    inspection_id: str
+    holder_uscc: USCC
+    certificate_numbers: list[str] = Field(min_length=1)
+    findings: str
+
+    def subject(self) -> str:
+        return self.inspection_id
+
+
+class RectificationVerifiedV1(Event):
+    """A re-inspection passed: the certificates suspended by `spot_check_id` may be reinstated."""
+
+    ce_type: ClassVar[str] = "supervision.rectification_verified.v1"
+    topic: ClassVar[str] = topics.SUPERVISION
+    inspection_id: str
+    spot_check_id: str
+    holder_uscc: USCC
+    certificate_numbers: list[str] = Field(min_length=1)
+
+    def subject(self) -> str:
+        return self.inspection_id
+
+
+class InspectionFailedV1(Event):
+    """An inspection of a certification body or lab failed: approval suspends it."""
+
+    ce_type: ClassVar[str] = "supervision.inspection_failed.v1"
+    topic: ClassVar[str] = topics.SUPERVISION
+    inspection_id: str
+    target_uscc: USCC
+    target_kind: OrganisationKind
+    findings: str
+
+    def subject(self) -> str:
+        return self.inspection_id
+
+
+class CreditClassChangedV1(Event):
+    ce_type: ClassVar[str] = "supervision.credit_class_changed.v1"
+    topic: ClassVar[str] = topics.SUPERVISION
+    organisation_uscc: USCC
+    previous: CreditClass
+    current: CreditClass
+    cause: str
+
+    def subject(self) -> str:
+        return self.organisation_uscc
+
+
+# --- proficiency.events ----------------------------------------------------------
+
+
+class LabFailureV1(Event):
+    """One failure of a lab in a field: an action signal or a failed blind sample."""
+
+    ce_type: ClassVar[str] = "proficiency.lab_failed.v1"
+    topic: ClassVar[str] = topics.PROFICIENCY
+    lab_uscc: USCC
+    field: str
+    failure: str  # "action_signal" | "blind_sample_failed"
+    reference_id: str  # the round or the blind sample
+    detail: str
+
+    def subject(self) -> str:
+        return self.lab_uscc
+
+
+class LabFieldSuspensionRequiredV1(Event):
+    """Two action signals in a row in a field, or a failed blind sample (DESIGN flow 4)."""
+
+    ce_type: ClassVar[str] = "proficiency.lab_field_suspension_required.v1"
+    topic: ClassVar[str] = topics.PROFICIENCY
+    lab_uscc: USCC
+    field: str
+    reason: str
+    reference_ids: list[str] = Field(min_length=1)
+
+    def subject(self) -> str:
+        return self.lab_uscc
+
+
+CATALOGUE: dict[str, type[Event]] = {
+    cls.ce_type: cls
+    for cls in (
+        ApprovalGrantedV1,
+        ApprovalSuspendedV1,
+        ApprovalReinstatedV1,
+        ApprovalScopeReducedV1,
+        ApprovalRevokedV1,
+        CommitmentBreachedV1,
+        CertificateIssuedV1,
+        CertificateSuspendedV1,
+        CertificateReinstatedV1,
+        CertificateWithdrawnV1,
+        CertificateCancelledV1,
+        CertificateExpiredV1,
+        SpotCheckFailedV1,
+        RectificationVerifiedV1,
+        InspectionFailedV1,
+        CreditClassChangedV1,
+        LabFailureV1,
+        LabFieldSuspensionRequiredV1,
+    )
+}

@@ -1,0 +1,34 @@
+"""Settings: one pydantic-settings class per service, all read from `CONFORMITY_*` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "conformity-local-development-secret-change-me"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONFORMITY_", env_nested_delimiter="__", extra="ignore")
+
+    service_name: str = "service"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite file under data_dir"
+    )
+    data_dir: Path = Path("var")
+    jwt_secret: str = DEV_JWT_SECRET
+    log_level: str = "INFO"
+    log_json: bool = True
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 1000
+    consumers_enabled: bool = True
+    kafka_topic_partitions: int = 3
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
