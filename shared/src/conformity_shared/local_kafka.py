@@ -266,6 +266,20 @@ class LocalKafka:
         self.stop()
 
 
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conformity-broker", description="The platform's local Kafka broker")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -285,9 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Kafka {kafka_version()} ready at {broker.bootstrap_servers} (log: {broker.log_file})", flush=True)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    except KeyboardInterrupt:
-        pass
+        wait_for_interrupt()
     finally:
         broker.stop()
     return 0

@@ -58,6 +58,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._pending: list[dict[str, Any]] = []
         self.emitted: list[tuple[Envelope, Event]] = []
+        self.cause_event_id: str | None = None  # the event being handled, when there is one
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -293,6 +294,7 @@ class EventConsumer:
         ):
             try:
                 async with self._uow() as uow:
+                    uow.cause_event_id = envelope.id
                     if not await uow.claim(envelope, record):
                         log.info("event already handled; redelivery ignored")
                         return "duplicate"

@@ -1,14 +1,16 @@
-"""What every service's Alembic env.py does, written once."""
+"""What every service's Alembic env.py does, written once.
+
+Revisions are generated from each service's `db.metadata` with
+`python -m conformity_shared.migrations <service> "message"`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
-
-from conformity_shared.db import messaging_tables
 
 
 def run_env(target_metadata: sa.MetaData) -> None:
@@ -34,8 +36,25 @@ def run_env(target_metadata: sa.MetaData) -> None:
     asyncio.run(run())
 
 
-def create_messaging_tables() -> None:
-    """Create the outbox and inbox tables (called from each service's first revision)."""
-    bind = op.get_bind()
-    for table in messaging_tables(sa.MetaData()):
-        table.create(bind)
+
+def autogenerate(service: str, message: str) -> None:
+    """Write a new revision for `service` from the difference between head and its metadata."""
+    import importlib
+    import tempfile
+
+    from alembic import command
+    from alembic.config import Config
+
+    importlib.import_module(f"{service}.db")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Config()
+        cfg.set_main_option("script_location", f"{service}:migrations")
+        cfg.set_main_option("sqlalchemy.url", f"sqlite+aiosqlite:///{tmp}/scratch.db")
+        command.upgrade(cfg, "head")
+        command.revision(cfg, message=message, autogenerate=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    autogenerate(sys.argv[1], sys.argv[2])

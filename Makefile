@@ -1,0 +1,50 @@
+# The platform's commands. `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration lock clean
+
+help:
+	@echo "make run    - start the Kafka broker and the four services (Ctrl-C stops all)"
+	@echo "make test   - install what is missing, then run unit and integration tests"
+	@echo "make unit / make integration - one tier only"
+
+setup: system-deps python-deps kafka-jars
+
+# Java runs the broker; Maven fetches its jars from Maven Central (once, then cached).
+system-deps:
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  echo "installing Java and Maven from Debian packages"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q default-jre-headless maven; \
+	fi
+
+python-deps:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
+	$(UV) sync --all-packages --frozen --quiet
+
+kafka-jars: python-deps
+	$(UV) run --frozen conformity-broker fetch >/dev/null
+
+run: setup
+	$(UV) run --frozen conformity-stack
+
+broker: setup
+	$(UV) run --frozen conformity-broker run
+
+test: setup
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(UV) run --frozen pytest shared/tests services $(PYTEST_ARGS)
+
+integration: setup
+	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+
+lock:
+	$(UV) lock
+
+clean:
+	rm -rf var .pytest_cache

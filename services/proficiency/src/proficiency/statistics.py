@@ -1,0 +1,474 @@
+"""Statistics of a proficiency-testing round, as ISO 13528:2015 describes them.
+
+Pure functions and frozen dataclasses, no I/O. What each function computes and
+which clause asks for it is said in its docstring; the choices the standard
+leaves open (stopping rule, minimum number of results, floating-point guard)
+are documented in ``STATISTICS.md`` next to this package.
+
+Symbols follow the standard: ``x`` a participant's result, ``x_pt`` the
+assigned value, ``u(x_pt)`` its standard uncertainty, ``sigma_pt`` the standard
+deviation for proficiency assessment, ``x_star``/``s_star`` the robust mean and
+standard deviation (x*, s*) of Algorithm A, ``U`` an expanded uncertainty and
+``k`` its coverage factor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+# Written here rather than taken from a library: no maintained Python package
+# implements ISO 13528 Algorithm A, and the stopping rule must be ours to document.
+
+MINIMUM_RESULTS_FOR_ALGORITHM_A = 3
+"""Fewer results give no robust estimate worth the name (with two, the median is
+the mean). Our floor, not the standard's: ISO 13528:2015 5.4 leaves small
+numbers of participants to the provider's judgement."""
+
+MAD_FACTOR = 1.483  # ISO 13528:2015 C.3.1: s* = 1.483 median |x_i - x*| to start
+WINSORISING_FACTOR = 1.5  # delta = 1.5 s*
+S_STAR_FACTOR = 1.134  # s* = 1.134 x standard deviation of the winsorised values
+
+NEGLIGIBLE_UNCERTAINTY_RATIO = 0.3
+"""u(x_pt) is negligible when below 0.3 sigma_pt (ISO 13528:2015 9.2)."""
+
+CONSENSUS_UNCERTAINTY_FACTOR = 1.25  # u(x_pt) = 1.25 s* / sqrt(p), ISO 13528:2015 7.7
+CONSENSUS_COVERAGE_FACTOR = 2.0  # U(x_pt) = 2 u(x_pt) for a consensus value, used by E_n
+
+# Results exactly on a limit (|z| = 2, |E_n| = 1, |deviation| = tolerance) must
+# not flip because binary floats give 2.0000000000000004 for "exactly two".
+_FLOAT_NOISE = 1e-9
+
+
+def at_most(value: float, limit: float) -> bool:
+    """``value <= limit``, with a result on the limit up to float noise counted as on it."""
+    return value <= limit or math.isclose(value, limit, rel_tol=_FLOAT_NOISE)
+
+
+def at_least(value: float, limit: float) -> bool:
+    """``value >= limit``, with a result on the limit up to float noise counted as on it."""
+    return value >= limit or math.isclose(value, limit, rel_tol=_FLOAT_NOISE)
+
+
+# --- Algorithm A (ISO 13528:2015 Annex C.3.1) ---------------------------------
+
+
+class AlgorithmADidNotConverge(ArithmeticError):
+    """Algorithm A did not settle within the allowed number of iterations."""
+
+
+@dataclass(frozen=True)
+class AlgorithmAStep:
+    """x* and s* after one iteration (step 0 holds the starting values)."""
+
+    x_star: float
+    s_star: float
+
+
+@dataclass(frozen=True)
+class RobustEstimate:
+    """Result of Algorithm A: robust mean x*, robust standard deviation s*."""
+
+    x_star: float
+    s_star: float
+    iterations: int
+    p: int
+    steps: tuple[AlgorithmAStep, ...]
+
+
+def algorithm_a(
+    values: Iterable[float],
+    *,
+    tolerance: float = 1e-10,
+    max_iterations: int = 10_000,
+) -> RobustEstimate:
+    """Robust mean x* and robust standard deviation s* by ISO 13528:2015 Algorithm A.
+
+    C.3.1: start with x* = median(x_i) and s* = 1.483 median|x_i - x*|; then
+    repeat: delta = 1.5 s*, winsorise every x_i to [x* - delta, x* + delta],
+    x* = mean of the winsorised values, s* = 1.134 x their standard deviation
+    (p - 1 in the denominator).
+
+    Stopping rule (ours, documented): stop after the first iteration in which
+    neither x* nor s* moved by more than ``tolerance`` x s*. The standard says
+    convergence "may be assumed" once the third significant figure stops
+    changing; iterating on to numerical convergence satisfies that, lands on the
+    fixed point the rule approximates, and keeps the result independent of the
+    order, offset and unit of the data.
+
+    When more than half the results are identical the starting s* is 0, so
+    delta = 0 and the algorithm's fixed point is x* = median, s* = 0: that is
+    returned at once (iterations = 0).
+
+    Raises ValueError for fewer than ``MINIMUM_RESULTS_FOR_ALGORITHM_A`` values
+    or a value that is not a finite number, and AlgorithmADidNotConverge when
+    ``max_iterations`` iterations were not enough.
+    """
+    data = _finite_values(values)
+    p = len(data)
+    if p < MINIMUM_RESULTS_FOR_ALGORITHM_A:
+        raise ValueError(
+            f"Algorithm A needs at least {MINIMUM_RESULTS_FOR_ALGORITHM_A} results, got {p}"
+        )
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
+
+    x_star = _median(data)
+    s_star = MAD_FACTOR * _median([abs(x - x_star) for x in data])
+    steps = [AlgorithmAStep(x_star, s_star)]
+    if s_star == 0.0:
+        return RobustEstimate(x_star, 0.0, 0, p, tuple(steps))
+
+    for iteration in range(1, max_iterations + 1):
+        delta = WINSORISING_FACTOR * s_star
+        low, high = x_star - delta, x_star + delta
+        winsorised = [min(max(x, low), high) for x in data]
+        new_x_star = math.fsum(winsorised) / p
+        new_s_star = S_STAR_FACTOR * _sample_standard_deviation(winsorised, new_x_star)
+        steps.append(AlgorithmAStep(new_x_star, new_s_star))
+        settled = (
+            abs(new_x_star - x_star) <= tolerance * new_s_star
+            and abs(new_s_star - s_star) <= tolerance * new_s_star
+        )
+        x_star, s_star = new_x_star, new_s_star
+        if settled:
+            return RobustEstimate(x_star, s_star, iteration, p, tuple(steps))
+    raise AlgorithmADidNotConverge(
+        f"Algorithm A did not converge in {max_iterations} iterations "
+        f"(last x* = {x_star!r}, s* = {s_star!r})"
+    )
+
+
+def _finite_values(values: Iterable[float]) -> list[float]:
+    data = [float(v) for v in values]
+    for v in data:
+        if not math.isfinite(v):
+            raise ValueError(f"every result must be a finite number, got {v!r}")
+    return data
+
+
+def _median(data: Sequence[float]) -> float:
+    ordered = sorted(data)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _sample_standard_deviation(data: Sequence[float], mean: float) -> float:
+    # fsum is exact, so the result does not depend on the order of the data
+    return math.sqrt(math.fsum((x - mean) ** 2 for x in data) / (len(data) - 1))
+
+
+# --- Uncertainty of the assigned value (ISO 13528:2015 7.4 and 7.7) ----------
+
+
+def standard_uncertainty_of_consensus(s_star: float, p: int) -> float:
+    """u(x_pt) = 1.25 s* / sqrt(p) for x_pt = x* of Algorithm A over p results (7.7)."""
+    if p < 1:
+        raise ValueError(f"p must be at least 1, got {p}")
+    if not (math.isfinite(s_star) and s_star >= 0):
+        raise ValueError(f"s* must be a finite non-negative number, got {s_star!r}")
+    return CONSENSUS_UNCERTAINTY_FACTOR * s_star / math.sqrt(p)
+
+
+def standard_uncertainty_from_expanded(expanded_uncertainty: float, coverage_factor: float) -> float:
+    """u = U / k, e.g. for a certified reference value stated as U with coverage factor k (7.4)."""
+    _require_positive("expanded uncertainty U", expanded_uncertainty, allow_zero=True)
+    _require_positive("coverage factor k", coverage_factor)
+    return expanded_uncertainty / coverage_factor
+
+
+def uncertainty_of_assigned_value_is_negligible(u_x_pt: float, sigma_pt: float) -> bool:
+    """True when u(x_pt) < 0.3 sigma_pt (9.2); z' replaces z otherwise."""
+    _require_positive("sigma_pt", sigma_pt)
+    return not at_least(u_x_pt, NEGLIGIBLE_UNCERTAINTY_RATIO * sigma_pt)
+
+
+# --- Performance scores (ISO 13528:2015 9.4 to 9.7) ---------------------------
+
+
+def z_score(x: float, x_pt: float, sigma_pt: float) -> float:
+    """z = (x - x_pt) / sigma_pt (9.4)."""
+    _require_positive("sigma_pt", sigma_pt)
+    return (x - x_pt) / sigma_pt
+
+
+def z_prime_score(x: float, x_pt: float, sigma_pt: float, u_x_pt: float) -> float:
+    """z' = (x - x_pt) / sqrt(sigma_pt^2 + u(x_pt)^2) (9.5)."""
+    _require_positive("sigma_pt", sigma_pt)
+    _require_positive("u(x_pt)", u_x_pt, allow_zero=True)
+    return (x - x_pt) / math.hypot(sigma_pt, u_x_pt)
+
+
+def zeta_score(x: float, x_pt: float, u_x: float, u_x_pt: float) -> float:
+    """zeta = (x - x_pt) / sqrt(u(x)^2 + u(x_pt)^2) (9.6)."""
+    _require_positive("u(x)", u_x, allow_zero=True)
+    _require_positive("u(x_pt)", u_x_pt, allow_zero=True)
+    return (x - x_pt) / _positive_denominator(math.hypot(u_x, u_x_pt), "u(x) and u(x_pt)")
+
+
+def en_score(x: float, x_pt: float, expanded_u_x: float, expanded_u_x_pt: float) -> float:
+    """E_n = (x - x_pt) / sqrt(U(x)^2 + U(x_pt)^2) (9.7)."""
+    _require_positive("U(x)", expanded_u_x, allow_zero=True)
+    _require_positive("U(x_pt)", expanded_u_x_pt, allow_zero=True)
+    denominator = _positive_denominator(math.hypot(expanded_u_x, expanded_u_x_pt), "U(x) and U(x_pt)")
+    return (x - x_pt) / denominator
+
+
+class Signal(StrEnum):
+    ACCEPTABLE = "acceptable"
+    WARNING = "warning"
+    ACTION = "action"
+
+
+def signal_for_score(score: float) -> Signal:
+    """Signal for z, z' or zeta: |s| <= 2 acceptable, 2 < |s| < 3 warning, |s| >= 3 action."""
+    magnitude = abs(score)
+    if at_most(magnitude, 2.0):
+        return Signal.ACCEPTABLE
+    if at_least(magnitude, 3.0):
+        return Signal.ACTION
+    return Signal.WARNING
+
+
+def signal_for_en(en: float) -> Signal:
+    """Signal for E_n (9.7): |E_n| <= 1 acceptable, |E_n| > 1 action; E_n has no warning band."""
+    return Signal.ACCEPTABLE if at_most(abs(en), 1.0) else Signal.ACTION
+
+
+def _require_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
+
+
+def _positive_denominator(value: float, what: str) -> float:
+    if value == 0:
+        raise ValueError(f"{what} are both zero: the score is undefined")
+    return value
+
+
+# --- Evaluating a whole round --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParticipantResult:
+    """One lab's reported result: value, and optionally U with its coverage factor k."""
+
+    lab_id: str
+    value: float
+    expanded_uncertainty: float | None = None
+    coverage_factor: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.lab_id:
+            raise ValueError("a result needs the lab's id")
+        if not math.isfinite(self.value):
+            raise ValueError(f"lab {self.lab_id}: the result must be a finite number, got {self.value!r}")
+        if self.expanded_uncertainty is None:
+            if self.coverage_factor is not None:
+                raise ValueError(f"lab {self.lab_id}: a coverage factor k needs its expanded uncertainty U")
+            return
+        if self.coverage_factor is None:
+            raise ValueError(f"lab {self.lab_id}: an expanded uncertainty U needs its coverage factor k")
+        _require_positive(f"lab {self.lab_id}: expanded uncertainty U", self.expanded_uncertainty)
+        _require_positive(f"lab {self.lab_id}: coverage factor k", self.coverage_factor)
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.expanded_uncertainty is not None
+
+    @property
+    def standard_uncertainty(self) -> float | None:
+        """u(x) = U / k, or None when the lab gave no uncertainty."""
+        if self.expanded_uncertainty is None or self.coverage_factor is None:
+            return None
+        return self.expanded_uncertainty / self.coverage_factor
+
+
+@dataclass(frozen=True)
+class ReferenceAssignedValue:
+    """x_pt is a reference value (e.g. a certified reference material) stated with U and k."""
+
+    value: float
+    expanded_uncertainty: float
+    coverage_factor: float
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.value):
+            raise ValueError(f"the reference value must be a finite number, got {self.value!r}")
+        _require_positive(
+            "the reference value's expanded uncertainty U", self.expanded_uncertainty, allow_zero=True
+        )
+        _require_positive("the reference value's coverage factor k", self.coverage_factor)
+
+
+@dataclass(frozen=True)
+class ConsensusAssignedValue:
+    """x_pt is x* of Algorithm A over the participants' results (7.7)."""
+
+
+@dataclass(frozen=True)
+class FixedSigmaPt:
+    """sigma_pt set in advance (by experts, a general model or earlier rounds)."""
+
+    value: float
+
+    def __post_init__(self) -> None:
+        _require_positive("sigma_pt", self.value)
+
+
+@dataclass(frozen=True)
+class RobustSigmaPt:
+    """sigma_pt = s* of Algorithm A over this round's results (8.6)."""
+
+
+@dataclass(frozen=True)
+class RoundDesign:
+    """How a round's assigned value and sigma_pt are obtained."""
+
+    assigned_value: ReferenceAssignedValue | ConsensusAssignedValue
+    sigma_pt: FixedSigmaPt | RobustSigmaPt
+
+    @property
+    def needs_algorithm_a(self) -> bool:
+        return isinstance(self.assigned_value, ConsensusAssignedValue) or isinstance(
+            self.sigma_pt, RobustSigmaPt
+        )
+
+
+class ScoreKind(StrEnum):
+    Z = "z"
+    Z_PRIME = "z'"
+
+
+@dataclass(frozen=True)
+class LabPerformance:
+    """A lab's scores in a round; ``signal`` is the one from z (or z') that counts."""
+
+    lab_id: str
+    value: float
+    score_kind: ScoreKind
+    score: float
+    signal: Signal
+    zeta: float | None = None
+    zeta_signal: Signal | None = None
+    en: float | None = None
+    en_signal: Signal | None = None
+
+
+@dataclass(frozen=True)
+class RoundEvaluation:
+    """Assigned value, its uncertainty, sigma_pt, and every lab's performance."""
+
+    assigned_value: float
+    standard_uncertainty: float
+    expanded_uncertainty: float
+    sigma_pt: float
+    z_prime_used: bool
+    robust_estimate: RobustEstimate | None
+    labs: tuple[LabPerformance, ...]
+
+    def for_lab(self, lab_id: str) -> LabPerformance:
+        for performance in self.labs:
+            if performance.lab_id == lab_id:
+                return performance
+        raise KeyError(lab_id)
+
+
+def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) -> RoundEvaluation:
+    """Assigned value, u(x_pt), sigma_pt and each lab's scores and signal.
+
+    - x_pt and u(x_pt): the reference value with u = U/k, or x* of Algorithm A
+      with u = 1.25 s*/sqrt(p) (7.7); U(x_pt) is the stated U, or 2 u(x_pt)
+      for a consensus value.
+    - sigma_pt: fixed, or s* of Algorithm A (8.6).
+    - z' instead of z for every lab when u(x_pt) is not below 0.3 sigma_pt (9.2).
+    - zeta and E_n for the labs that stated an uncertainty (9.6, 9.7).
+
+    Raises ValueError for two results from one lab, too few results for
+    Algorithm A, or a derived sigma_pt of 0.
+    """
+    _require_one_result_per_lab(results)
+    robust = algorithm_a([r.value for r in results]) if design.needs_algorithm_a else None
+
+    if isinstance(design.assigned_value, ReferenceAssignedValue):
+        reference = design.assigned_value
+        x_pt = reference.value
+        u_x_pt = standard_uncertainty_from_expanded(reference.expanded_uncertainty, reference.coverage_factor)
+        expanded_u_x_pt = reference.expanded_uncertainty
+    else:
+        assert robust is not None
+        x_pt = robust.x_star
+        u_x_pt = standard_uncertainty_of_consensus(robust.s_star, robust.p)
+        expanded_u_x_pt = CONSENSUS_COVERAGE_FACTOR * u_x_pt
+
+    if isinstance(design.sigma_pt, FixedSigmaPt):
+        sigma_pt = design.sigma_pt.value
+    else:
+        assert robust is not None
+        if robust.s_star == 0:
+            raise ValueError(
+                "sigma_pt cannot be derived from s*: s* is 0 because more than half the results are identical"
+            )
+        sigma_pt = robust.s_star
+
+    z_prime_used = not uncertainty_of_assigned_value_is_negligible(u_x_pt, sigma_pt)
+    labs = tuple(
+        _lab_performance(r, x_pt, u_x_pt, expanded_u_x_pt, sigma_pt, z_prime_used) for r in results
+    )
+    return RoundEvaluation(
+        assigned_value=x_pt,
+        standard_uncertainty=u_x_pt,
+        expanded_uncertainty=expanded_u_x_pt,
+        sigma_pt=sigma_pt,
+        z_prime_used=z_prime_used,
+        robust_estimate=robust,
+        labs=labs,
+    )
+
+
+def _require_one_result_per_lab(results: Sequence[ParticipantResult]) -> None:
+    seen: set[str] = set()
+    for result in results:
+        if result.lab_id in seen:
+            raise ValueError(f"lab {result.lab_id} has more than one result; a round takes one per lab")
+        seen.add(result.lab_id)
+
+
+def _lab_performance(
+    result: ParticipantResult,
+    x_pt: float,
+    u_x_pt: float,
+    expanded_u_x_pt: float,
+    sigma_pt: float,
+    z_prime_used: bool,
+) -> LabPerformance:
+    if z_prime_used:
+        kind, score = ScoreKind.Z_PRIME, z_prime_score(result.value, x_pt, sigma_pt, u_x_pt)
+    else:
+        kind, score = ScoreKind.Z, z_score(result.value, x_pt, sigma_pt)
+    zeta = zeta_signal = en = en_signal = None
+    u_x = result.standard_uncertainty
+    if u_x is not None and result.expanded_uncertainty is not None:
+        zeta = zeta_score(result.value, x_pt, u_x, u_x_pt)
+        zeta_signal = signal_for_score(zeta)
+        en = en_score(result.value, x_pt, result.expanded_uncertainty, expanded_u_x_pt)
+        en_signal = signal_for_en(en)
+    return LabPerformance(
+        lab_id=result.lab_id,
+        value=result.value,
+        score_kind=kind,
+        score=score,
+        signal=signal_for_score(score),
+        zeta=zeta,
+        zeta_signal=zeta_signal,
+        en=en,
+        en_signal=en_signal,
+    )

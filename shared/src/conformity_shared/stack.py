@@ -1,0 +1,126 @@
+"""The whole platform on one machine: the local broker and the four services as processes.
+
+`make run` calls `main()`; the end-to-end tests use `Stack` to start, kill and restart
+services exactly as an operator would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformity_shared.local_kafka import BrokerError, LocalKafka, free_port, kafka_version, wait_for_interrupt
+
+SERVICES = ("approval", "certificates", "supervision", "proficiency")
+DEFAULT_PORTS = {"approval": 8001, "certificates": 8002, "supervision": 8003, "proficiency": 8004}
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    bootstrap_servers: str
+    ports: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start_service(self, service: str, timeout: float = 90.0) -> None:
+        port = self.ports.setdefault(service, free_port())
+        env = {
+            **os.environ,
+            "CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "CONFORMITY_DATA_DIR": str(self.workdir),
+            **self.env,
+        }
+        log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", f"{service}.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+        self.wait_healthy(service, timeout)
+
+    def wait_healthy(self, service: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[service]
+            if process.poll() is not None:
+                raise RuntimeError(f"{service} exited with {process.returncode}; see {self.workdir / f'{service}.log'}")
+            try:
+                with urllib.request.urlopen(self.url(service) + "/health", timeout=3) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{service} not healthy after {timeout:.0f}s; see {self.workdir / f'{service}.log'}")
+
+    def stop_service(self, service: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        process = self.processes.pop(service, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start(self, services: tuple[str, ...] = SERVICES) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for service in services:
+            self.start_service(service)
+        return self
+
+    def stop(self) -> None:
+        for service in list(self.processes):
+            self.stop_service(service)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="conformity-stack", description="Run the broker and the four services")
+    parser.add_argument("--dir", type=Path, default=Path("var"), help="databases, broker data and logs")
+    parser.add_argument("--kafka-port", type=int, default=9092)
+    args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None
+    try:
+        if not bootstrap:
+            print(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...", flush=True)
+            broker = LocalKafka(args.dir / "kafka", port=args.kafka_port).start()
+            bootstrap = broker.bootstrap_servers
+        stack = Stack(args.dir, bootstrap, ports=dict(DEFAULT_PORTS))
+        print(f"broker      {bootstrap}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
+        for service in SERVICES:
+            stack.start_service(service)
+            print(f"{service:<12}{stack.url(service)}   docs {stack.url(service)}/docs   log {args.dir / (service + '.log')}", flush=True)
+    except (BrokerError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if broker:
+            broker.stop()
+        return 1
+    print("platform running; Ctrl-C stops everything", flush=True)
+    try:
+        wait_for_interrupt()
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+        if broker:
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

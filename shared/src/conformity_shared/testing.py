@@ -1,0 +1,193 @@
+"""Test and benchmark support: a real broker, in-process services, and a topic reader.
+
+`broker()` chooses, in order: KAFKA_BOOTSTRAP_SERVERS when set; a Kafka container through
+testcontainers when a Docker engine answers; the project's local broker otherwise.
+CONFORMITY_TEST_BROKER=env|docker|local forces one. It never falls back to a fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from conformity_shared.auth import Role, issue_token
+from conformity_shared.local_kafka import LocalKafka, _run_coroutine, free_port, kafka_version, metadata_ready
+from conformity_shared.settings import DEV_JWT_SECRET
+
+
+def _docker_reachable() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _kafka_container() -> Iterator[str]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its image may not be pullable here
+    image = os.environ.get("CONFORMITY_KAFKA_IMAGE", f"apache/kafka:{kafka_version()}")
+    port = free_port()
+    container = (
+        DockerContainer(image)
+        .with_bind_ports(9092, port)
+        .with_env("KAFKA_NODE_ID", "1")
+        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
+        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
+        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        .with_env("KAFKA_NUM_PARTITIONS", "3")
+    )
+    with container:
+        wait_for_logs(container, "Kafka Server started", timeout=120)
+        bootstrap = f"127.0.0.1:{port}"
+        _wait_metadata(bootstrap, 60)
+        yield bootstrap
+
+
+def _wait_metadata(bootstrap: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not _run_coroutine(metadata_ready(bootstrap)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no Kafka broker answers at {bootstrap}")
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    """Yield the bootstrap servers of a real Kafka broker for the whole test session."""
+    choice = os.environ.get("CONFORMITY_TEST_BROKER", "auto")
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if choice == "env" or (choice == "auto" and given):
+        if not given:
+            raise RuntimeError("CONFORMITY_TEST_BROKER=env but KAFKA_BOOTSTRAP_SERVERS is not set")
+        _wait_metadata(given, 30)
+        yield given
+    elif choice == "docker" or (choice == "auto" and _docker_reachable()):
+        with _kafka_container() as bootstrap:
+            yield bootstrap
+    else:
+        with LocalKafka(Path(tempfile.mkdtemp(prefix="conformity-test-kafka-"))) as local:
+            yield local.bootstrap_servers
+
+
+def token(role: Role | str, *, org: str | None = None, inspector_id: str | None = None) -> dict[str, str]:
+    """Authorization header for tests and demos, signed with the development secret."""
+    return {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, role, org=org, inspector_id=inspector_id)}"}
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run one service in this process (its lifespan: migrations, relay, consumers)."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service", timeout=30) as client:
+            yield client
+
+
+@dataclass
+class Seen:
+    topic: str
+    key: str | None
+    headers: dict[str, str]
+    value: bytes
+
+    @property
+    def type(self) -> str:
+        return self.headers.get("ce_type", "")
+
+    @property
+    def id(self) -> str:
+        return self.headers.get("ce_id", "")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.value)
+
+
+class TopicReader:
+    """Reads topics from the beginning, as an independent observer of what was published."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=f"observer-{uuid.uuid4()}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.seen: list[Seen] = []
+
+    async def __aenter__(self) -> TopicReader:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def until(self, predicate: Callable[[list[Seen]], bool], timeout: float = 30.0) -> list[Seen]:
+        """Read until `predicate(all seen so far)` holds; fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.seen):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                types = [s.type for s in self.seen]
+                raise AssertionError(f"condition not met within {timeout}s; seen {len(types)} events: {types[-20:]}")
+            batch = await self._consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            for records in batch.values():
+                for r in records:
+                    self.seen.append(
+                        Seen(
+                            r.topic,
+                            r.key.decode() if r.key else None,
+                            {k: (v or b"").decode() for k, v in (r.headers or ())},
+                            r.value or b"",
+                        )
+                    )
+        return self.seen
+
+    async def settle(self, seconds: float = 1.0) -> list[Seen]:
+        """Keep reading for a while (to show that nothing more arrives)."""
+        end = time.monotonic() + seconds
+        with contextlib.suppress(AssertionError):
+            await self.until(lambda _: time.monotonic() > end, timeout=seconds + 0.5)
+        return self.seen
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Await `check()` until it returns a truthy value (it may be async)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

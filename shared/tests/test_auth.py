@@ -1,0 +1,30 @@
+import datetime as dt
+
+import jwt
+import pytest
+
+from conformity_shared.auth import Role, decode_token, issue_token
+
+SECRET = "a-test-secret-long-enough-for-hs256-keys"
+
+
+def test_token_carries_role_and_organisation() -> None:
+    principal = decode_token(SECRET, issue_token(SECRET, Role.AGENCY, org="91350100M000100Y43"))
+    assert principal.role is Role.AGENCY
+    assert principal.org == "91350100M000100Y43"
+
+
+def test_inspector_token_needs_an_inspector_id() -> None:
+    with pytest.raises(ValueError, match="inspector id"):
+        issue_token(SECRET, Role.INSPECTOR)
+
+
+def test_token_signed_with_another_secret_is_refused() -> None:
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode_token(SECRET, issue_token("another-secret-long-enough-for-hs256-keys", Role.REGULATOR))
+
+
+def test_expired_token_is_refused() -> None:
+    token = issue_token(SECRET, Role.REGULATOR, ttl=dt.timedelta(seconds=-1))
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode_token(SECRET, token)

@@ -1,0 +1,47 @@
+import datetime as dt
+
+from conformity_shared import events, topics
+from conformity_shared.envelope import Envelope, causal_context
+
+HOLDER = "91350100M000100Y43"
+
+
+def spot_check() -> events.SpotCheckFailedV1:
+    return events.SpotCheckFailedV1(
+        inspection_id="insp-1", holder_uscc=HOLDER, certificate_numbers=["C1"], findings="lead above limit"
+    )
+
+
+def test_headers_carry_cloudevents_attributes_and_the_causal_chain() -> None:
+    with causal_context("corr-1", "evt-0"):
+        env = Envelope.for_event(spot_check(), "/conformity/supervision")
+    headers = dict(env.headers())
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"supervision.spot_check_failed.v1"
+    assert headers["ce_subject"] == b"insp-1"
+    assert headers["ce_correlationid"] == b"corr-1"
+    assert headers["ce_causationid"] == b"evt-0"
+    assert Envelope.from_headers(env.headers()) == env
+
+
+def test_an_event_outside_any_request_starts_its_own_chain() -> None:
+    env = Envelope.for_event(spot_check(), "/conformity/supervision")
+    assert env.correlation_id == env.id
+    assert env.causation_id is None
+
+
+def test_every_event_type_is_in_the_catalogue_on_its_service_topic() -> None:
+    for ce_type, model in events.CATALOGUE.items():
+        service = {"approval": topics.APPROVAL, "certificate": topics.CERTIFICATES,
+                   "supervision": topics.SUPERVISION, "proficiency": topics.PROFICIENCY}[ce_type.split(".")[0]]
+        assert model.topic == service
+        assert ce_type.endswith(".v1") and model.__name__.endswith("V1")
+
+
+def test_event_json_round_trips() -> None:
+    event = events.CertificateIssuedV1(
+        certificate_number="C1", issuing_body_uscc=HOLDER, holder_uscc=HOLDER, holder_name="Acme",
+        scheme="CCC", field="CCC-07", product="kettle", standard="GB 4706.1",
+        valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2031, 1, 1),
+    )
+    assert events.CertificateIssuedV1.model_validate_json(event.model_dump_json()) == event

@@ -1,0 +1,174 @@
+"""DESIGN flow 1 over the real broker: a failed product spot check suspends the certificate."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from conformity_shared import events, topics, uscc
+from conformity_shared.auth import Role
+from conformity_shared.envelope import Envelope
+from conformity_shared.testing import TopicReader, eventually, running, token
+
+from approval.app import create_app as approval_app
+from certificates.app import create_app as certificates_app
+from supervision.app import create_app as supervision_app
+
+REGULATOR = token(Role.REGULATOR)
+
+
+def commitment_application(body: str) -> dict:
+    return {
+        "organisation_uscc": body,
+        "organisation_name": "Fujian Certification Co.",
+        "kind": "certification_body",
+        "path": "commitment",
+        "requested_fields": ["MS-QMS"],
+        "declared": {
+            "staff_per_field": {"MS-QMS": 12},
+            "registered_capital_rmb": 5_000_000,
+            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
+            "management_system": "ISO/IEC 17021-1 quality manual v3",
+        },
+        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
+    }
+
+
+async def approved_body_issues_certificate(approval: httpx.AsyncClient, certs: httpx.AsyncClient, body: str, holder: str) -> str:
+    agency = token(Role.AGENCY, org=body)
+    granted = await approval.post("/applications", json=commitment_application(body), headers=agency)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["status"] == "granted"
+
+    async def issue() -> str | None:
+        answer = await certs.post(
+            "/certificates",
+            headers=agency,
+            json={
+                "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "management_system",
+                "field": "MS-QMS", "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
+            },
+        )
+        if answer.status_code == 201:
+            return answer.json()["number"]
+        # Until approval.granted has reached the certificates service, issuance is refused.
+        assert answer.status_code == 422, answer.text
+        return None
+
+    return await eventually(issue, timeout=30)
+
+
+async def record_failed_spot_check(sup: httpx.AsyncClient, holder: str, number: str, correlation_id: str) -> str:
+    inspector = f"insp-{uuid.uuid4().hex[:8]}"
+    registered = await sup.post(
+        "/inspectors", headers=REGULATOR,
+        json={"id": inspector, "name": "Zhang San", "organisation": uscc.make(random.Random()), "region": "110000"},
+    )
+    assert registered.status_code == 201, registered.text
+    ordered = await sup.post(
+        "/inspections", headers=REGULATOR,
+        json={"target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": [inspector]},
+    )
+    assert ordered.status_code == 201, ordered.text
+    inspection = ordered.json()["id"]
+    recorded = await sup.post(
+        f"/inspections/{inspection}/result",
+        headers={**token(Role.INSPECTOR, inspector_id=inspector), "X-Correlation-ID": correlation_id},
+        json={"outcome": "fail", "findings": "sample overheats (GB 4706.19 clause 11)",
+              "samples": [{"certificate_number": number, "passed": False, "finding": "overheating"}]},
+    )
+    assert recorded.status_code == 200, recorded.text
+    return inspection
+
+
+async def test_failed_spot_check_suspends_the_named_certificate(service_env, kafka: str) -> None:
+    rng = random.Random()
+    body, holder = uscc.make(rng), uscc.make(rng)
+    correlation_id = str(uuid.uuid4())
+    async with (
+        running(approval_app()) as approval,
+        running(certificates_app()) as certs,
+        running(supervision_app()) as sup,
+        TopicReader(kafka, topics.SUPERVISION, topics.CERTIFICATES) as reader,
+    ):
+        number = await approved_body_issues_certificate(approval, certs, body, holder)
+        assert (await certs.get(f"/public/certificates/{number}")).json()["status"] == "valid"
+
+        inspection = await record_failed_spot_check(sup, holder, number, correlation_id)
+
+        async def suspended() -> dict | None:
+            answer = (await certs.get(f"/public/certificates/{number}")).json()
+            return answer if answer["status"] == "suspended" else None
+
+        public = await eventually(suspended, timeout=30)
+        assert public["suspension"]["reason"] == "spot_check_failed"
+
+        seen = await reader.until(
+            lambda s: any(e.type == "certificate.suspended.v1" and e.key == number for e in s)
+        )
+        spot_check = next(e for e in seen if e.type == "supervision.spot_check_failed.v1" and e.key == inspection)
+        suspension = next(e for e in seen if e.type == "certificate.suspended.v1" and e.key == number)
+        assert spot_check.headers["ce_correlationid"] == correlation_id
+        assert suspension.headers["ce_correlationid"] == correlation_id
+        assert suspension.headers["ce_causationid"] == spot_check.id
+        assert suspension.headers["ce_source"] == "/conformity/certificates"
+        assert spot_check.json()["certificate_numbers"] == [number]
+
+        history = (await certs.get(f"/certificates/{number}", headers=REGULATOR)).json()["history"]
+        assert [(h["from"], h["to"]) for h in history] == [(None, "valid"), ("valid", "suspended")]
+        assert history[-1]["cause_event_id"] == spot_check.id
+
+
+async def test_redelivered_spot_check_suspends_once_and_emits_one_event(service_env, kafka: str) -> None:
+    rng = random.Random()
+    body, holder = uscc.make(rng), uscc.make(rng)
+    async with (
+        running(approval_app()) as approval,
+        running(certificates_app()) as certs,
+        running(supervision_app()) as sup,
+        TopicReader(kafka, topics.SUPERVISION, topics.CERTIFICATES) as reader,
+    ):
+        number = await approved_body_issues_certificate(approval, certs, body, holder)
+        inspection = await record_failed_spot_check(sup, holder, number, str(uuid.uuid4()))
+        seen = await reader.until(lambda s: any(e.type == "certificate.suspended.v1" and e.key == number for e in s))
+        spot_check = next(e for e in seen if e.type == "supervision.spot_check_failed.v1" and e.key == inspection)
+
+        # The same event (same ce_id) delivered twice more, as after a producer retry or a replay;
+        # then a harmless later event on the same partition (same key), which is handled only
+        # after the copies before it.
+        harmless = events.RectificationVerifiedV1(
+            inspection_id=inspection, spot_check_id=f"none-{uuid.uuid4()}", holder_uscc=holder, certificate_numbers=[number]
+        )
+        sentinel = Envelope.for_event(harmless, "/tests")
+        producer = AIOKafkaProducer(bootstrap_servers=kafka)
+        await producer.start()
+        try:
+            for _ in range(2):
+                await producer.send_and_wait(
+                    topics.SUPERVISION, spot_check.value, key=spot_check.key.encode(),
+                    headers=[(k, v.encode()) for k, v in spot_check.headers.items()],
+                )
+            await producer.send_and_wait(
+                topics.SUPERVISION, harmless.model_dump_json().encode(), key=inspection.encode(), headers=sentinel.headers(),
+            )
+        finally:
+            await producer.stop()
+
+        runtime = certs._transport.app.state.runtime  # type: ignore[attr-defined]
+        await eventually(lambda: _handled(runtime, sentinel.id), timeout=20)
+        await reader.settle(1.0)
+        suspensions = {e.id for e in reader.seen if e.type == "certificate.suspended.v1" and e.key == number}
+        assert len(suspensions) == 1
+        history = (await certs.get(f"/certificates/{number}", headers=REGULATOR)).json()["history"]
+        assert [h["to"] for h in history].count("suspended") == 1
+
+
+async def _handled(runtime, event_id: str) -> bool:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    async with runtime.sessions() as session:
+        found = await session.scalar(sa.select(runtime.inbox.c.event_id).where(runtime.inbox.c.event_id == event_id))
+    return found is not None
