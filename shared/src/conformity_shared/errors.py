@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 
 @dataclass
@@ -11,7 +12,7 @@ class DomainError(Exception):
 
     message: str
     field: str | None = None
-    rules: list[dict[str, str]] = field(default_factory=list)
+    rules: list[dict[str, str]] = dataclasses.field(default_factory=list)
     status_code: int = 422
 
     def __str__(self) -> str:

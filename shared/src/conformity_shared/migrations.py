@@ -12,6 +12,15 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from conformity_shared.db import UTCDateTime
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    # In the schema a UTCDateTime is a plain timezone-aware timestamp.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
 
 def run_env(target_metadata: sa.MetaData) -> None:
     """Run migrations online against the async URL in alembic's config."""
@@ -22,6 +31,7 @@ def run_env(target_metadata: sa.MetaData) -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            render_item=_render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

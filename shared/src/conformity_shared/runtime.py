@@ -57,6 +57,21 @@ class ServiceRuntime:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.outbox, self.inbox, f"/conformity/{self.settings.service_name}", self.relay.wake)
 
+    def every(self, seconds: float, job: Callable[[], Any], name: str) -> None:
+        """Run `job` every `seconds` inside the service until it stops; a failing pass is logged."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the next pass tries again
+                    log.warning("periodic job failed", job=name, error=repr(exc))
+
+        self.extras.setdefault("tasks", []).append(asyncio.create_task(loop(), name=name))
+
 
 async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 60.0) -> None:
     """Create the topics if missing, waiting for the broker up to `timeout` seconds."""

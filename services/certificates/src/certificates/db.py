@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from conformity_shared.db import messaging_tables
+from conformity_shared.db import UTCDateTime, messaging_tables
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)
 
-TZ = sa.DateTime(timezone=True)
+TZ = UTCDateTime()
 
 bodies = sa.Table(
     "approved_bodies",

@@ -7,7 +7,6 @@ read in, so a transition never fires twice.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import socket
@@ -78,18 +77,10 @@ async def run_due_transitions(runtime: ServiceRuntime, today: dt.date | None = N
     return counts
 
 
-async def _loop(runtime: ServiceRuntime) -> None:
-    interval = runtime.settings.scheduler_interval_seconds
-    while True:
-        try:
-            if await _take_lease(runtime, "due-transitions", interval * 3):
-                await run_due_transitions(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the next pass tries again
-            log.warning("scheduler pass failed", error=repr(exc))
-        await asyncio.sleep(interval)
+async def due_transitions_pass(runtime: ServiceRuntime) -> None:
+    if await _take_lease(runtime, "due-transitions", runtime.settings.scheduler_interval_seconds * 3):
+        await run_due_transitions(runtime)
 
 
 def start(runtime: ServiceRuntime) -> None:
-    runtime.extras.setdefault("tasks", []).append(asyncio.create_task(_loop(runtime), name="certificates-scheduler"))
+    runtime.every(runtime.settings.scheduler_interval_seconds, lambda: due_transitions_pass(runtime), "due-transitions")

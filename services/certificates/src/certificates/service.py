@@ -213,7 +213,7 @@ async def reinstate_after_rectification(uow: UnitOfWork, event: events.Rectifica
     ).all()
     for row in rows:
         cert = _to_domain(row)
-        cert.reinstate(f"rectification verified by inspection {event.inspection_id}", at=_now(), cause_event_id=cause)
+        cert.reinstate_after_rectification(event.spot_check_id, at=_now(), cause_event_id=cause)
         await _apply(uow, cert)
 
 

@@ -33,16 +33,16 @@ class InspectorIn(BaseModel):
 class InspectionIn(BaseModel):
     target_uscc: USCC
     target_kind: OrganisationKind
-    kind: Literal["product_spot_check", "inspection", "re_inspection"]
-    inspector_ids: list[str] = Field(min_length=1, max_length=10)
-    follows_inspection_id: str | None = Field(
-        default=None, description="for a re-inspection: the failed inspection whose rectification it verifies"
+    kind: Literal["organisation_inspection", "product_spot_check", "re_inspection"]
+    inspector_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=10)
+    spot_check_id: str | None = Field(
+        default=None, description="for a re-inspection: the failed product spot check whose rectification it verifies"
     )
 
     @model_validator(mode="after")
-    def _re_inspection_names_what_it_follows(self) -> InspectionIn:
-        if self.kind == "re_inspection" and not self.follows_inspection_id:
-            raise ValueError("follows_inspection_id is required for a re_inspection")
+    def _re_inspection_names_its_spot_check(self) -> InspectionIn:
+        if self.kind == "re_inspection" and not self.spot_check_id:
+            raise ValueError("spot_check_id is required for a re_inspection")
         return self
 
 
@@ -53,9 +53,11 @@ class SampleIn(BaseModel):
 
 
 class ResultIn(BaseModel):
-    outcome: Literal["pass", "fail"]
-    findings: str | None = Field(default=None, max_length=5000)
-    samples: list[SampleIn] = Field(default_factory=list, max_length=1000)
+    verdict: Literal["pass", "fail"] | None = Field(
+        default=None, description="required except for a product spot check, whose verdict follows from its samples"
+    )
+    findings: str = Field(default="", max_length=5000, description="required on fail")
+    samples: list[SampleIn] = Field(default_factory=list, max_length=1000, description="product spot checks only")
 
 
 def _rt(request: Request):  # noqa: ANN202

@@ -8,12 +8,13 @@ from conformity_shared import events, topics
 from conformity_shared.runtime import create_service_app
 from conformity_shared.settings import ServiceSettings
 
-from supervision import api, consumers, db
+from supervision import api, consumers, db, service
 
 
 class SupervisionSettings(ServiceSettings):
     service_name: str = "supervision"
     credit_clean_days: int = 365  # a class is restored by one step after this many days without failure
+    credit_check_interval_seconds: float = 3600.0
 
 
 def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
@@ -33,5 +34,10 @@ def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
             events.RectificationVerifiedV1,
             events.InspectionFailedV1,
             events.CreditClassChangedV1,
+        ],
+        on_startup=[
+            lambda rt: rt.every(
+                settings.credit_check_interval_seconds, lambda: service.restore_clean_credit(rt), "credit-restoration"
+            )
         ],
     )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 def handlers(settings: SupervisionSettings) -> dict[type[events.Event], Handler]:
+    policy = service.credit_policy(settings)
     return {
         events.ApprovalGrantedV1: service.record_approved_organisation,
         events.CertificateIssuedV1: service.record_certified_enterprise,
@@ -23,6 +24,6 @@ def handlers(settings: SupervisionSettings) -> dict[type[events.Event], Handler]
         events.CertificateWithdrawnV1: service.record_certificate_status,
         events.CertificateCancelledV1: service.record_certificate_status,
         events.CertificateExpiredV1: service.record_certificate_status,
-        events.CommitmentBreachedV1: service.lower_credit_for_breached_commitment,
-        events.LabFailureV1: service.lower_credit_for_lab_failure,
+        events.CommitmentBreachedV1: service.lower_credit_for_breached_commitment(policy),
+        events.LabFailureV1: service.lower_credit_for_lab_failure(policy),
     }

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from conformity_shared.db import messaging_tables
+from conformity_shared.db import UTCDateTime, messaging_tables
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)
 
-TZ = sa.DateTime(timezone=True)
+TZ = UTCDateTime()
 
 targets = sa.Table(
     "targets",
@@ -19,7 +19,7 @@ targets = sa.Table(
     sa.Column("kind", sa.String(30), nullable=False, index=True),
     sa.Column("name", sa.String(300), nullable=False),
     sa.Column("credit_class", sa.String(1), nullable=False),
-    sa.Column("last_failure_at", TZ, nullable=True),
+    sa.Column("clean_since", TZ, nullable=False),  # start of the current clean period
     sa.Column("updated_at", TZ, nullable=False),
 )
 
@@ -78,10 +78,11 @@ inspections = sa.Table(
     sa.Column("campaign_id", sa.String(36), sa.ForeignKey("campaigns.id"), nullable=True, index=True),
     sa.Column("target_uscc", sa.String(18), nullable=False, index=True),
     sa.Column("target_kind", sa.String(30), nullable=False),
-    sa.Column("kind", sa.String(30), nullable=False),  # product_spot_check | inspection | re_inspection
-    sa.Column("follows_inspection_id", sa.String(36), nullable=True),
+    sa.Column("kind", sa.String(30), nullable=False),  # organisation_inspection | product_spot_check | re_inspection
+    sa.Column("spot_check_id", sa.String(36), nullable=True),  # a re-inspection follows up this spot check
+    sa.Column("certificates_to_verify", sa.JSON, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),  # assigned | completed
-    sa.Column("outcome", sa.String(10), nullable=True),  # pass | fail
+    sa.Column("verdict", sa.String(10), nullable=True),  # pass | fail
     sa.Column("findings", sa.Text, nullable=True),
     sa.Column("samples", sa.JSON, nullable=False),
     sa.Column("created_at", TZ, nullable=False),

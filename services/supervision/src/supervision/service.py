@@ -12,7 +12,7 @@ import structlog
 
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
-from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
+from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
@@ -36,7 +36,9 @@ async def _upsert_target(uow: UnitOfWork, uscc: str, kind: str, name: str) -> No
         )
     else:
         await uow.session.execute(
-            sa.insert(db.targets).values(uscc=uscc, kind=kind, name=name, credit_class="A", updated_at=_now())
+            sa.insert(db.targets).values(
+                uscc=uscc, kind=kind, name=name, credit_class="A", clean_since=_now(), updated_at=_now()
+            )
         )
 
 
@@ -77,44 +79,85 @@ async def record_certificate_status(uow: UnitOfWork, event: events.CertificateEv
 # --- credit classes ------------------------------------------------------------------------
 
 
-async def _lower_credit(uow: UnitOfWork, uscc: str, failure: domain.Failure, cause: str) -> None:
-    row = (await uow.session.execute(sa.select(db.targets).where(db.targets.c.uscc == uscc))).first()
+def credit_policy(runtime_settings: Any) -> domain.CreditPolicy:
+    return domain.CreditPolicy(clean_period=dt.timedelta(days=runtime_settings.credit_clean_days))
+
+
+async def _standing(uow: UnitOfWork, uscc: str) -> domain.CreditStanding:
+    row = (await uow.session.execute(sa.select(db.targets).where(db.targets.c.uscc == uscc).with_for_update())).first()
     if row is None:
-        # A failure may arrive before the organisation's own event; keep it in the directory anyway.
+        # A failure may arrive before the organisation's own event; list it so the failure counts.
         await _upsert_target(uow, uscc, "unknown", uscc)
-        row = (await uow.session.execute(sa.select(db.targets).where(db.targets.c.uscc == uscc))).first()
-    change = domain.lower(domain.CreditClass(row.credit_class), failure, cause)
+        return domain.CreditStanding.new(uscc, _now())
+    return domain.CreditStanding(uscc, domain.CreditClass(row.credit_class), row.clean_since)
+
+
+async def _apply_failure(uow: UnitOfWork, failure: domain.Failure, uscc: str, policy: domain.CreditPolicy) -> None:
+    standing, change = (await _standing(uow, uscc)).record_failure(failure, policy)
+    await _save_standing(uow, standing, change)
+
+
+async def _save_standing(uow: UnitOfWork, standing: domain.CreditStanding, change: domain.CreditChange | None) -> None:
     await uow.session.execute(
-        sa.update(db.targets).where(db.targets.c.uscc == uscc).values(
-            credit_class=change.current.value, last_failure_at=_now(), updated_at=_now()
+        sa.update(db.targets).where(db.targets.c.uscc == standing.organisation).values(
+            credit_class=standing.credit_class.value, clean_since=standing.clean_since, updated_at=_now()
         )
     )
-    if change.current != change.previous:
-        await _record_credit_change(uow, uscc, change)
-
-
-async def _record_credit_change(uow: UnitOfWork, uscc: str, change: domain.CreditChange) -> None:
+    if change is None:
+        return
+    cause = change.cause + (f" ({change.reference})" if change.reference else "")
     await uow.session.execute(
         sa.insert(db.credit_changes).values(
-            organisation_uscc=uscc, previous=change.previous.value, current=change.current.value,
-            cause=change.cause, cause_event_id=uow.cause_event_id, at=_now(),
+            organisation_uscc=change.organisation, previous=change.previous.value, current=change.current.value,
+            cause=cause, cause_event_id=uow.cause_event_id, at=change.at,
         )
     )
     uow.emit(
         events.CreditClassChangedV1(
-            organisation_uscc=uscc, previous=change.previous.value, current=change.current.value, cause=change.cause
+            organisation_uscc=change.organisation, previous=change.previous, current=change.current, cause=cause
         )
     )
 
 
-async def lower_credit_for_breached_commitment(uow: UnitOfWork, event: events.CommitmentBreachedV1) -> None:
-    await _lower_credit(uow, event.organisation_uscc, domain.Failure.BREACHED_COMMITMENT,
-                        f"commitment breached (verification {event.verification_id})")
+def lower_credit_for_breached_commitment(policy: domain.CreditPolicy):  # noqa: ANN201
+    async def handle(uow: UnitOfWork, event: events.CommitmentBreachedV1) -> None:
+        failure = domain.Failure(domain.FailureKind.COMMITMENT_BREACHED, event.verification_id, _now())
+        await _apply_failure(uow, failure, event.organisation_uscc, policy)
+
+    return handle
 
 
-async def lower_credit_for_lab_failure(uow: UnitOfWork, event: events.LabFailureV1) -> None:
-    await _lower_credit(uow, event.lab_uscc, domain.Failure.LAB_FAILURE,
-                        f"lab failure in {event.field}: {event.failure} ({event.reference_id})")
+def lower_credit_for_lab_failure(policy: domain.CreditPolicy):  # noqa: ANN201
+    async def handle(uow: UnitOfWork, event: events.LabFailureV1) -> None:
+        failure = domain.Failure(domain.FailureKind.LAB_FAILURE, f"{event.field}:{event.reference_id}", _now())
+        await _apply_failure(uow, failure, event.lab_uscc, policy)
+
+    return handle
+
+
+async def restore_clean_credit(runtime: ServiceRuntime, now: dt.datetime | None = None) -> int:
+    """Raise by one class every organisation whose clean period has run (never above A)."""
+    now = now or _now()
+    policy = credit_policy(runtime.settings)
+    restored = 0
+    async with runtime.unit_of_work() as uow:
+        rows = (
+            await uow.session.execute(
+                sa.select(db.targets.c.uscc, db.targets.c.credit_class, db.targets.c.clean_since)
+                .where(db.targets.c.credit_class != "A")
+                .where(db.targets.c.clean_since <= now - policy.clean_period)
+            )
+        ).all()
+        for row in rows:
+            standing = domain.CreditStanding(row.uscc, domain.CreditClass(row.credit_class), row.clean_since)
+            while True:
+                standing, change = standing.restore_if_clean(now, policy)
+                if change is None:
+                    break
+                await _save_standing(uow, standing, change)
+                restored += 1
+        await uow.commit()
+    return restored
 
 
 # --- inspectors ----------------------------------------------------------------------------
@@ -140,52 +183,52 @@ async def list_inspectors(runtime: ServiceRuntime) -> dict[str, Any]:
 
 async def order_inspection(runtime: ServiceRuntime, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
-        inspectors = (
-            await uow.session.execute(sa.select(db.inspectors).where(db.inspectors.c.id.in_(body["inspector_ids"])))
-        ).all()
-        found = {i.id: i for i in inspectors}
-        for inspector_id in body["inspector_ids"]:
-            if inspector_id not in found:
-                raise DomainError(f"inspector {inspector_id} is not registered", field="inspector_ids")
-            if not found[inspector_id].active:
-                raise DomainError(f"inspector {inspector_id} is not active", field="inspector_ids")
-            if found[inspector_id].organisation == body["target_uscc"]:
-                raise DomainError(
-                    f"inspector {inspector_id} works for the target (conflict of interest)", field="inspector_ids"
-                )
-        if body["follows_inspection_id"]:
-            followed = (
-                await uow.session.execute(sa.select(db.inspections).where(db.inspections.c.id == body["follows_inspection_id"]))
-            ).first()
-            if followed is None or followed.outcome != "fail" or followed.target_uscc != body["target_uscc"]:
-                raise DomainError(
-                    "follows_inspection_id must name a failed inspection of the same target", field="follows_inspection_id"
-                )
+        await _check_inspectors(uow, body["inspector_ids"], body["target_uscc"])
         inspection_id = str(uuid.uuid4())
-        await _create_inspection(uow, inspection_id, None, body)
+        if body["kind"] == domain.InspectionKind.RE_INSPECTION:
+            spot_check = await _load_inspection(uow, body["spot_check_id"], field="spot_check_id")
+            if spot_check.target_id != body["target_uscc"]:
+                raise DomainError("a re-inspection targets the enterprise of its spot check", field="target_uscc")
+            inspection = domain.Inspection.re_inspection_of(spot_check, inspection_id, body["inspector_ids"])
+        else:
+            inspection = domain.Inspection(
+                id=inspection_id, kind=body["kind"], target_id=body["target_uscc"], target_kind=body["target_kind"],
+                inspector_ids=frozenset(body["inspector_ids"]),
+            )
+        await _create_inspection(uow, inspection, campaign_id=None)
         await uow.commit()
     return await get_inspection(runtime, principal, inspection_id)
 
 
-async def _create_inspection(uow: UnitOfWork, inspection_id: str, campaign_id: str | None, body: dict[str, Any]) -> None:
+async def _check_inspectors(uow: UnitOfWork, inspector_ids: list[str], target: str) -> None:
+    rows = (await uow.session.execute(sa.select(db.inspectors).where(db.inspectors.c.id.in_(inspector_ids)))).all()
+    found = {i.id: i for i in rows}
+    for inspector_id in inspector_ids:
+        if inspector_id not in found:
+            raise DomainError(f"inspector {inspector_id} is not registered", field="inspector_ids")
+        if not found[inspector_id].active:
+            raise DomainError(f"inspector {inspector_id} is not active", field="inspector_ids")
+        if found[inspector_id].organisation == target:
+            raise DomainError(f"inspector {inspector_id} works for the target (conflict of interest)", field="inspector_ids")
+
+
+async def _create_inspection(uow: UnitOfWork, inspection: domain.Inspection, campaign_id: str | None) -> None:
     await uow.session.execute(
         sa.insert(db.inspections).values(
-            id=inspection_id, campaign_id=campaign_id, target_uscc=body["target_uscc"],
-            target_kind=str(body["target_kind"]), kind=body["kind"], follows_inspection_id=body.get("follows_inspection_id"),
-            status="assigned", samples=[], created_at=_now(),
+            id=inspection.id, campaign_id=campaign_id, target_uscc=inspection.target_id,
+            target_kind=inspection.target_kind.value, kind=inspection.kind.value, spot_check_id=inspection.spot_check_id,
+            certificates_to_verify=list(inspection.certificates_to_verify), status="assigned", samples=[],
+            created_at=_now(),
         )
     )
     await uow.session.execute(
         sa.insert(db.inspection_assignments),
-        [{"inspection_id": inspection_id, "inspector_id": i} for i in body["inspector_ids"]],
+        [{"inspection_id": inspection.id, "inspector_id": i} for i in sorted(inspection.inspector_ids)],
     )
 
 
-async def _inspection(session: Any, inspection_id: str) -> tuple[Any, list[str]]:
-    row = (await session.execute(sa.select(db.inspections).where(db.inspections.c.id == inspection_id))).first()
-    if row is None:
-        raise NotFound(f"inspection {inspection_id} not found", field="inspection_id")
-    assigned = list(
+async def _assigned(session: Any, inspection_id: str) -> list[str]:
+    return list(
         (
             await session.execute(
                 sa.select(db.inspection_assignments.c.inspector_id)
@@ -194,22 +237,45 @@ async def _inspection(session: Any, inspection_id: str) -> tuple[Any, list[str]]
             )
         ).scalars()
     )
-    return row, assigned
+
+
+def _to_domain(row: Any, assigned: list[str]) -> domain.Inspection:
+    result = None
+    if row.verdict:
+        result = domain.InspectionResult(
+            inspector_id=row.recorded_by, verdict=domain.Verdict(row.verdict), findings=row.findings or "",
+            recorded_at=row.completed_at,
+            samples=tuple(domain.SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in row.samples),
+        )
+    return domain.Inspection(
+        id=row.id, kind=row.kind, target_id=row.target_uscc, target_kind=row.target_kind,
+        inspector_ids=frozenset(assigned), result=result, spot_check_id=row.spot_check_id,
+        certificates_to_verify=tuple(row.certificates_to_verify),
+    )
+
+
+async def _load_inspection(uow: UnitOfWork, inspection_id: str, field: str = "inspection_id") -> domain.Inspection:
+    row = (await uow.session.execute(sa.select(db.inspections).where(db.inspections.c.id == inspection_id))).first()
+    if row is None:
+        raise NotFound(f"inspection {inspection_id} not found", field=field)
+    return _to_domain(row, await _assigned(uow.session, inspection_id))
 
 
 def _inspection_view(row: Any, assigned: list[str]) -> dict[str, Any]:
     return {
         "id": row.id, "campaign_id": row.campaign_id, "target_uscc": row.target_uscc, "target_kind": row.target_kind,
-        "kind": row.kind, "follows_inspection_id": row.follows_inspection_id, "status": row.status,
-        "outcome": row.outcome, "findings": row.findings, "samples": row.samples, "inspectors": assigned,
-        "created_at": row.created_at.isoformat(), "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+        "kind": row.kind, "spot_check_id": row.spot_check_id, "certificates_to_verify": row.certificates_to_verify,
+        "status": row.status, "verdict": row.verdict, "findings": row.findings, "samples": row.samples,
+        "inspectors": assigned, "created_at": row.created_at.isoformat(),
+        "completed_at": row.completed_at.isoformat() if row.completed_at else None,
     }
 
 
 async def get_inspection(runtime: ServiceRuntime, principal: Principal, inspection_id: str) -> dict[str, Any]:
     async with runtime.sessions() as session:
-        row, assigned = await _inspection(session, inspection_id)
-    if principal.role is Role.INSPECTOR and principal.inspector_id not in assigned:
+        row = (await session.execute(sa.select(db.inspections).where(db.inspections.c.id == inspection_id))).first()
+        assigned = await _assigned(session, inspection_id) if row else []
+    if row is None or (principal.role is Role.INSPECTOR and principal.inspector_id not in assigned):
         raise NotFound(f"inspection {inspection_id} not found", field="inspection_id")
     return _inspection_view(row, assigned)
 
@@ -218,50 +284,64 @@ async def record_result(
     runtime: ServiceRuntime, principal: Principal, inspection_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
-        row, assigned = await _inspection(uow.session, inspection_id)
-        if principal.inspector_id not in assigned:
-            raise Forbidden(f"inspector {principal.inspector_id} is not assigned to inspection {inspection_id}")
-        if row.status == "completed":
-            raise Conflict(f"inspection {inspection_id} already has a result", field="inspection_id")
-        result = domain.evaluate_result(row.kind, body["outcome"], body["findings"], body["samples"])
+        inspection = await _load_inspection(uow, inspection_id)
+        if principal.inspector_id not in inspection.inspector_ids:
+            # Checked before anything else so an unassigned inspector learns nothing of the inspection.
+            raise domain.NotAssignedInspector(principal.inspector_id or "?", inspection_id)
         at = _now()
-        await uow.session.execute(
-            sa.update(db.inspections).where(db.inspections.c.id == inspection_id).values(
-                status="completed", outcome=result.outcome, findings=body["findings"], samples=body["samples"],
+        if inspection.kind is domain.InspectionKind.PRODUCT_SPOT_CHECK:
+            samples = [domain.SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in body["samples"]]
+            recorded = inspection.record_spot_check(principal.inspector_id, samples, body["findings"], at)
+            if body["verdict"] and body["verdict"] != recorded.inspection.result.verdict:
+                raise DomainError(
+                    f"verdict {body['verdict']} contradicts the sample results ({recorded.inspection.result.verdict})",
+                    field="verdict",
+                )
+        else:
+            if not body["verdict"]:
+                raise DomainError("verdict (pass or fail) is required for this inspection", field="verdict")
+            if body["samples"]:
+                raise DomainError("sample results belong to product spot checks only", field="samples")
+            recorded = inspection.record_result(principal.inspector_id, body["verdict"], body["findings"], at)
+        result = recorded.inspection.result
+        changed = await uow.session.execute(
+            sa.update(db.inspections)
+            .where(db.inspections.c.id == inspection_id)
+            .where(db.inspections.c.status == "assigned")
+            .values(
+                status="completed", verdict=result.verdict.value, findings=result.findings,
+                samples=[{"certificate_number": s.certificate_number, "passed": s.passed, "finding": s.finding} for s in result.samples],
                 completed_at=at, recorded_by=principal.inspector_id,
             )
         )
-        await _emit_consequences(uow, row, result, body)
+        if changed.rowcount != 1:
+            raise domain.ResultAlreadyRecorded(inspection_id)
+        for fact in recorded.consequences:
+            uow.emit(_event_for(fact))
+        if recorded.credit_failure is not None:
+            await _apply_failure(uow, recorded.credit_failure, inspection.target_id, credit_policy(runtime.settings))
         await uow.commit()
     return await get_inspection(runtime, principal, inspection_id)
 
 
-async def _emit_consequences(uow: UnitOfWork, row: Any, result: domain.InspectionResult, body: dict[str, Any]) -> None:
-    findings = body["findings"] or ""
-    if row.kind == "product_spot_check" and result.outcome == "fail":
-        uow.emit(
-            events.SpotCheckFailedV1(
-                inspection_id=row.id, holder_uscc=row.target_uscc,
-                certificate_numbers=list(result.failed_certificates), findings=findings,
+def _event_for(fact: domain.Consequence) -> events.Event:
+    match fact:
+        case domain.SpotCheckFailed():
+            return events.SpotCheckFailedV1(
+                inspection_id=fact.inspection_id, holder_uscc=fact.holder_id,
+                certificate_numbers=list(fact.certificate_numbers), findings=fact.findings,
             )
-        )
-        await _lower_credit(uow, row.target_uscc, domain.Failure.SPOT_CHECK_FAILED, f"product spot check {row.id} failed")
-    elif row.kind == "re_inspection" and result.outcome == "pass":
-        followed = (await uow.session.execute(sa.select(db.inspections).where(db.inspections.c.id == row.follows_inspection_id))).first()
-        failed = [s["certificate_number"] for s in (followed.samples or []) if not s["passed"]]
-        if followed.kind == "product_spot_check" and failed:
-            uow.emit(
-                events.RectificationVerifiedV1(
-                    inspection_id=row.id, spot_check_id=followed.id, holder_uscc=row.target_uscc, certificate_numbers=failed
-                )
+        case domain.RectificationVerified():
+            return events.RectificationVerifiedV1(
+                inspection_id=fact.inspection_id, spot_check_id=fact.spot_check_id, holder_uscc=fact.holder_id,
+                certificate_numbers=list(fact.certificate_numbers),
             )
-    elif result.outcome == "fail" and row.target_kind in ("certification_body", "testing_lab"):
-        uow.emit(
-            events.InspectionFailedV1(
-                inspection_id=row.id, target_uscc=row.target_uscc, target_kind=row.target_kind, findings=findings
+        case domain.InspectionFailed():
+            return events.InspectionFailedV1(
+                inspection_id=fact.inspection_id, target_uscc=fact.target_id, target_kind=fact.target_kind,
+                findings=fact.findings,
             )
-        )
-        await _lower_credit(uow, row.target_uscc, domain.Failure.INSPECTION_FAILED, f"inspection {row.id} failed")
+    raise AssertionError(f"no event for {fact!r}")
 
 
 # --- directory queries and one public ----------------------------------------------------------
@@ -318,7 +398,7 @@ async def published_results(
     return {
         "items": [
             {"inspection_id": r.id, "target_uscc": r.target_uscc, "target_name": r.name, "target_kind": r.target_kind,
-             "kind": r.kind, "date": r.completed_at.date().isoformat(), "outcome": r.outcome,
+             "kind": r.kind, "date": r.completed_at.date().isoformat(), "verdict": r.verdict,
              "findings_summary": (r.findings or "")[:300]}
             for r in rows
         ]

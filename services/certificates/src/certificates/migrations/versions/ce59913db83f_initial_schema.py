@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 41ff92279261
+Revision ID: ce59913db83f
 Revises: 
-Create Date: 2026-11-23 01:09:02.357272
+Create Date: 2026-11-23 01:22:43.986404
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '41ff92279261'
+revision: str = 'ce59913db83f'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2220649cd72f
+Revision ID: 7240211e3ed4
 Revises: 
-Create Date: 2026-11-23 01:09:04.532619
+Create Date: 2026-11-23 01:22:42.452438
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '2220649cd72f'
+revision: str = '7240211e3ed4'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7371ac200fe2
+Revision ID: 8a46cef2f949
 Revises: 
-Create Date: 2026-11-23 01:09:03.454261
+Create Date: 2026-11-23 01:22:45.043938
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '7371ac200fe2'
+revision: str = '8a46cef2f949'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('credit_class', sa.String(length=1), nullable=False),
-    sa.Column('last_failure_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('clean_since', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('uscc')
     )
@@ -110,9 +110,10 @@ def upgrade() -> None:
     sa.Column('target_uscc', sa.String(length=18), nullable=False),
     sa.Column('target_kind', sa.String(length=30), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('follows_inspection_id', sa.String(length=36), nullable=True),
+    sa.Column('spot_check_id', sa.String(length=36), nullable=True),
+    sa.Column('certificates_to_verify', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('outcome', sa.String(length=10), nullable=True),
+    sa.Column('verdict', sa.String(length=10), nullable=True),
     sa.Column('findings', sa.Text(), nullable=True),
     sa.Column('samples', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
