@@ -96,18 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     broker = None
+    stack: Stack | None = None
     try:
         if not bootstrap:
             print(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...", flush=True)
             broker = LocalKafka(args.dir / "kafka", port=args.kafka_port).start()
             bootstrap = broker.bootstrap_servers
         stack = Stack(args.dir, bootstrap, ports=dict(DEFAULT_PORTS))
-        print(f"broker      {bootstrap}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
+        print(f"{'broker':<13}{bootstrap}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
         for service in SERVICES:
             stack.start_service(service)
-            print(f"{service:<12}{stack.url(service)}   docs {stack.url(service)}/docs   log {args.dir / (service + '.log')}", flush=True)
+            print(f"{service:<13}{stack.url(service)}   docs {stack.url(service)}/docs   log {args.dir / (service + '.log')}", flush=True)
     except (BrokerError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if stack:
+            stack.stop()
         if broker:
             broker.stop()
         return 1

@@ -73,6 +73,7 @@ def _application(row: Any) -> Application:
         id=row.id, organisation_uscc=row.organisation_uscc, organisation_name=row.organisation_name, kind=row.kind,
         path=row.path, requested_fields=tuple(row.requested_fields), declared=row.declared,
         commitment_text=row.commitment_text, submitted_at=row.submitted_at, status=row.status,
+        failed_rules=list(row.failed_rules),
         accepted_on=row.accepted_on, decision_due=row.decision_due, decided_at=row.decided_at,
         decided_by=row.decided_by, decision_reasons=list(row.decision_reasons), approval_id=row.approval_id,
     )

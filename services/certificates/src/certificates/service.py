@@ -68,7 +68,7 @@ async def record_body_reinstated(uow: UnitOfWork, event: events.ApprovalReinstat
     if event.fields:
         values = {"suspended_fields": sorted(set(body["suspended_fields"]) - set(event.fields))}
     else:
-        values = {"status": "active", "suspended_fields": []}
+        values = {"status": "active"}  # field suspensions have their own causes and stay
     await uow.session.execute(
         sa.update(db.bodies).where(db.bodies.c.uscc == event.organisation_uscc).values(**values, updated_at=_now())
     )
@@ -213,7 +213,12 @@ async def reinstate_after_rectification(uow: UnitOfWork, event: events.Rectifica
     ).all()
     for row in rows:
         cert = _to_domain(row)
-        cert.reinstate_after_rectification(event.spot_check_id, at=_now(), cause_event_id=cause)
+        try:
+            cert.reinstate_after_rectification(event.spot_check_id, at=_now(), cause_event_id=cause)
+        except domain.IllegalTransition as exc:
+            # Too late: the suspension deadline or the validity has passed; the scheduler acts instead.
+            log.warning("rectification cannot reinstate", certificate=cert.number, rule=exc.rule)
+            continue
         await _apply(uow, cert)
 
 
