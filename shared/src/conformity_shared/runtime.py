@@ -182,9 +182,16 @@ def _subscribe(broker: KafkaBroker, consumer: EventConsumer, consumes: Sequence[
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{settings.service_name}:consumer",
         description="Handles: " + ", ".join(consumer.handled_types),
+        # No JSON decoding here: the consumer validates the body against the event's model,
+        # and a body that is not JSON must reach it to be dead-lettered, not crash the decoder.
+        decoder=_raw_body,
     )
     async def on_event(message: KafkaMessage) -> None:
         await consumer.handle(message.raw_message)
+
+
+async def _raw_body(message: Any) -> bytes:
+    return message.body
 
 
 def _install_correlation(app: FastAPI) -> None:
