@@ -1,0 +1,329 @@
+"""Supervision rules: credit classes, and recording inspection results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformity_shared.events import CreditClass, OrganisationKind
+from supervision.domain import (
+    CREDIT_ORDER,
+    RESTORATION_CAUSE,
+    CreditPolicy,
+    CreditStanding,
+    Failure,
+    FailureKind,
+    FindingsRequiredOnFail,
+    Inspection,
+    InspectionFailed,
+    InspectionKind,
+    InvalidCreditPolicy,
+    InvalidInspection,
+    NotAssignedInspector,
+    RectificationVerified,
+    ResultAlreadyRecorded,
+    SampleResult,
+    SampleResultsRequired,
+    SpotCheckFailed,
+    Verdict,
+    lowered,
+    restored,
+)
+
+A, B, C, D = CREDIT_ORDER
+ORG = "91110105MA01234567"  # opaque here: the directory validates USCCs on entry
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+YEAR = dt.timedelta(days=365)
+
+
+def standing(credit_class: CreditClass = A, clean_since: dt.datetime = T0) -> CreditStanding:
+    return CreditStanding(ORG, credit_class, clean_since)
+
+
+def failure(kind: FailureKind, at: dt.datetime = T0 + dt.timedelta(days=10)) -> Failure:
+    return Failure(kind, "INS-2024-0001", at)
+
+
+# --- credit: lowering on failure ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind", [FailureKind.SPOT_CHECK_FAILED, FailureKind.INSPECTION_FAILED, FailureKind.LAB_FAILURE]
+)
+def test_a_spot_check_inspection_or_lab_failure_lowers_one_class(kind):
+    after, change = standing(B).record_failure(failure(kind))
+    assert after.credit_class == C
+    assert (change.previous, change.current, change.cause) == (B, C, kind.value)
+    assert change.reference == "INS-2024-0001" and change.organisation == ORG
+
+
+@pytest.mark.parametrize("start", [A, B, C])
+def test_a_breached_commitment_lowers_to_d_from_any_class(start):
+    after, change = standing(start).record_failure(failure(FailureKind.COMMITMENT_BREACHED))
+    assert after.credit_class == D
+    assert (change.previous, change.current, change.cause) == (start, D, "commitment_breached")
+
+
+def test_credit_never_goes_below_d_but_the_failure_restarts_the_clean_period():
+    at = T0 + dt.timedelta(days=200)
+    after, change = standing(D).record_failure(failure(FailureKind.SPOT_CHECK_FAILED, at))
+    assert after.credit_class == D
+    assert change is None
+    assert after.clean_since == at
+
+
+def test_lowering_steps_are_configurable():
+    policy = CreditPolicy(lowering={k: 2 for k in FailureKind})
+    after, change = standing(A).record_failure(failure(FailureKind.LAB_FAILURE), policy)
+    assert (change.previous, change.current) == (A, C)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "names"),
+    [
+        ({"clean_period": dt.timedelta(0)}, "clean period must be positive"),
+        ({"lowering": {FailureKind.LAB_FAILURE: 1}}, "missing: spot_check_failed"),
+        ({"lowering": {k: 0 for k in FailureKind}}, "at least one class"),
+    ],
+)
+def test_a_credit_policy_outside_the_rules_is_refused(arguments, names):
+    with pytest.raises(InvalidCreditPolicy, match=names):
+        CreditPolicy(**arguments)
+
+
+def test_class_arithmetic_stays_between_a_and_d():
+    assert lowered(C, 5) == D and lowered(A, 1) == B
+    assert restored(A) == A and restored(D) == C
+
+
+# --- credit: restoration after a clean period ---------------------------------------------------
+
+
+def test_a_clean_period_without_failure_restores_one_class():
+    after, change = standing(C).restore_if_clean(T0 + YEAR)
+    assert after.credit_class == B
+    assert (change.previous, change.current, change.cause) == (C, B, RESTORATION_CAUSE)
+    assert change.at == T0 + YEAR
+
+
+def test_no_restoration_before_the_clean_period_ends():
+    after, change = standing(C).restore_if_clean(T0 + YEAR - dt.timedelta(seconds=1))
+    assert (after.credit_class, change) == (C, None)
+
+
+def test_restoration_never_goes_above_a():
+    after, change = standing(A).restore_if_clean(T0 + 10 * YEAR)
+    assert (after.credit_class, change) == (A, None)
+
+
+def test_each_further_clean_period_restores_one_more_class():
+    s = standing(D)
+    now = T0 + 2 * YEAR + dt.timedelta(days=1)
+    s, first = s.restore_if_clean(now)
+    s, second = s.restore_if_clean(now)
+    s, third = s.restore_if_clean(now)
+    assert (first.current, second.current, third) == (C, B, None)
+    assert s.clean_since == T0 + 2 * YEAR
+
+
+def test_a_failure_restarts_the_clean_period():
+    failed_at = T0 + dt.timedelta(days=300)
+    s, _ = standing(B).record_failure(failure(FailureKind.SPOT_CHECK_FAILED, failed_at))
+    assert s.restore_if_clean(T0 + YEAR)[1] is None
+    assert s.restore_if_clean(failed_at + YEAR)[0].credit_class == B
+
+
+def test_the_clean_period_is_configurable():
+    policy = CreditPolicy(clean_period=dt.timedelta(days=90))
+    after, _ = standing(B).restore_if_clean(T0 + dt.timedelta(days=90), policy)
+    assert after.credit_class == A
+
+
+def test_a_new_organisation_starts_with_no_failure_on_record():
+    assert CreditStanding.new(ORG, T0).credit_class == A
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(list(FailureKind)),
+            st.integers(min_value=0, max_value=800).map(lambda days: dt.timedelta(days=days)),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(CREDIT_ORDER),
+)
+def test_property_credit_stays_within_a_to_d_and_every_change_is_one_rule(steps, start):
+    policy = CreditPolicy()
+    s, now = standing(start), T0
+    for step in steps:
+        if isinstance(step, dt.timedelta):
+            now += step
+            before = s.credit_class
+            s, change = s.restore_if_clean(now, policy)
+            if change:
+                assert CREDIT_ORDER.index(change.previous) - CREDIT_ORDER.index(change.current) == 1
+                assert change.cause == RESTORATION_CAUSE
+            else:
+                assert s.credit_class == before
+        else:
+            before = s.credit_class
+            s, change = s.record_failure(Failure(step, "ref", now), policy)
+            assert s.clean_since == now
+            expected = lowered(before, policy.lowering[step])
+            assert s.credit_class == expected
+            assert (change is None) == (expected == before)
+        assert s.credit_class in CREDIT_ORDER
+
+
+# --- inspection results --------------------------------------------------------------------
+
+
+def organisation_inspection(**overrides) -> Inspection:
+    fields = {
+        "id": "INSP-1",
+        "kind": InspectionKind.ORGANISATION_INSPECTION,
+        "target_id": ORG,
+        "target_kind": OrganisationKind.CERTIFICATION_BODY,
+        "inspector_ids": {"INS-A", "INS-B"},
+    }
+    return Inspection(**(fields | overrides))
+
+
+def spot_check() -> Inspection:
+    return Inspection(
+        "SPOT-1", InspectionKind.PRODUCT_SPOT_CHECK, ORG, OrganisationKind.ENTERPRISE, frozenset({"INS-A", "INS-B"})
+    )
+
+
+def failed_spot_check() -> Inspection:
+    samples = [SampleResult("CCC-2", False, "insulation"), SampleResult("CCC-1", True), SampleResult("CCC-3", False)]
+    return spot_check().record_spot_check("INS-A", samples, "two products fail GB 4706.1", T0).inspection
+
+
+def test_only_an_assigned_inspector_records_a_result():
+    with pytest.raises(NotAssignedInspector) as refused:
+        organisation_inspection().record_result("INS-Z", Verdict.PASS, "", T0)
+    assert "only an assigned inspector records a result" in str(refused.value)
+    assert "INS-Z" in str(refused.value) and "INSP-1" in str(refused.value)
+    assert refused.value.status_code == 403
+
+
+def test_only_an_assigned_inspector_records_a_spot_check():
+    with pytest.raises(NotAssignedInspector):
+        spot_check().record_spot_check("INS-Z", [SampleResult("CCC-1", True)], "", T0)
+
+
+def test_a_pass_needs_no_findings_and_has_no_consequence():
+    recorded = organisation_inspection().record_result("INS-B", Verdict.PASS, "", T0)
+    assert recorded.inspection.result.verdict == Verdict.PASS
+    assert recorded.consequences == () and recorded.credit_failure is None
+
+
+@pytest.mark.parametrize("findings", ["", "   \n"])
+def test_a_fail_requires_findings(findings):
+    with pytest.raises(FindingsRequiredOnFail, match="findings are required on fail"):
+        organisation_inspection().record_result("INS-A", Verdict.FAIL, findings, T0)
+
+
+def test_a_failed_organisation_inspection_reports_the_failure_and_a_credit_failure():
+    recorded = organisation_inspection().record_result("INS-A", Verdict.FAIL, "auditors lack competence", T0)
+    assert recorded.consequences == (
+        InspectionFailed("INSP-1", ORG, OrganisationKind.CERTIFICATION_BODY, "auditors lack competence"),
+    )
+    assert recorded.credit_failure == Failure(FailureKind.INSPECTION_FAILED, "INSP-1", T0)
+
+
+def test_a_result_is_recorded_once():
+    done = organisation_inspection().record_result("INS-A", Verdict.PASS, "", T0).inspection
+    with pytest.raises(ResultAlreadyRecorded, match="a result is recorded once"):
+        done.record_result("INS-B", Verdict.FAIL, "second opinion", T0)
+
+
+def test_an_organisation_inspection_targets_a_body_or_a_lab():
+    with pytest.raises(InvalidInspection, match="certification body or a lab"):
+        organisation_inspection(target_kind=OrganisationKind.ENTERPRISE)
+
+
+# --- product spot checks -------------------------------------------------------------------------
+
+
+def test_a_spot_check_fails_if_any_sample_fails_naming_the_failed_certificates():
+    samples = [
+        SampleResult("CCC-2", False, "insulation"),
+        SampleResult("CCC-1", True),
+        SampleResult("CCC-3", False, "marking"),
+        SampleResult("CCC-2", False, "creepage distance"),
+    ]
+    recorded = spot_check().record_spot_check("INS-A", samples, "products fail GB 4706.1", T0)
+
+    assert recorded.inspection.result.verdict == Verdict.FAIL
+    assert recorded.consequences == (SpotCheckFailed("SPOT-1", ORG, ("CCC-2", "CCC-3"), "products fail GB 4706.1"),)
+    assert recorded.credit_failure == Failure(FailureKind.SPOT_CHECK_FAILED, "SPOT-1", T0)
+
+
+def test_a_spot_check_passes_when_every_sample_passes():
+    samples = [SampleResult("CCC-1", True), SampleResult("CCC-2", True)]
+    recorded = spot_check().record_spot_check("INS-B", samples, "", T0)
+    assert recorded.inspection.result.verdict == Verdict.PASS
+    assert recorded.consequences == () and recorded.credit_failure is None
+
+
+def test_a_failed_spot_check_requires_findings():
+    with pytest.raises(FindingsRequiredOnFail):
+        spot_check().record_spot_check("INS-A", [SampleResult("CCC-1", False)], "", T0)
+
+
+def test_a_spot_check_is_recorded_with_per_certificate_sample_results():
+    with pytest.raises(SampleResultsRequired, match="no sample result"):
+        spot_check().record_spot_check("INS-A", [], "", T0)
+    with pytest.raises(SampleResultsRequired, match="names its certificate"):
+        spot_check().record_spot_check("INS-A", [SampleResult("", True)], "", T0)
+    with pytest.raises(SampleResultsRequired, match="record_spot_check"):
+        spot_check().record_result("INS-A", Verdict.PASS, "", T0)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["C1", "C2", "C3", "C4"]), st.booleans()), min_size=1, max_size=12))
+def test_property_a_spot_check_fails_exactly_when_a_sample_fails(pairs):
+    samples = [SampleResult(cert, passed) for cert, passed in pairs]
+    recorded = spot_check().record_spot_check("INS-A", samples, "findings", T0)
+    failed = sorted({cert for cert, passed in pairs if not passed})
+    assert (recorded.inspection.result.verdict == Verdict.FAIL) == bool(failed)
+    assert list(recorded.inspection.result.failed_certificates) == failed
+
+
+# --- re-inspection verifies rectification ---------------------------------------------------------
+
+
+def test_a_passed_re_inspection_verifies_rectification_of_the_failed_certificates():
+    follow_up = Inspection.re_inspection_of(failed_spot_check(), "RE-1", {"INS-C", "INS-D"})
+    recorded = follow_up.record_result("INS-C", Verdict.PASS, "", T0 + dt.timedelta(days=60))
+
+    assert recorded.consequences == (RectificationVerified("RE-1", "SPOT-1", ORG, ("CCC-2", "CCC-3")),)
+    assert recorded.credit_failure is None
+
+
+def test_a_failed_re_inspection_verifies_nothing_and_counts_as_a_failure():
+    follow_up = Inspection.re_inspection_of(failed_spot_check(), "RE-1", {"INS-C", "INS-D"})
+    recorded = follow_up.record_result("INS-D", Verdict.FAIL, "still non-conforming", T0)
+    assert recorded.consequences == ()
+    assert recorded.credit_failure.kind == FailureKind.SPOT_CHECK_FAILED
+
+
+def test_only_a_failed_spot_check_is_re_inspected():
+    passed = spot_check().record_spot_check("INS-A", [SampleResult("CCC-1", True)], "", T0).inspection
+    with pytest.raises(InvalidInspection, match="only a failed spot check"):
+        Inspection.re_inspection_of(passed, "RE-1", {"INS-C"})
+    with pytest.raises(InvalidInspection, match="only a failed spot check"):
+        Inspection.re_inspection_of(spot_check(), "RE-1", {"INS-C"})
+    with pytest.raises(InvalidInspection, match="only a product spot check"):
+        Inspection.re_inspection_of(organisation_inspection(), "RE-1", {"INS-C"})
+
+
+def test_only_an_assigned_inspector_records_a_re_inspection():
+    follow_up = Inspection.re_inspection_of(failed_spot_check(), "RE-1", {"INS-C"})
+    with pytest.raises(NotAssignedInspector):
+        follow_up.record_result("INS-A", Verdict.PASS, "", T0)
