@@ -1,0 +1,1 @@
+"""Operator tools: watch the event streams, trace cascades, handle dead letters."""
