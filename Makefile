@@ -5,20 +5,32 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration lock clean
+.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration integration-postgres lock clean
 
 help:
 	@echo "make run    - start the Kafka broker and the four services (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
-	@echo "make unit / make integration - one tier only"
+	@echo "make unit / make integration / make integration-postgres - one tier only"
 
 setup: system-deps python-deps kafka-jars
 
-# Java runs the broker; Maven fetches its jars from Maven Central (once, then cached).
+# Java runs the broker; Maven fetches its jars from Maven Central (once, then cached);
+# PostgreSQL's server runs the integration suite a second time on a real PostgreSQL.
+APT_PACKAGES :=
+ifeq ($(shell command -v java),)
+APT_PACKAGES += default-jre-headless
+endif
+ifeq ($(shell command -v mvn),)
+APT_PACKAGES += maven
+endif
+ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
+APT_PACKAGES += postgresql
+endif
+
 system-deps:
-	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
-	  echo "installing Java and Maven from Debian packages"; \
-	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q default-jre-headless maven; \
+	@if [ -n "$(strip $(APT_PACKAGES))" ]; then \
+	  echo "installing from Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(APT_PACKAGES); \
 	fi
 
 python-deps:
@@ -36,12 +48,16 @@ broker: setup
 
 test: setup
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
 unit: setup
 	$(UV) run --frozen pytest shared/tests services $(PYTEST_ARGS)
 
 integration: setup
 	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+
+integration-postgres: setup
+	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
 lock:
 	$(UV) lock

@@ -16,7 +16,9 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy async URL; default: SQLite file under data_dir"
+        default=None,
+        description="SQLAlchemy async URL; default: SQLite file under data_dir. "
+        "`{service}` in it is replaced by the service name (one database per service).",
     )
     data_dir: Path = Path("var")
     jwt_secret: str = DEV_JWT_SECRET
@@ -29,6 +31,6 @@ class ServiceSettings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return self.database_url.replace("{service}", self.service_name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
