@@ -28,3 +28,12 @@ def test_expired_token_is_refused() -> None:
     token = issue_token(SECRET, Role.REGULATOR, ttl=dt.timedelta(seconds=-1))
     with pytest.raises(jwt.ExpiredSignatureError):
         decode_token(SECRET, token)
+
+
+def test_token_for_an_invalid_organisation_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="18th"):
+        issue_token(SECRET, Role.AGENCY, org="91350100M000100Y44")
+
+
+def test_organisation_code_is_normalised_to_upper_case() -> None:
+    assert decode_token(SECRET, issue_token(SECRET, Role.LAB, org="91350100m000100y43")).org == "91350100M000100Y43"

@@ -580,6 +580,16 @@ def test_transition_needs_a_reason() -> None:
         lab_approval().suspend(" ", at=T0)
 
 
+def test_a_kept_refusal_answers_with_the_application_id() -> None:
+    app = application(requested_fields=["CCC-07"], declared={"staff_per_field": {"CCC-07": 12}})
+    with pytest.raises(ApplicationRefused) as refused:
+        granted(app)
+    assert "application_id" not in refused.value.body()
+    refused.value.application_id = app.id
+    assert refused.value.body()["application_id"] == "app-1"
+    assert {r["rule"] for r in refused.value.body()["failed_rules"]} >= {"commitment_refused_for_high_risk_field"}
+
+
 # --- post-approval verification --------------------------------------------------------
 
 
@@ -623,6 +633,19 @@ def test_verification_is_recorded_once() -> None:
     with pytest.raises(IllegalTransition, match="recorded once"):
         verification.record_breach(approval, inspector_id="insp-2", findings="x", at=T0)
     assert approval.status is ApprovalStatus.ACTIVE
+
+
+def test_verification_is_assigned_to_an_inspector_until_it_is_recorded() -> None:
+    approval, verification = granted()
+    verification.assign("insp-1")
+    verification.assign("insp-2")  # re-assigned before anything is recorded
+    assert verification.inspector_id == "insp-2"
+    with pytest.raises(DomainError, match="inspector"):
+        verification.assign(" ")
+    verification.record_breach(approval, inspector_id="insp-2", findings="x", at=T0, actor="inspector:insp-2")
+    assert approval.status is ApprovalStatus.REVOKED
+    with pytest.raises(IllegalTransition, match="not re-assigned"):
+        verification.assign("insp-3")
 
 
 def test_verification_overdue_after_its_due_date() -> None:

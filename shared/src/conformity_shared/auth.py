@@ -17,6 +17,8 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from conformity_shared import uscc
+
 ISSUER = "conformity-platform"
 
 
@@ -51,6 +53,8 @@ def issue_token(
     role = Role(role)
     if role in (Role.AGENCY, Role.LAB) and not org:
         raise ValueError(f"a {role} token needs an organisation code (org)")
+    if org:
+        org = uscc.validate(org)  # InvalidUSCC is a ValueError naming the broken rule
     if role is Role.INSPECTOR and not inspector_id:
         raise ValueError("an inspector token needs an inspector id")
     now = dt.datetime.now(dt.UTC)
@@ -73,7 +77,7 @@ def decode_token(secret: str, token: str) -> Principal:
     return Principal(
         subject=claims["sub"],
         role=Role(claims["role"]),
-        org=claims.get("org"),
+        org=claims["org"].strip().upper() if claims.get("org") else None,
         inspector_id=claims.get("inspector_id"),
     )
 

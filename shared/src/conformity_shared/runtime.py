@@ -108,8 +108,10 @@ def create_service_app(
     consumes: Sequence[str] = (),
     publishes: Sequence[type[Event]] = (),
     on_startup: Sequence[Callable[[ServiceRuntime], Any]] = (),
+    extras: Mapping[str, Any] | None = None,
 ) -> FastAPI:
-    """Build one service: `handlers` react to events read from `consumes` topics."""
+    """Build one service: `handlers` react to events read from `consumes` topics; `extras`
+    holds what the service's use cases need besides (rules, catalogues), built once."""
     platform_logging.configure(settings.log_level, settings.log_json)
     url = settings.resolved_database_url()
     engine = db.create_engine(url)
@@ -124,7 +126,7 @@ def create_service_app(
         client_id=f"{settings.service_name}-outbox",
     )
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service_name, logger=None)
-    runtime = ServiceRuntime(settings, engine, sessions, outbox, inbox, relay, broker)
+    runtime = ServiceRuntime(settings, engine, sessions, outbox, inbox, relay, broker, extras=dict(extras or {}))
 
     if handlers and consumes:
         runtime.consumer = consumer = EventConsumer(settings.service_name, runtime.unit_of_work, relay, handlers)

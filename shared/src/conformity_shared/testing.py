@@ -1,7 +1,8 @@
 """Test and benchmark support: a real broker, in-process services, and a topic reader.
 
 `broker()` chooses, in order: KAFKA_BOOTSTRAP_SERVERS when set; a Kafka container through
-testcontainers when a Docker engine answers; the project's local broker otherwise.
+testcontainers when a Docker engine answers and has (or can pull) the Kafka image; the
+project's local broker otherwise.
 CONFORMITY_TEST_BROKER=env|docker|local forces one. It never falls back to a fake.
 """
 
@@ -27,15 +28,29 @@ from conformity_shared.local_kafka import LocalKafka, _run_coroutine, free_port,
 from conformity_shared.settings import DEV_JWT_SECRET
 
 
-def _docker_reachable() -> bool:
+def kafka_image() -> str:
+    return os.environ.get("CONFORMITY_KAFKA_IMAGE", f"apache/kafka:{kafka_version()}")
+
+
+def _docker_can_run(image: str) -> bool:
+    """A Docker engine answers and has the image (or can pull it): only then use containers."""
     try:
         import docker
 
-        client = docker.from_env(timeout=3)
+        client = docker.from_env(timeout=5)
         client.ping()
-        return True
     except Exception:
         return False
+    try:
+        client.images.get(image)
+        return True
+    except Exception:
+        pass
+    try:
+        client.images.pull(image)
+        return True
+    except Exception:
+        return False  # an engine without the image and no registry: the local broker instead
 
 
 @contextlib.contextmanager
@@ -44,7 +59,7 @@ def _kafka_container() -> Iterator[str]:
     from testcontainers.core.waiting_utils import wait_for_logs
 
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its image may not be pullable here
-    image = os.environ.get("CONFORMITY_KAFKA_IMAGE", f"apache/kafka:{kafka_version()}")
+    image = kafka_image()
     port = free_port()
     container = (
         DockerContainer(image)
@@ -87,7 +102,7 @@ def broker() -> Iterator[str]:
             raise RuntimeError("CONFORMITY_TEST_BROKER=env but KAFKA_BOOTSTRAP_SERVERS is not set")
         _wait_metadata(given, 30)
         yield given
-    elif choice == "docker" or (choice == "auto" and _docker_reachable()):
+    elif choice == "docker" or (choice == "auto" and _docker_can_run(kafka_image())):
         with _kafka_container() as bootstrap:
             yield bootstrap
     else:

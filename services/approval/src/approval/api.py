@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,17 +19,24 @@ Agency = Annotated[Principal, Depends(require(Role.AGENCY))]
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Inspector = Annotated[Principal, Depends(require(Role.INSPECTOR))]
 AgencyOrRegulator = Annotated[Principal, Depends(require(Role.AGENCY, Role.REGULATOR))]
+RegulatorOrInspector = Annotated[Principal, Depends(require(Role.REGULATOR, Role.INSPECTOR))]
 
 FieldCode = Annotated[str, Field(min_length=1, max_length=40)]
 
 
+# The declared facts are optional here so that the rules, not the parser, answer a missing
+# one: the refusal then lists every failed rule at once, with its code.
 class Declared(BaseModel):
     staff_per_field: dict[FieldCode, Annotated[int, Field(ge=0)]] = Field(
-        description="full-time qualified personnel per requested field"
+        default_factory=dict, description="full-time qualified personnel per requested field"
     )
-    registered_capital_rmb: Annotated[int, Field(ge=0)]
-    premises: str = Field(min_length=1, max_length=500, description="address and description of the premises")
-    management_system: str = Field(min_length=1, max_length=500, description="the management system documentation")
+    registered_capital_rmb: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="RMB; required of certification bodies"
+    )
+    premises: str | None = Field(default=None, max_length=500, description="address and description of the premises")
+    management_system: str | None = Field(
+        default=None, max_length=500, description="the management system documentation"
+    )
 
 
 class ApplicationIn(BaseModel):
@@ -104,8 +112,12 @@ async def list_applications(
 
 
 @router.get("/applications/overdue", summary="Standard-path applications and verifications past their deadline")
-async def overdue(principal: Regulator, request: Request) -> dict:
-    return await service.overdue(_rt(request))
+async def overdue(
+    principal: Regulator,
+    request: Request,
+    as_of: Annotated[dt.date | None, Query(description="the day to judge on; today if omitted")] = None,
+) -> dict:
+    return await service.overdue(_rt(request), as_of)
 
 
 @router.get("/applications/{application_id}", summary="One application (its own agency, or a regulator)")
@@ -151,6 +163,16 @@ async def reduce_scope(approval_id: str, body: ReduceIn, principal: Regulator, r
 @router.post("/approvals/{approval_id}/revoke", summary="Revoke the approval (regulator)")
 async def revoke(approval_id: str, body: LifecycleIn, principal: Regulator, request: Request) -> dict:
     return await service.change(_rt(request), principal, approval_id, "revoke", body.reason, [])
+
+
+@router.get("/credit-sanctions", summary="Credit sanctions of breached commitments (an agency sees its own)")
+async def credit_sanctions(principal: AgencyOrRegulator, request: Request, organisation_uscc: str | None = None) -> dict:
+    return await service.credit_sanctions(_rt(request), principal, organisation_uscc)
+
+
+@router.get("/verifications", summary="Post-approval verifications (an inspector sees those assigned to them)")
+async def list_verifications(principal: RegulatorOrInspector, request: Request, status: str | None = None) -> dict:
+    return await service.list_verifications(_rt(request), principal, status)
 
 
 @router.post("/verifications/{verification_id}/assign", summary="Assign the post-approval verification (regulator)")

@@ -55,6 +55,8 @@ approval_history = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("approval_id", sa.String(36), sa.ForeignKey("approvals.id"), nullable=False, index=True),
+    # granted | suspended | reinstated | scope_reduced | revoked (a field suspension keeps the status)
+    sa.Column("action", sa.String(20), nullable=True),
     sa.Column("from_status", sa.String(20), nullable=True),
     sa.Column("to_status", sa.String(20), nullable=False),
     sa.Column("fields", sa.JSON, nullable=False),

@@ -1,0 +1,478 @@
+"""Approval's use cases against a real SQLite database, with no broker: what each one
+stores, which events it puts in the outbox (in one transaction), and whom it refuses.
+
+Kafka points at an unreachable address, so a use case that touched the broker would fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiokafka.structs import ConsumerRecord
+
+from conformity_shared import db as shared_db
+from conformity_shared import events, uscc
+from conformity_shared.auth import Principal, Role
+from conformity_shared.envelope import Envelope
+from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
+from conformity_shared.runtime import ServiceRuntime
+
+from approval import db, service
+from approval.app import ApprovalSettings, create_app
+from approval.calendar import WorkingCalendar
+from approval.domain import ApplicationRefused
+
+REGULATOR = Principal("regulator", Role.REGULATOR)
+
+
+def agency(org: str) -> Principal:
+    return Principal(org, Role.AGENCY, org=org)
+
+
+def inspector(inspector_id: str) -> Principal:
+    return Principal(inspector_id, Role.INSPECTOR, inspector_id=inspector_id)
+
+
+def new_uscc() -> str:
+    return uscc.make(random.Random())
+
+
+def body_application(org: str, path: str = "commitment", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "organisation_uscc": org,
+        "organisation_name": "Fujian Certification Co.",
+        "kind": "certification_body",
+        "path": path,
+        "requested_fields": ["MS-QMS"],
+        "declared": {
+            "staff_per_field": {"MS-QMS": 12},
+            "registered_capital_rmb": 5_000_000,
+            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
+            "management_system": "ISO/IEC 17021-1 quality manual v3",
+        },
+        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
+    }
+    body.update(overrides)
+    return body
+
+
+def lab_application(org: str) -> dict[str, Any]:
+    return body_application(
+        org,
+        organisation_name="Beijing Testing Lab",
+        kind="testing_lab",
+        requested_fields=["TL-ELEC", "TL-EMC"],
+        declared={"staff_per_field": {"TL-ELEC": 3, "TL-EMC": 2}, "premises": "Haidian",
+                  "management_system": "ISO/IEC 17025 manual"},
+    )
+
+
+def standard_application(org: str) -> dict[str, Any]:
+    return body_application(
+        org,
+        path="standard",
+        requested_fields=["CCC-07", "MS-QMS"],
+        declared={
+            "staff_per_field": {"CCC-07": 15, "MS-QMS": 12},
+            "registered_capital_rmb": 8_000_000,
+            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
+            "management_system": "ISO/IEC 17065 quality manual v5",
+        },
+        commitment_text=None,
+    )
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
+    app = create_app(ApprovalSettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False))
+    rt: ServiceRuntime = app.state.runtime
+    await shared_db.migrate("approval:migrations", rt.settings.resolved_database_url())
+    yield rt
+    await rt.engine.dispose()
+
+
+async def outbox(rt: ServiceRuntime) -> list[dict[str, Any]]:
+    """The events the use cases committed, in order: type, key and body."""
+    async with rt.sessions() as session:
+        rows = (await session.execute(sa.select(db.outbox).order_by(db.outbox.c.seq))).all()
+    return [{"type": r.event_type, "key": r.key, "topic": r.topic, "body": json.loads(r.payload)} for r in rows]
+
+
+async def types(rt: ServiceRuntime) -> list[str]:
+    return [e["type"] for e in await outbox(rt)]
+
+
+async def granted_on_commitment(rt: ServiceRuntime, application: dict[str, Any]) -> dict[str, Any]:
+    answer = await service.apply(rt, agency(application["organisation_uscc"]), application)
+    assert answer["status"] == "granted"
+    return answer
+
+
+async def assigned_verification(rt: ServiceRuntime, approval: dict[str, Any], inspector_id: str) -> str:
+    verification_id = approval["verifications"][0]["id"]
+    await service.assign_verification(rt, REGULATOR, verification_id, inspector_id)
+    return verification_id
+
+
+def record(event: events.Event, envelope: Envelope | None = None, offset: int = 0) -> ConsumerRecord:
+    """A Kafka record as the consumer receives it (CloudEvents binary mode)."""
+    envelope = envelope or Envelope.for_event(event, "/tests")
+    value = event.model_dump_json().encode()
+    return ConsumerRecord(
+        event.topic, 0, offset, 0, 0, envelope.subject.encode(), value, None, len(envelope.subject), len(value),
+        envelope.headers(),
+    )
+
+
+# --- the commitment path -----------------------------------------------------------------
+
+
+async def test_commitment_application_is_granted_in_the_same_call(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    answer = await granted_on_commitment(runtime, body_application(org))
+
+    approval = answer["approval"]
+    assert approval["status"] == "active"
+    assert approval["fields"] == ["MS-QMS"] == approval["approved_fields"]
+    assert [h["action"] for h in approval["history"]] == ["granted"]
+    verification = approval["verifications"][0]
+    assert verification["status"] == "scheduled"
+    assert verification["due"] == (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat()
+
+    emitted = await outbox(runtime)
+    assert [(e["type"], e["key"], e["topic"]) for e in emitted] == [("approval.granted.v1", approval["id"], "approval.events")]
+    assert emitted[0]["body"]["fields"] == ["MS-QMS"]
+    assert emitted[0]["body"]["path"] == "commitment"
+    assert emitted[0]["body"]["organisation_uscc"] == org
+
+
+async def test_commitment_refusal_lists_every_failed_rule_keeps_the_application_and_emits_nothing(
+    runtime: ServiceRuntime,
+) -> None:
+    org = new_uscc()
+    application = body_application(
+        org,
+        requested_fields=["CCC-07", "MS-QMS"],
+        declared={"staff_per_field": {"CCC-07": 12, "MS-QMS": 4}, "registered_capital_rmb": 1_000_000,
+                  "premises": "Fuzhou", "management_system": "manual v1"},
+    )
+    with pytest.raises(ApplicationRefused) as refused:
+        await service.apply(runtime, agency(org), application)
+
+    failed = {(r["rule"], r["field"]) for r in refused.value.rules}
+    assert failed == {
+        ("commitment_refused_for_high_risk_field", "requested_fields.CCC-07"),
+        ("staff_below_minimum", "declared.staff_per_field.MS-QMS"),
+        ("registered_capital_below_minimum", "declared.registered_capital_rmb"),
+    }
+    assert refused.value.status_code == 422
+    kept = await service.get_application(runtime, agency(org), refused.value.body()["application_id"])
+    assert kept["status"] == "refused"
+    assert {(r["rule"], r["field"]) for r in kept["failed_rules"]} == failed
+    assert kept["approval_id"] is None
+    assert await outbox(runtime) == []
+
+
+async def test_missing_declarations_are_refused_by_the_rules_all_at_once(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    with pytest.raises(ApplicationRefused) as refused:
+        await service.apply(runtime, agency(org), body_application(org, declared={}, commitment_text=None))
+    assert {r["rule"] for r in refused.value.rules} == {
+        "commitment_text_missing", "premises_missing", "management_system_missing", "staff_missing",
+        "registered_capital_missing",
+    }
+
+
+async def test_rules_come_from_settings(tmp_path: Path) -> None:
+    app = create_app(ApprovalSettings(
+        data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", min_staff_per_field=4,
+        min_registered_capital_rmb=1_000_000, log_json=False,
+    ))
+    rt = app.state.runtime
+    await shared_db.migrate("approval:migrations", rt.settings.resolved_database_url())
+    try:
+        org = new_uscc()
+        small = body_application(org, declared={"staff_per_field": {"MS-QMS": 4}, "registered_capital_rmb": 1_000_000,
+                                                "premises": "Xiamen", "management_system": "manual v1"})
+        assert (await service.apply(rt, agency(org), small))["status"] == "granted"
+    finally:
+        await rt.engine.dispose()
+
+
+async def test_an_agency_applies_only_for_its_own_organisation(runtime: ServiceRuntime) -> None:
+    with pytest.raises(Forbidden):
+        await service.apply(runtime, agency(new_uscc()), body_application(new_uscc()))
+    assert await outbox(runtime) == []
+
+
+# --- the standard path -------------------------------------------------------------------
+
+
+async def test_standard_application_is_accepted_with_a_deadline_20_working_days_later(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    assert submitted["status"] == "submitted"
+
+    accepted = await service.accept(runtime, REGULATOR, submitted["id"])
+    today = dt.date.today()
+    assert accepted["status"] == "accepted"
+    assert accepted["accepted_on"] == today.isoformat()
+    due = dt.date.fromisoformat(accepted["decision_due"])
+    assert due == WorkingCalendar.china_2026().add_working_days(today, 20)
+    assert accepted["working_days_left"] == 20
+    assert await outbox(runtime) == []  # nothing is decided yet
+
+
+async def test_regulator_grants_a_subset_of_fields_with_reasons(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    await service.accept(runtime, REGULATOR, submitted["id"])
+
+    decided = await service.decide(runtime, REGULATOR, submitted["id"], {
+        "decision": "grant", "granted_fields": ["MS-QMS"], "reasons": ["CCC-07: test equipment not yet calibrated"],
+    })
+
+    assert decided["status"] == "granted"
+    assert decided["decided_by"] == "regulator:regulator"
+    assert decided["decision_reasons"] == ["CCC-07: test equipment not yet calibrated"]
+    assert decided["approval"]["fields"] == ["MS-QMS"]
+    assert decided["approval"]["path"] == "standard"
+    assert decided["approval"]["verifications"] == []  # only commitment-path approvals are verified after
+    emitted = await outbox(runtime)
+    assert [e["type"] for e in emitted] == ["approval.granted.v1"]
+    assert emitted[0]["body"]["fields"] == ["MS-QMS"]
+
+
+async def test_a_subset_without_reasons_is_refused(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    await service.accept(runtime, REGULATOR, submitted["id"])
+    with pytest.raises(DomainError) as refused:
+        await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "grant", "granted_fields": ["MS-QMS"]})
+    assert refused.value.field == "reasons"
+    assert (await service.get_application(runtime, REGULATOR, submitted["id"]))["status"] == "accepted"
+    assert await outbox(runtime) == []
+
+
+async def test_regulator_rejects_with_reasons_and_nothing_is_emitted(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    await service.accept(runtime, REGULATOR, submitted["id"])
+    decided = await service.decide(runtime, REGULATOR, submitted["id"], {
+        "decision": "reject", "reasons": ["premises inspection found no testing laboratory"],
+    })
+    assert decided["status"] == "rejected"
+    assert decided["decision_reasons"] == ["premises inspection found no testing laboratory"]
+    assert "approval" not in decided
+    assert await outbox(runtime) == []
+
+
+async def test_deciding_twice_is_a_conflict(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    await service.accept(runtime, REGULATOR, submitted["id"])
+    await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "reject", "reasons": ["incomplete staff"]})
+    with pytest.raises(Conflict):
+        await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "grant"})
+
+
+async def test_overdue_lists_applications_and_verifications_from_the_day_after_their_deadline(
+    runtime: ServiceRuntime,
+) -> None:
+    org = new_uscc()
+    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    accepted = await service.accept(runtime, REGULATOR, submitted["id"])
+    decision_due = dt.date.fromisoformat(accepted["decision_due"])
+    committed = await granted_on_commitment(runtime, body_application(new_uscc()))
+    verification = committed["approval"]["verifications"][0]
+    verification_due = dt.date.fromisoformat(verification["due"])
+
+    on_time = await service.overdue(runtime, decision_due)
+    assert submitted["id"] not in {a["id"] for a in on_time["applications"]}
+    late = await service.overdue(runtime, decision_due + dt.timedelta(days=1))
+    assert [a["id"] for a in late["applications"]] == [submitted["id"]]
+    assert late["applications"][0]["overdue"] is True
+    assert late["applications"][0]["working_days_left"] <= 0
+
+    assert verification["id"] not in {v["id"] for v in (await service.overdue(runtime, verification_due))["verifications"]}
+    late_checks = await service.overdue(runtime, verification_due + dt.timedelta(days=1))
+    assert [v["id"] for v in late_checks["verifications"]] == [verification["id"]]
+
+    # Decided and recorded ones are no longer overdue.
+    await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "grant"})
+    await service.assign_verification(runtime, REGULATOR, verification["id"], "insp-1")
+    await service.record_verification(runtime, inspector("insp-1"), verification["id"], "confirmed", "all true")
+    later = await service.overdue(runtime, verification_due + dt.timedelta(days=400))
+    assert later["applications"] == [] and later["verifications"] == []
+
+
+# --- object-level authorization --------------------------------------------------------------
+
+
+async def test_another_agencys_application_and_approval_answer_not_found(runtime: ServiceRuntime) -> None:
+    org, other = new_uscc(), new_uscc()
+    granted = await granted_on_commitment(runtime, body_application(org))
+    with pytest.raises(NotFound):
+        await service.get_application(runtime, agency(other), granted["id"])
+    with pytest.raises(NotFound):
+        await service.get_approval(runtime, agency(other), granted["approval_id"])
+    assert (await service.list_applications(runtime, agency(other), None, 100, 0))["items"] == []
+    assert (await service.list_approvals(runtime, agency(other), None))["items"] == []
+    # its own agency and the regulator see it
+    assert (await service.get_application(runtime, agency(org), granted["id"]))["id"] == granted["id"]
+    assert (await service.get_approval(runtime, REGULATOR, granted["approval_id"]))["organisation_uscc"] == org
+
+
+async def test_only_the_assigned_inspector_records_the_verification(runtime: ServiceRuntime) -> None:
+    granted = await granted_on_commitment(runtime, body_application(new_uscc()))
+    verification_id = granted["approval"]["verifications"][0]["id"]
+    with pytest.raises(Forbidden):  # nobody is assigned yet
+        await service.record_verification(runtime, inspector("insp-1"), verification_id, "confirmed", "all true")
+    await service.assign_verification(runtime, REGULATOR, verification_id, "insp-1")
+    with pytest.raises(Forbidden):
+        await service.record_verification(runtime, inspector("insp-2"), verification_id, "breached", "no staff")
+    assert (await service.get_verification(runtime, verification_id))["status"] == "scheduled"
+
+    mine = await service.list_verifications(runtime, inspector("insp-1"), None)
+    assert [v["id"] for v in mine["items"]] == [verification_id]
+    assert (await service.list_verifications(runtime, inspector("insp-2"), None))["items"] == []
+
+    recorded = await service.record_verification(runtime, inspector("insp-1"), verification_id, "confirmed", "all true")
+    assert recorded["status"] == "confirmed"
+    assert recorded["inspector_id"] == "insp-1"
+    assert await types(runtime) == ["approval.granted.v1"]  # a confirmation changes no approval
+    with pytest.raises(Conflict):  # recorded once
+        await service.record_verification(runtime, inspector("insp-1"), verification_id, "breached", "late finding")
+    with pytest.raises(Conflict):  # and no longer re-assigned
+        await service.assign_verification(runtime, REGULATOR, verification_id, "insp-2")
+
+
+# --- breach, lifecycle ---------------------------------------------------------------------
+
+
+async def test_breached_commitment_revokes_with_a_credit_sanction_breach_event_first(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    granted = await granted_on_commitment(runtime, body_application(org))
+    approval_id = granted["approval_id"]
+    verification_id = await assigned_verification(runtime, granted["approval"], "insp-7")
+
+    recorded = await service.record_verification(
+        runtime, inspector("insp-7"), verification_id, "breached", "only 4 qualified staff found for MS-QMS"
+    )
+
+    assert recorded["status"] == "breached"
+    emitted = await outbox(runtime)
+    assert [(e["type"], e["key"]) for e in emitted] == [
+        ("approval.granted.v1", approval_id),
+        ("approval.commitment_breached.v1", approval_id),
+        ("approval.revoked.v1", approval_id),
+    ]
+    assert emitted[1]["body"]["verification_id"] == verification_id
+    assert emitted[1]["body"]["findings"] == "only 4 qualified staff found for MS-QMS"
+    approval = await service.get_approval(runtime, REGULATOR, approval_id)
+    assert approval["status"] == "revoked"
+    assert approval["approved_fields"] == []
+    assert [(h["action"], h["from"], h["to"]) for h in approval["history"]] == [
+        ("granted", None, "active"), ("revoked", "active", "revoked"),
+    ]
+    assert approval["history"][-1]["actor"] == "inspector:insp-7"
+    sanctions = (await service.credit_sanctions(runtime, agency(org), None))["items"]
+    assert [(s["organisation_uscc"], s["verification_id"]) for s in sanctions] == [(org, verification_id)]
+
+
+async def test_regulator_lifecycle_changes_are_kept_as_history_each_with_its_event(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    granted = await granted_on_commitment(runtime, lab_application(org))
+    approval_id = granted["approval_id"]
+
+    await service.change(runtime, REGULATOR, approval_id, "suspend", "equipment out of calibration", ["TL-EMC"])
+    await service.change(runtime, REGULATOR, approval_id, "reinstate", "recalibrated", ["TL-EMC"])
+    await service.change(runtime, REGULATOR, approval_id, "suspend", "management review missing", [])
+    await service.change(runtime, REGULATOR, approval_id, "reinstate", "review held", [])
+    await service.change(runtime, REGULATOR, approval_id, "reduce", "EMC chamber closed", ["TL-EMC"])
+    final = await service.change(runtime, REGULATOR, approval_id, "revoke", "ceased operations", [])
+
+    assert final["status"] == "revoked"
+    assert final["fields"] == ["TL-ELEC"]
+    assert [(h["action"], h["fields"]) for h in final["history"]] == [
+        ("granted", ["TL-ELEC", "TL-EMC"]),
+        ("suspended", ["TL-EMC"]),
+        ("reinstated", ["TL-EMC"]),
+        ("suspended", []),
+        ("reinstated", []),
+        ("scope_reduced", ["TL-EMC"]),
+        ("revoked", []),
+    ]
+    assert all(h["actor"] == "regulator:regulator" for h in final["history"][1:])
+    assert await types(runtime) == [
+        "approval.granted.v1", "approval.suspended.v1", "approval.reinstated.v1", "approval.suspended.v1",
+        "approval.reinstated.v1", "approval.scope_reduced.v1", "approval.revoked.v1",
+    ]
+    with pytest.raises(Conflict):
+        await service.change(runtime, REGULATOR, approval_id, "reinstate", "try again", [])
+    with pytest.raises(NotFound):
+        await service.change(runtime, REGULATOR, str(uuid.uuid4()), "revoke", "no such approval", [])
+
+
+# --- reactions to events ---------------------------------------------------------------------
+
+
+async def test_failed_inspection_suspends_the_approval_and_a_redelivery_changes_nothing(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    granted = await granted_on_commitment(runtime, body_application(org))
+    failed = events.InspectionFailedV1(
+        inspection_id=str(uuid.uuid4()), target_uscc=org, target_kind="certification_body",
+        findings="impartiality committee never met",
+    )
+    copy = record(failed)
+
+    assert await runtime.consumer.handle(copy) == "handled"
+    assert await runtime.consumer.handle(copy) == "duplicate"
+
+    approval = await service.get_approval(runtime, REGULATOR, granted["approval_id"])
+    assert approval["status"] == "suspended"
+    suspensions = [h for h in approval["history"] if h["action"] == "suspended"]
+    assert len(suspensions) == 1
+    assert suspensions[0]["cause_event_id"] == Envelope.from_headers(copy.headers).id
+    assert suspensions[0]["actor"] == "supervision"
+    assert await types(runtime) == ["approval.granted.v1", "approval.suspended.v1"]
+    assert (await outbox(runtime))[1]["body"]["fields"] == []
+
+
+async def test_failed_inspection_of_an_enterprise_changes_no_approval(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    granted = await granted_on_commitment(runtime, body_application(org))
+    failed = events.InspectionFailedV1(
+        inspection_id=str(uuid.uuid4()), target_uscc=org, target_kind="enterprise", findings="labelling",
+    )
+    assert await runtime.consumer.handle(record(failed)) == "handled"
+    assert (await service.get_approval(runtime, REGULATOR, granted["approval_id"]))["status"] == "active"
+    assert await types(runtime) == ["approval.granted.v1"]
+
+
+async def test_lab_field_suspension_suspends_that_field_only(runtime: ServiceRuntime) -> None:
+    lab = new_uscc()
+    granted = await granted_on_commitment(runtime, lab_application(lab))
+    required = events.LabFieldSuspensionRequiredV1(
+        lab_uscc=lab, field="TL-EMC", reason="two action signals in a row", reference_ids=["round-1", "round-2"],
+    )
+    assert await runtime.consumer.handle(record(required)) == "handled"
+    # A second, different event for the same field finds it suspended already: nothing more.
+    assert await runtime.consumer.handle(record(required, offset=1)) == "handled"
+
+    approval = await service.get_approval(runtime, REGULATOR, granted["approval_id"])
+    assert approval["status"] == "active"
+    assert approval["suspended_fields"] == ["TL-EMC"]
+    assert approval["approved_fields"] == ["TL-ELEC"]
+    emitted = await outbox(runtime)
+    assert [e["type"] for e in emitted] == ["approval.granted.v1", "approval.suspended.v1"]
+    assert emitted[1]["body"]["fields"] == ["TL-EMC"]
+    assert emitted[1]["key"] == granted["approval_id"]
