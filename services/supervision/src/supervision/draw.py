@@ -561,6 +561,10 @@ def _listed(ids: Iterable[str], limit: int = 5) -> str:
     return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
+def _counted(counts: Iterable[ClassCount]) -> str:
+    return ", ".join(f"{c.credit_class.value} {c.drawn}/{c.population} at {_decimal_text(c.ratio)}" for c in counts)
+
+
 def verify(seed: str, snapshot: Snapshot, published: DrawResult | bytes | str) -> Verification:
     """Re-run the draw from the seed and snapshot and compare it with a published result."""
     if not isinstance(published, DrawResult):
@@ -582,7 +586,10 @@ def verify(seed: str, snapshot: Snapshot, published: DrawResult | bytes | str) -
         return Verification(False, digest, tuple(differences))
 
     if published.counts != expected.counts:
-        differences.append(f"per-class counts differ: published {published.counts}, re-run {expected.counts}")
+        differences.append(
+            f"per-class counts (drawn/population) differ: published {_counted(published.counts)}, "
+            f"re-run {_counted(expected.counts)}"
+        )
     got, want = published.assignments(), expected.assignments()
     if missing := want.keys() - got.keys():
         differences.append(f"drawn targets missing from the published result: {_listed(missing)}")

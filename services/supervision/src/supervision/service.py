@@ -1,10 +1,15 @@
-"""Use cases of supervision: directories from events, inspections and their results,
-credit classes, public results. Rules live in domain.py and draw.py."""
+"""Use cases of supervision: directories from events, campaigns and their verifiable
+draws, inspections and their results, credit classes, public results. Rules live in
+domain.py and draw.py."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
+import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +21,7 @@ from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
-from supervision import db, domain
+from supervision import db, domain, draw
 
 log = structlog.get_logger("supervision")
 
@@ -213,17 +218,36 @@ async def _check_inspectors(uow: UnitOfWork, inspector_ids: list[str], target: s
 
 
 async def _create_inspection(uow: UnitOfWork, inspection: domain.Inspection, campaign_id: str | None) -> None:
+    await _create_inspections(uow, [inspection], campaign_id)
+
+
+async def _create_inspections(
+    uow: UnitOfWork, inspections: Sequence[domain.Inspection], campaign_id: str | None
+) -> None:
+    """Insert inspections and their assignments in two bulk statements (a draw may create many)."""
+    if not inspections:
+        return
+    now = _now()
     await uow.session.execute(
-        sa.insert(db.inspections).values(
-            id=inspection.id, campaign_id=campaign_id, target_uscc=inspection.target_id,
-            target_kind=inspection.target_kind.value, kind=inspection.kind.value, spot_check_id=inspection.spot_check_id,
-            certificates_to_verify=list(inspection.certificates_to_verify), status="assigned", samples=[],
-            created_at=_now(),
-        )
+        sa.insert(db.inspections),
+        [
+            {
+                "id": inspection.id, "campaign_id": campaign_id, "target_uscc": inspection.target_id,
+                "target_kind": inspection.target_kind.value, "kind": inspection.kind.value,
+                "spot_check_id": inspection.spot_check_id,
+                "certificates_to_verify": list(inspection.certificates_to_verify), "status": "assigned",
+                "samples": [], "created_at": now,
+            }
+            for inspection in inspections
+        ],
     )
     await uow.session.execute(
         sa.insert(db.inspection_assignments),
-        [{"inspection_id": inspection.id, "inspector_id": i} for i in sorted(inspection.inspector_ids)],
+        [
+            {"inspection_id": inspection.id, "inspector_id": i}
+            for inspection in inspections
+            for i in sorted(inspection.inspector_ids)
+        ],
     )
 
 
@@ -275,9 +299,54 @@ async def get_inspection(runtime: ServiceRuntime, principal: Principal, inspecti
     async with runtime.sessions() as session:
         row = (await session.execute(sa.select(db.inspections).where(db.inspections.c.id == inspection_id))).first()
         assigned = await _assigned(session, inspection_id) if row else []
-    if row is None or (principal.role is Role.INSPECTOR and principal.inspector_id not in assigned):
-        raise NotFound(f"inspection {inspection_id} not found", field="inspection_id")
-    return _inspection_view(row, assigned)
+        if row is None or (principal.role is Role.INSPECTOR and principal.inspector_id not in assigned):
+            raise NotFound(f"inspection {inspection_id} not found", field="inspection_id")
+        view = _inspection_view(row, assigned)
+        if row.target_kind == events.OrganisationKind.ENTERPRISE.value:
+            # What the inspector may sample: the holder's certificates as the directory knows them.
+            c = db.target_certificates
+            certificates = (
+                await session.execute(
+                    sa.select(c.c.certificate_number, c.c.status)
+                    .where(c.c.holder_uscc == row.target_uscc)
+                    .order_by(c.c.certificate_number)
+                )
+            ).all()
+            view["holder_certificates"] = [{"number": n, "status": st} for n, st in certificates]
+    return view
+
+
+async def list_inspections(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    campaign_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """Inspections, newest first; an inspector sees only those assigned to them."""
+    i, a = db.inspections, db.inspection_assignments
+    query = sa.select(i).order_by(i.c.created_at.desc(), i.c.id).limit(limit).offset(offset)
+    if principal.role is Role.INSPECTOR:
+        query = query.where(
+            i.c.id.in_(sa.select(a.c.inspection_id).where(a.c.inspector_id == principal.inspector_id))
+        )
+    if campaign_id:
+        query = query.where(i.c.campaign_id == campaign_id)
+    if status:
+        query = query.where(i.c.status == status)
+    async with runtime.sessions() as session:
+        rows = (await session.execute(query)).all()
+        assigned: dict[str, list[str]] = {r.id: [] for r in rows}
+        if rows:
+            pairs = await session.execute(
+                sa.select(a.c.inspection_id, a.c.inspector_id)
+                .where(a.c.inspection_id.in_(list(assigned)))
+                .order_by(a.c.inspector_id)
+            )
+            for inspection_id, inspector_id in pairs:
+                assigned[inspection_id].append(inspector_id)
+    return {"items": [_inspection_view(r, assigned[r.id]) for r in rows]}
 
 
 async def record_result(
@@ -342,6 +411,232 @@ def _event_for(fact: domain.Consequence) -> events.Event:
                 findings=fact.findings,
             )
     raise AssertionError(f"no event for {fact!r}")
+
+
+# --- campaigns: the "double random" draw ------------------------------------------------------
+
+# Which inspection a drawn target gets: organisations are inspected, enterprises spot-checked.
+_INSPECTION_FOR = {
+    events.OrganisationKind.CERTIFICATION_BODY: domain.InspectionKind.ORGANISATION_INSPECTION,
+    events.OrganisationKind.TESTING_LAB: domain.InspectionKind.ORGANISATION_INSPECTION,
+    events.OrganisationKind.ENTERPRISE: domain.InspectionKind.PRODUCT_SPOT_CHECK,
+}
+_KIND = {k.value: k for k in events.OrganisationKind}
+_CLASS = {c.value: c for c in events.CreditClass}
+_SHORTFALLS_SHOWN = 100
+
+
+class CampaignAlreadyDrawn(Conflict):
+    """Rule: a campaign is drawn once; its published draw is never replaced."""
+
+    def __init__(self, campaign_id: str, drawn_at: dt.datetime | None) -> None:
+        when = f" at {drawn_at.isoformat()}" if drawn_at else ""
+        super().__init__(
+            f"campaign {campaign_id} was drawn{when}; a drawn campaign is never redrawn "
+            "(create a new campaign for a new draw)",
+            field="status",
+        )
+
+
+class DrawRefused(DomainError):
+    """The conflict rules leave too few inspectors: nothing is drawn, the campaign stays open."""
+
+    def __init__(self, campaign_id: str, error: draw.InsufficientInspectors) -> None:
+        super().__init__(f"campaign {campaign_id} not drawn: {error.message}", "inspectors", error.rules)
+        self.shortfalls = error.shortfalls
+
+    def body(self) -> dict[str, object]:
+        body = super().body()
+        body["failed_rules"] = self.rules[:_SHORTFALLS_SHOWN]
+        body["shortfall_count"] = len(self.shortfalls)
+        body["shortfalls"] = [dataclasses.asdict(s) for s in self.shortfalls[:_SHORTFALLS_SHOWN]]
+        return body
+
+
+def _parameters(row: Any) -> draw.CampaignParameters:
+    return draw.CampaignParameters(
+        kinds=frozenset(row.target_kinds), ratios=dict(row.ratios), inspectors_per_target=row.inspectors_per_target
+    )
+
+
+async def create_campaign(runtime: ServiceRuntime, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """A regulator opens a campaign: target kinds, a ratio per credit class, N >= 2 inspectors, a seed."""
+    parameters = draw.CampaignParameters(
+        kinds=frozenset(body["target_kinds"]),
+        ratios=body["ratios"],
+        inspectors_per_target=body["inspectors_per_target"],
+    )
+    if not body["seed"].strip():
+        raise draw.InvalidCampaign("the seed must not be blank: the draw is a function of it", "seed")
+    campaign_id = str(uuid.uuid4())
+    async with runtime.unit_of_work() as uow:
+        await uow.session.execute(
+            sa.insert(db.campaigns).values(
+                id=campaign_id, name=body["name"], target_kinds=sorted(k.value for k in parameters.kinds),
+                ratios={c.value: format(r.normalize(), "f") for c, r in parameters.ratios.items()},
+                inspectors_per_target=parameters.inspectors_per_target, seed=body["seed"], status="created",
+                created_at=_now(),
+            )
+        )
+        await uow.commit()
+    log.info("campaign created", campaign_id=campaign_id, actor=principal.actor)
+    return await get_campaign(runtime, campaign_id)
+
+
+async def _directory_snapshot_inputs(
+    session: Any,
+) -> tuple[list[draw.Target], list[draw.Inspector], dict[str, tuple[str, ...]]]:
+    """The directories as the draw sees them, one query each (a draw reads every target)."""
+    t = db.targets
+    # Organisations listed only because a failure arrived before their own event have no
+    # known kind yet; they cannot be drawn until that event arrives.
+    target_rows = await session.execute(
+        sa.select(t.c.uscc, t.c.kind, t.c.name, t.c.credit_class).where(t.c.kind.in_(list(_KIND)))
+    )
+    targets = [draw.Target(uscc, _KIND[kind], name, _CLASS[cls]) for uscc, kind, name, cls in target_rows]
+    i = db.inspectors
+    inspector_rows = await session.execute(sa.select(i.c.id, i.c.name, i.c.organisation, i.c.region, i.c.active))
+    inspectors = [draw.Inspector(*row) for row in inspector_rows]
+    previous = await session.scalar(
+        sa.select(db.campaigns.c.result)
+        .where(db.campaigns.c.status == "drawn")
+        .order_by(db.campaigns.c.drawn_at.desc(), db.campaigns.c.id)
+        .limit(1)
+    )
+    assignments = {e["id"]: tuple(e["inspectors"]) for e in previous["targets"]} if previous else {}
+    return targets, inspectors, assignments
+
+
+def _snapshot_and_draw(
+    seed: str,
+    targets: list[draw.Target],
+    inspectors: list[draw.Inspector],
+    previous: dict[str, tuple[str, ...]],
+    parameters: draw.CampaignParameters,
+) -> tuple[bytes, str, draw.DrawResult]:
+    snapshot = draw.Snapshot(tuple(targets), tuple(inspectors), previous, parameters)
+    result = draw.draw(seed, snapshot)
+    return snapshot.canonical_bytes, snapshot.hash, result
+
+
+async def draw_campaign(runtime: ServiceRuntime, principal: Principal, campaign_id: str) -> dict[str, Any]:
+    """Draw the campaign from the current directories and open one inspection per drawn target.
+
+    The snapshot bytes, their hash and the result are stored with the inspections in one
+    transaction; InsufficientInspectors leaves the campaign undrawn (no partial draw).
+    """
+    c = db.campaigns
+    async with runtime.unit_of_work() as uow:
+        row = (await uow.session.execute(sa.select(c).where(c.c.id == campaign_id).with_for_update())).first()
+        if row is None:
+            raise NotFound(f"campaign {campaign_id} not found", field="campaign_id")
+        if row.status != "created":
+            raise CampaignAlreadyDrawn(campaign_id, row.drawn_at)
+        targets, inspectors, previous = await _directory_snapshot_inputs(uow.session)
+        try:
+            # Sorting, hashing and drawing are CPU work on possibly a million entries: off the event loop.
+            snapshot_bytes, digest, result = await asyncio.to_thread(
+                _snapshot_and_draw, row.seed, targets, inspectors, previous, _parameters(row)
+            )
+        except draw.InsufficientInspectors as exc:
+            raise DrawRefused(campaign_id, exc) from None
+        drawn_at = _now()
+        changed = await uow.session.execute(
+            sa.update(c)
+            .where(c.c.id == campaign_id)
+            .where(c.c.status == "created")
+            .values(
+                status="drawn", snapshot=snapshot_bytes, snapshot_hash=digest,
+                result=json.loads(result.to_json()), drawn_at=drawn_at,
+            )
+        )
+        if changed.rowcount != 1:  # drawn meanwhile by a concurrent request
+            raise CampaignAlreadyDrawn(campaign_id, None)
+        inspections = [
+            domain.Inspection(
+                id=str(uuid.uuid4()), kind=_INSPECTION_FOR[t.kind], target_id=t.target_id, target_kind=t.kind,
+                inspector_ids=frozenset(t.inspector_ids),
+            )
+            for t in result.targets
+        ]
+        await _create_inspections(uow, inspections, campaign_id)
+        await uow.commit()
+    log.info(
+        "campaign drawn", campaign_id=campaign_id, snapshot_hash=digest, drawn=len(result.targets), actor=principal.actor
+    )
+    return await get_campaign(runtime, campaign_id)
+
+
+def _campaign_view(row: Any, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": row.id, "name": row.name, "status": row.status, "target_kinds": row.target_kinds,
+        "ratios": row.ratios, "inspectors_per_target": row.inspectors_per_target, "seed": row.seed,
+        "created_at": row.created_at.isoformat(), "drawn_at": row.drawn_at.isoformat() if row.drawn_at else None,
+        "snapshot_hash": row.snapshot_hash, "algorithm": draw.ALGORITHM,
+    }
+    if row.status == "drawn":
+        view["public_draw"] = f"/public/campaigns/{row.id}/draw"
+    if result is not None:
+        view["counts"] = result["counts"]
+        view["drawn"] = len(result["targets"])
+    return view
+
+
+# The snapshot bytes and the result can be large (a million targets): read only when needed.
+_CAMPAIGN_SUMMARY = [col for col in db.campaigns.c if col.name not in ("snapshot", "result")]
+
+
+async def get_campaign(runtime: ServiceRuntime, campaign_id: str) -> dict[str, Any]:
+    c = db.campaigns
+    async with runtime.sessions() as session:
+        row = (await session.execute(sa.select(*_CAMPAIGN_SUMMARY, c.c.result).where(c.c.id == campaign_id))).first()
+    if row is None:
+        raise NotFound(f"campaign {campaign_id} not found", field="campaign_id")
+    return _campaign_view(row, row.result)
+
+
+async def list_campaigns(runtime: ServiceRuntime, drawn_only: bool, limit: int, offset: int) -> dict[str, Any]:
+    c = db.campaigns
+    query = sa.select(*_CAMPAIGN_SUMMARY).order_by(c.c.created_at.desc(), c.c.id).limit(limit).offset(offset)
+    if drawn_only:
+        query = query.where(c.c.status == "drawn")
+    async with runtime.sessions() as session:
+        rows = (await session.execute(query)).all()
+    return {"items": [_campaign_view(r) for r in rows]}
+
+
+async def _drawn_campaign(session: Any, campaign_id: str, *columns: Any) -> Any:
+    c = db.campaigns
+    row = (await session.execute(sa.select(c.c.status, *columns).where(c.c.id == campaign_id))).first()
+    if row is None:
+        raise NotFound(f"campaign {campaign_id} not found", field="campaign_id")
+    if row.status != "drawn":
+        raise NotFound(f"campaign {campaign_id} has not been drawn yet: nothing is published", field="campaign_id")
+    return row
+
+
+async def published_draw(runtime: ServiceRuntime, campaign_id: str) -> dict[str, Any]:
+    """Everything needed to re-run a draw: seed, snapshot hash and where its bytes are, the result."""
+    c = db.campaigns
+    async with runtime.sessions() as session:
+        row = await _drawn_campaign(
+            session, campaign_id, c.c.id, c.c.name, c.c.seed, c.c.snapshot_hash, c.c.result, c.c.drawn_at
+        )
+    return {
+        "campaign_id": row.id, "name": row.name, "drawn_at": row.drawn_at.isoformat(),
+        "algorithm": row.result["algorithm"], "seed": row.seed, "snapshot_hash": row.snapshot_hash,
+        "snapshot_format": draw.SNAPSHOT_FORMAT, "snapshot_url": f"/public/campaigns/{row.id}/snapshot",
+        "result_format": draw.RESULT_FORMAT, "result": row.result,
+        "verify_with": f"python -m supervision.verify_draw --url <this service> --campaign {row.id}",
+    }
+
+
+async def published_snapshot(runtime: ServiceRuntime, campaign_id: str) -> tuple[bytes, str]:
+    """The exact canonical bytes the draw used, and their SHA-256."""
+    c = db.campaigns
+    async with runtime.sessions() as session:
+        row = await _drawn_campaign(session, campaign_id, c.c.snapshot, c.c.snapshot_hash)
+    return row.snapshot, row.snapshot_hash
 
 
 # --- directory queries and one public ----------------------------------------------------------
