@@ -20,7 +20,9 @@ from pathlib import Path
 from conformity_shared.local_kafka import BrokerError, LocalKafka, free_port, kafka_version, wait_for_interrupt
 
 SERVICES = ("approval", "certificates", "supervision", "proficiency")
-DEFAULT_PORTS = {"approval": 8001, "certificates": 8002, "supervision": 8003, "proficiency": 8004}
+DASHBOARD = "dashboard"  # the operators' live dashboard (conformity_operators), a fifth process
+DEFAULT_PORTS = {"approval": 8001, "certificates": 8002, "supervision": 8003, "proficiency": 8004, DASHBOARD: 8000}
+APPS = {**{s: f"{s}.app:create_app" for s in SERVICES}, DASHBOARD: "conformity_operators.dashboard.app:create_app"}
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Stack:
         }
         log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", f"{service}.app:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory", APPS.get(service, f"{service}.app:create_app"),
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -107,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         for service in SERVICES:
             stack.start_service(service)
             print(f"{service:<13}{stack.url(service)}   docs {stack.url(service)}/docs   log {args.dir / (service + '.log')}", flush=True)
+        # The dashboard links each service's AsyncAPI document, so it is told where they are.
+        stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES})
+        stack.start_service(DASHBOARD)
+        print(f"{DASHBOARD:<13}{stack.url(DASHBOARD)}   live events, history, cascades   log {args.dir / (DASHBOARD + '.log')}", flush=True)
     except (BrokerError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if stack:

@@ -27,6 +27,8 @@ from conformity_shared.auth import Role, issue_token
 from conformity_shared.local_kafka import LocalKafka, _run_coroutine, free_port, kafka_version, metadata_ready
 from conformity_shared.settings import DEV_JWT_SECRET
 
+POSTGRES_IMAGE = "postgres:15-bookworm"  # the official image docker-compose.yml names too
+
 
 def kafka_image() -> str:
     return os.environ.get("CONFORMITY_KAFKA_IMAGE", f"apache/kafka:{kafka_version()}")
@@ -53,35 +55,102 @@ def _docker_can_run(image: str) -> bool:
         return False  # an engine without the image and no registry: the local broker instead
 
 
+def _testcontainers_without_ryuk() -> None:
+    # Ryuk (testcontainers' reaper) is itself an image to pull; where none can be pulled the
+    # fixtures' context managers remove their containers instead.
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
 @contextlib.contextmanager
 def _kafka_container() -> Iterator[str]:
-    from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    """A one-node KRaft Kafka in a container; yields its bootstrap servers on this host.
 
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its image may not be pullable here
+    The image is CONFORMITY_KAFKA_IMAGE (default apache/kafka at the pinned version; here
+    containers/build.sh builds one from the same jars). A generic container, since
+    testcontainers' KafkaContainer drives Confluent's image scripts. Kafka hands clients the
+    address it advertises, so the host port is chosen first and advertised.
+    """
+    _testcontainers_without_ryuk()
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
     image = kafka_image()
     port = free_port()
     container = (
         DockerContainer(image)
         .with_bind_ports(9092, port)
-        .with_env("KAFKA_NODE_ID", "1")
-        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
-        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
-        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
-        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
-        .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
-        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
-        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
-        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
-        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
-        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
-        .with_env("KAFKA_NUM_PARTITIONS", "3")
+        .with_envs(
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_LISTENERS="PLAINTEXT://:9092,CONTROLLER://:9093",
+            KAFKA_ADVERTISED_LISTENERS=f"PLAINTEXT://127.0.0.1:{port}",
+            KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
+            KAFKA_INTER_BROKER_LISTENER_NAME="PLAINTEXT",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
+            KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS="10",
+            KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
+            KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR="1",
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",  # consumers join at once instead of after 3 s
+            KAFKA_NUM_PARTITIONS="3",
+        )
+        # The log line says the server started; the metadata request below that it answers.
+        .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
     )
     with container:
-        wait_for_logs(container, "Kafka Server started", timeout=120)
         bootstrap = f"127.0.0.1:{port}"
         _wait_metadata(bootstrap, 60)
         yield bootstrap
+
+
+class ContainerPostgres:
+    """A PostgreSQL server in a container, with the interface of `LocalPostgres`.
+
+    The image is CONFORMITY_POSTGRES_IMAGE (default the official postgres image; here the one
+    containers/build.sh builds from Debian's package). testcontainers' PostgresContainer waits
+    until psql answers through TCP inside the container, which either image satisfies.
+    """
+
+    USER = PASSWORD = "conformity"
+
+    def __init__(self, image: str | None = None) -> None:
+        _testcontainers_without_ryuk()
+        from testcontainers.community.postgres import PostgresContainer
+
+        self.image = image or os.environ.get("CONFORMITY_POSTGRES_IMAGE", POSTGRES_IMAGE)
+        self.container = PostgresContainer(
+            self.image, username=self.USER, password=self.PASSWORD, dbname="conformity", driver="asyncpg"
+        ).with_command(["postgres", "-c", "max_connections=300", "-c", "fsync=off"])  # as LocalPostgres: many pools
+
+    def start(self) -> ContainerPostgres:
+        self.container.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        port = self.container.get_exposed_port(5432)
+        return f"postgresql+asyncpg://{self.USER}:{self.PASSWORD}@127.0.0.1:{port}"
+
+    def create_database(self, name: str | None = None) -> str:
+        name = name or f"t_{uuid.uuid4().hex[:12]}"
+        result = self.container.exec(
+            ["psql", "-v", "ON_ERROR_STOP=1", "-U", self.USER, "-d", "conformity", "-c", f'CREATE DATABASE "{name}"']
+        )
+        if result.exit_code != 0:
+            raise RuntimeError(f"CREATE DATABASE {name} failed: {result.output.decode(errors='replace')}")
+        return name
+
+    def stop(self) -> None:
+        self.container.stop()
+
+    def __enter__(self) -> ContainerPostgres:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _wait_metadata(bootstrap: str, timeout: float) -> None:

@@ -7,6 +7,7 @@ check character) and the overall check character. Both check characters are veri
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Annotated
 
@@ -37,6 +38,7 @@ def _check(first17: str) -> str:
     return _ALPHABET[(31 - sum(_VALUE[c] * w for c, w in zip(first17, _WEIGHTS)) % 31) % 31]
 
 
+@functools.lru_cache(maxsize=65536)  # bulk cascades validate the same few codes many times
 def validate(code: str) -> str:
     """Return the code, upper-cased, or raise InvalidUSCC saying which rule failed."""
     if not isinstance(code, str):

@@ -39,12 +39,19 @@ class TransitionRequest(BaseModel):
 
 
 class SuspendRequest(TransitionRequest):
-    reason: Literal["surveillance_overdue", "holder_request", "misuse", "spot_check_failed", "issuing_body_revoked"]
+    reason: Literal["surveillance_overdue", "holder_request", "misuse"] = Field(
+        description="spot_check_failed and issuing_body_revoked suspensions come only from their events"
+    )
     note: str | None = Field(default=None, max_length=1000)
 
 
 class VerifyBatch(BaseModel):
-    numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1, max_length=1000)
+    # The limit is checked by the service so that the 422 names the field in the platform's
+    # error shape; maxItems still documents it in OpenAPI.
+    numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, json_schema_extra={"maxItems": service.MAX_VERIFY_BATCH},
+        description=f"up to {service.MAX_VERIFY_BATCH} certificate numbers; unknown ones are answered as unknown",
+    )
 
 
 def _runtime(request: Request):  # noqa: ANN202

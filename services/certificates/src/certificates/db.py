@@ -42,6 +42,8 @@ certificates = sa.Table(
     sa.Column("suspended_until", sa.Date, nullable=True),
     sa.Column("suspended_by", sa.String(64), nullable=True),  # the spot check (inspection id) or event id
     sa.Column("last_change_at", TZ, nullable=False),
+    # Kept on the row so that public verification answers from one primary-key lookup.
+    sa.Column("last_change_reason", sa.String(300), nullable=True),
     sa.Column("version", sa.Integer, nullable=False, default=1),
 )
 sa.Index("ix_certificates_body_status", certificates.c.issuing_body_uscc, certificates.c.status)
@@ -59,6 +61,7 @@ history = sa.Table(
     sa.Column("actor", sa.String(120), nullable=True),
     sa.Column("cause_event_id", sa.String(64), nullable=True),
     sa.Column("at", TZ, nullable=False),
+    sa.Column("note", sa.String(1000), nullable=True),
 )
 
 number_sequences = sa.Table(

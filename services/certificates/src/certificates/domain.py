@@ -597,3 +597,94 @@ def may_issue(body: BodyStanding | None, field: str) -> None:
         raise IssuanceRefused("outside_scope", f"{field} is outside {who}'s approved scope")
     if field in body.suspended_fields:
         raise IssuanceRefused("field_suspended", f"{who}'s approval is suspended in field {field}")
+
+
+# ==================================================================================
+# Who may act on a certificate (object-level rules)
+# ==================================================================================
+
+# Suspensions imposed from outside the issuing body: lifted by supervision's verified
+# rectification or by the regulator, never by the body whose product or approval failed.
+IMPOSED_SUSPENSIONS: frozenset[str] = frozenset(
+    {SuspensionReason.SPOT_CHECK_FAILED.value, SuspensionReason.ISSUING_BODY_REVOKED.value}
+)
+# The reasons a person may give for a suspension; the imposed ones come only from their
+# events, which also record what imposed them (the spot check, the revoked approval).
+MANUAL_SUSPENSION_REASONS: frozenset[str] = frozenset(
+    {SuspensionReason.SURVEILLANCE_OVERDUE.value, SuspensionReason.HOLDER_REQUEST.value, SuspensionReason.MISUSE.value}
+)
+
+
+class ActionForbidden(DomainError):
+    """The caller may not take this action on this certificate; ``rule`` names why (HTTP 403)."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message, None, [{"rule": rule, "detail": message}], 403)
+        self.rule = rule
+
+
+def is_holder_request(action: str, reason: str | None) -> bool:
+    """Cancellation, and suspension for ``holder_request``, happen only at the holder's request."""
+    return action == "cancel" or (action == "suspend" and reason == SuspensionReason.HOLDER_REQUEST.value)
+
+
+def may_manage(
+    cert: Certificate,
+    action: str,
+    *,
+    reason: str | None,
+    regulator: bool,
+    org: str | None,
+    holder_reference: str | None = None,
+    body: BodyStanding | None = None,
+) -> None:
+    """Refuse a requested transition the caller may not make on this certificate.
+
+    - A certification body manages only the certificates it issued; the regulator any.
+    - A holder's request (cancellation, suspension at the holder's request) reaches the
+      register through the body that issued the certificate, with a reference to the
+      holder's written request.
+    - Suspensions for a failed spot check or a revoked issuing body are imposed by their
+      events; the body does not lift them (rectification, or the regulator, does).
+    - A body reinstating a certificate vouches for it again, so, as for issuance, its
+      approval must be active and cover the certificate's field.
+    """
+    if action not in TRANSITIONS:
+        raise DomainError(f"unknown action {action!r}", "action")
+    if action == "expire":
+        raise ActionForbidden("automatic_only", "certificates expire automatically once their validity has ended")
+    if action == "suspend" and reason not in MANUAL_SUSPENSION_REASONS:
+        allowed = ", ".join(sorted(MANUAL_SUSPENSION_REASONS))
+        raise DomainError(
+            f"a suspension requested over the API gives one of {allowed}; {reason} suspensions come from their events",
+            "reason",
+        )
+    holder_request = is_holder_request(action, reason)
+    if regulator:
+        if holder_request:
+            raise ActionForbidden(
+                "holder_request_through_body",
+                "a holder's request is made through the certification body that issued the certificate",
+            )
+        return
+    if not org or org != cert.issuing_body_uscc:
+        raise ActionForbidden(
+            "not_issuing_body",
+            f"certificate {cert.number} was issued by another certification body: a body manages only "
+            "the certificates it issued",
+        )
+    if holder_request and not (holder_reference and holder_reference.strip()):
+        raise DomainError(
+            "a holder's request needs holder_reference (the holder's written request)", "holder_reference"
+        )
+    if action == "reinstate":
+        if cert.status is Status.SUSPENDED and cert.suspension_reason in IMPOSED_SUSPENSIONS:
+            raise ActionForbidden(
+                "imposed_suspension",
+                f"certificate {cert.number} was suspended for {cert.suspension_reason}: only a verified "
+                "rectification or the regulator reinstates it",
+            )
+        try:
+            may_issue(body, cert.field)
+        except IssuanceRefused as exc:
+            raise ActionForbidden(exc.rule, f"certificate {cert.number} cannot be reinstated by its body: {exc}") from None

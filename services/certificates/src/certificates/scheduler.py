@@ -14,6 +14,7 @@ import socket
 import sqlalchemy as sa
 import structlog
 
+from conformity_shared.errors import Conflict
 from conformity_shared.runtime import ServiceRuntime
 
 from certificates import db, domain, service
@@ -47,31 +48,46 @@ async def _take_lease(runtime: ServiceRuntime, name: str, seconds: float) -> boo
     return True
 
 
-async def run_due_transitions(runtime: ServiceRuntime, today: dt.date | None = None) -> dict[str, int]:
-    """Withdraw certificates whose suspension deadline has passed, expire those past validity."""
-    today = today or dt.date.today()
+def _due_conditions(today: dt.date) -> list[sa.ColumnElement[bool]]:
+    """What may be due on ``today``, each condition served by its own index; the domain
+    decides which transition applies (when both dates have passed, the earlier one)."""
     c = db.certificates
-    counts = {"withdrawn": 0, "expired": 0}
-    due = {
-        "withdrawn": sa.and_(c.c.status == domain.Status.SUSPENDED.value, c.c.suspended_until < today),
-        "expired": sa.and_(c.c.status.in_([domain.Status.VALID.value, domain.Status.SUSPENDED.value]), c.c.valid_until < today),
-    }
-    for outcome, condition in due.items():
+    return [
+        sa.and_(c.c.status == domain.Status.SUSPENDED.value, c.c.suspended_until < today),
+        sa.and_(c.c.status.in_([domain.Status.VALID.value, domain.Status.SUSPENDED.value]), c.c.valid_until < today),
+    ]
+
+
+async def run_due_transitions(runtime: ServiceRuntime, today: dt.date | None = None) -> dict[str, int]:
+    """Withdraw certificates whose suspension deadline has passed, expire those past validity
+    (DESIGN flow 5), in batches of BATCH, one transaction each.
+
+    A certificate changed meanwhile by another writer is left alone (the conditional update
+    in ``service._save`` matches nothing) and reconsidered on the next pass; running a pass
+    twice changes nothing the second time.
+    """
+    today = today or service._today()
+    c = db.certificates
+    counts = {"withdrawn": 0, "expired": 0, "skipped": 0}
+    for condition in _due_conditions(today):
+        after = ""  # keyset: each certificate is looked at once per pass, whatever happens to it
         while True:
             async with runtime.unit_of_work() as uow:
-                rows = (await uow.session.execute(sa.select(c).where(condition).order_by(c.c.number).limit(BATCH))).all()
-                if not rows:
+                query = sa.select(c).where(condition, c.c.number > after).order_by(c.c.number).limit(BATCH)
+                certs = [service._to_domain(row) for row in (await uow.session.execute(query)).all()]
+                if not certs:
                     break
-                for row in rows:
-                    cert = service._to_domain(row)
-                    at = dt.datetime.now(dt.UTC)
-                    if outcome == "withdrawn":
-                        cert.withdraw_after_deadline(at=at, today=today)
-                    else:
-                        cert.expire(at=at, today=today)
-                    await service._apply(uow, cert)
+                for cert in certs:
+                    if cert.apply_due_transition(at=dt.datetime.now(dt.UTC), today=today) is None:
+                        continue
+                    try:
+                        await service._apply(uow, cert)
+                    except Conflict:
+                        counts["skipped"] += 1
+                        continue
+                    counts[cert.status.value] += 1
                 await uow.commit()
-                counts[outcome] += len(rows)
+            after = certs[-1].number
     if any(counts.values()):
         log.info("time-based transitions applied", **counts)
     return counts

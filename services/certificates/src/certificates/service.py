@@ -3,8 +3,10 @@ saves the change, its history and its events together."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ import structlog
 
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
-from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
+from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
@@ -20,11 +22,16 @@ from certificates import db, domain
 
 log = structlog.get_logger("certificates")
 
-SUSPEND_CHUNK = 2000  # rows per statement when a revoked body's certificates are suspended
+MAX_VERIFY_BATCH = 1000  # numbers per public batch verification (DESIGN: at least 1,000)
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _today() -> dt.date:
+    # One calendar for every date rule: UTC, like every stored timestamp.
+    return _now().date()
 
 
 # --- the read model of approved bodies (approval events only) -------------------------
@@ -48,10 +55,16 @@ async def record_body_granted(uow: UnitOfWork, event: events.ApprovalGrantedV1) 
         await uow.session.execute(sa.insert(db.bodies).values(uscc=event.organisation_uscc, **values))
 
 
+def _concerns_known_approval(body: dict[str, Any] | None, event: events.ApprovalEvent) -> bool:
+    """The read model follows the body's latest granted approval; events of an older one, or
+    of a body whose grant was never seen (a lab), change nothing."""
+    return body is not None and body["approval_id"] == event.approval_id
+
+
 async def record_body_suspended(uow: UnitOfWork, event: events.ApprovalSuspendedV1) -> None:
     body = await _body(uow, event.organisation_uscc)
-    if body is None:
-        return
+    if not _concerns_known_approval(body, event) or body["status"] == "revoked":
+        return  # a revocation is final: a later suspension must not turn it back into a suspension
     if event.fields:
         values = {"suspended_fields": sorted(set(body["suspended_fields"]) | set(event.fields))}
     else:
@@ -63,7 +76,7 @@ async def record_body_suspended(uow: UnitOfWork, event: events.ApprovalSuspended
 
 async def record_body_reinstated(uow: UnitOfWork, event: events.ApprovalReinstatedV1) -> None:
     body = await _body(uow, event.organisation_uscc)
-    if body is None or body["status"] == "revoked":
+    if not _concerns_known_approval(body, event) or body["status"] == "revoked":
         return
     if event.fields:
         values = {"suspended_fields": sorted(set(body["suspended_fields"]) - set(event.fields))}
@@ -75,7 +88,7 @@ async def record_body_reinstated(uow: UnitOfWork, event: events.ApprovalReinstat
 
 
 async def record_body_scope_reduced(uow: UnitOfWork, event: events.ApprovalScopeReducedV1) -> None:
-    if await _body(uow, event.organisation_uscc) is None:
+    if not _concerns_known_approval(await _body(uow, event.organisation_uscc), event):
         return
     await uow.session.execute(
         sa.update(db.bodies)
@@ -114,13 +127,25 @@ async def _load(uow: UnitOfWork, number: str, *, lock: bool = True) -> domain.Ce
     return _to_domain(row) if row else None
 
 
+async def _load_many(uow: UnitOfWork, numbers: Iterable[str]) -> list[domain.Certificate]:
+    """The certificates with these numbers, in number order: one primary-key IN query."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return []
+    c = db.certificates
+    rows = (
+        await uow.session.execute(sa.select(c).where(c.c.number.in_(wanted)).order_by(c.c.number).with_for_update())
+    ).all()
+    return [_to_domain(row) for row in rows]
+
+
 async def _save(uow: UnitOfWork, cert: domain.Certificate) -> None:
     """Write the certificate's new state and the history entries it gained.
 
     The update is conditional on the status the certificate was read in, so that two
     writers (two instances, a request racing the scheduler) never both transition it.
     """
-    first = cert.history[0]
+    first, last = cert.history[0], cert.history[-1]
     changed = await uow.session.execute(
         sa.update(db.certificates)
         .where(db.certificates.c.number == cert.number)
@@ -130,26 +155,32 @@ async def _save(uow: UnitOfWork, cert: domain.Certificate) -> None:
             suspension_reason=cert.suspension_reason,
             suspended_until=cert.suspended_until,
             suspended_by=cert.suspended_by,
-            last_change_at=cert.history[-1].at,
+            last_change_at=last.at,
+            last_change_reason=last.reason,
             version=db.certificates.c.version + 1,
         )
     )
     if changed.rowcount != 1:
         raise Conflict(f"certificate {cert.number} was changed concurrently; try again", field="status")
-    await _write_history(uow, cert)
+    await _write_history(uow, [cert])
 
 
-async def _write_history(uow: UnitOfWork, cert: domain.Certificate) -> None:
-    if cert.history:
-        await uow.session.execute(
-            sa.insert(db.history),
-            [
-                dict(certificate_number=cert.number, from_status=h.from_status.value if h.from_status else None,
-                     to_status=h.to_status.value, reason=h.reason, actor=h.actor, cause_event_id=h.cause_event_id, at=h.at)
-                for h in cert.history
-            ],
-        )
+def _history_row(number: str, h: domain.HistoryEntry) -> dict[str, Any]:
+    return dict(
+        certificate_number=number, from_status=h.from_status.value if h.from_status else None,
+        to_status=h.to_status.value, reason=h.reason, actor=h.actor, cause_event_id=h.cause_event_id, at=h.at,
+        note=h.note,
+    )
+
+
+async def _write_history(uow: UnitOfWork, certs: Iterable[domain.Certificate]) -> None:
+    """Insert the history entries the certificates gained, in one executemany, and clear them."""
+    rows = []
+    for cert in certs:
+        rows.extend(_history_row(cert.number, h) for h in cert.history)
         cert.history.clear()
+    if rows:
+        await uow.session.execute(sa.insert(db.history), rows)
 
 
 def _event_for(cert: domain.Certificate, transition: domain.HistoryEntry) -> events.Event:
@@ -177,44 +208,51 @@ async def _apply(uow: UnitOfWork, cert: domain.Certificate) -> None:
     uow.emit(_event_for(cert, transition))
 
 
+def _standing(row: dict[str, Any] | None, uscc: str) -> domain.BodyStanding:
+    if row is None:
+        return domain.BodyStanding(uscc=uscc, status=None)
+    return domain.BodyStanding(
+        uscc=uscc, status=row["status"], fields=frozenset(row["fields"]),
+        suspended_fields=frozenset(row["suspended_fields"]),
+    )
+
+
 # --- automatic reactions ---------------------------------------------------------------
 
 
 async def suspend_for_failed_spot_check(uow: UnitOfWork, event: events.SpotCheckFailedV1, months: int) -> None:
-    """DESIGN flow 1: the named valid certificates of the holder are suspended."""
-    cause = uow.cause_event_id
-    for number in sorted(set(event.certificate_numbers)):
-        cert = await _load(uow, number)
-        if cert is None:
-            log.warning("spot check names an unknown certificate", certificate=number)
-            continue
+    """DESIGN flow 1: the named valid certificates of the holder are suspended, each with a
+    deadline ``months`` later, remembering the spot check so that its rectification can
+    reinstate exactly them."""
+    cause, at = uow.cause_event_id, _now()
+    named = set(event.certificate_numbers)
+    certs = await _load_many(uow, named)
+    for number in sorted(named - {cert.number for cert in certs}):
+        log.warning("spot check names an unknown certificate", certificate=number)
+    for cert in certs:
         if cert.holder_uscc != event.holder_uscc:
-            log.warning("spot check names a certificate of another holder", certificate=number)
+            log.warning("spot check names a certificate of another holder", certificate=cert.number)
             continue
         if cert.status is not domain.Status.VALID:
+            log.info("spot check names a certificate that is not valid", certificate=cert.number, status=cert.status)
             continue  # already suspended, withdrawn...: nothing more to do
         cert.suspend(
-            domain.SuspensionReason.SPOT_CHECK_FAILED, at=_now(), cause_event_id=cause,
-            suspended_by=event.inspection_id, months=months,
+            domain.SuspensionReason.SPOT_CHECK_FAILED, at=at, cause_event_id=cause,
+            suspended_by=event.inspection_id, note=event.findings[:1000], months=months,
         )
         await _apply(uow, cert)
 
 
 async def reinstate_after_rectification(uow: UnitOfWork, event: events.RectificationVerifiedV1) -> None:
-    """DESIGN flow 2: exactly the certificates suspended by that spot check are reinstated."""
-    cause = uow.cause_event_id
-    rows = (
-        await uow.session.execute(
-            sa.select(db.certificates)
-            .where(db.certificates.c.suspended_by == event.spot_check_id)
-            .where(db.certificates.c.status == domain.Status.SUSPENDED.value)
-            .with_for_update()
-        )
-    ).all()
-    for row in rows:
-        cert = _to_domain(row)
+    """DESIGN flow 2: of the certificates the verification names, exactly those still
+    suspended by that spot check are reinstated (not those suspended for another cause)."""
+    cause, at = uow.cause_event_id, _now()
+    for cert in await _load_many(uow, event.certificate_numbers):
+        if not cert.is_suspended_by_spot_check(event.spot_check_id):
+            log.info("rectification names a certificate that spot check did not suspend", certificate=cert.number)
+            continue
         try:
-            cert.reinstate_after_rectification(event.spot_check_id, at=_now(), cause_event_id=cause)
+            cert.reinstate_after_rectification(event.spot_check_id, at=at, cause_event_id=cause)
         except domain.IllegalTransition as exc:
             # Too late: the suspension deadline or the validity has passed; the scheduler acts instead.
             log.warning("rectification cannot reinstate", certificate=cert.number, rule=exc.rule)
@@ -223,74 +261,87 @@ async def reinstate_after_rectification(uow: UnitOfWork, event: events.Rectifica
 
 
 async def suspend_for_revoked_body(uow: UnitOfWork, event: events.ApprovalRevokedV1, months: int) -> None:
-    """DESIGN flow 3: every valid certificate the revoked body issued is suspended."""
-    cause = uow.cause_event_id
-    if await _body(uow, event.organisation_uscc) is not None:
+    """DESIGN flow 3: every valid certificate the revoked body issued is suspended, one
+    certificate.suspended event each, in this one transaction.
+
+    Set-based, because a body can hold a hundred thousand certificates: one conditional
+    UPDATE moves exactly the certificates that are valid at that instant (the only status
+    the domain suspends from) and returns them; the domain then records each one's
+    transition, and the history rows and outbox rows are written by executemany. A
+    certificate another writer has already moved out of ``valid`` is not matched, so it is
+    never transitioned twice.
+    """
+    cause, at = uow.cause_event_id, _now()
+    if _concerns_known_approval(await _body(uow, event.organisation_uscc), event):
         await uow.session.execute(
-            sa.update(db.bodies).where(db.bodies.c.uscc == event.organisation_uscc).values(status="revoked", updated_at=_now())
+            sa.update(db.bodies).where(db.bodies.c.uscc == event.organisation_uscc).values(status="revoked", updated_at=at)
         )
+    reason = domain.SuspensionReason.ISSUING_BODY_REVOKED
+    until = domain.add_months(at.date(), months)
+    c = db.certificates
     rows = (
         await uow.session.execute(
-            sa.select(db.certificates)
-            .where(db.certificates.c.issuing_body_uscc == event.organisation_uscc)
-            .where(db.certificates.c.status == domain.Status.VALID.value)
-            .order_by(db.certificates.c.number)
+            sa.update(c)
+            .where(c.c.issuing_body_uscc == event.organisation_uscc)
+            .where(c.c.status == domain.Status.VALID.value)
+            .values(
+                status=domain.Status.SUSPENDED.value, suspension_reason=reason.value, suspended_until=until,
+                suspended_by=event.approval_id, last_change_at=at, last_change_reason=reason.value,
+                version=c.c.version + 1,
+            )
+            .returning(*c.c)
         )
     ).all()
-    at = _now()
-    for row in rows:
-        cert = _to_domain(row)
-        cert.suspend(
-            domain.SuspensionReason.ISSUING_BODY_REVOKED, at=at, cause_event_id=cause,
-            suspended_by=event.approval_id, months=months,
+    suspended = []
+    for row in sorted(rows, key=lambda r: r.number):
+        # The row as it was read by the conditional update: valid, with no suspension.
+        cert = dataclasses.replace(
+            _to_domain(row), status=domain.Status.VALID, suspension_reason=None, suspended_until=None, suspended_by=None
         )
-        await _apply(uow, cert)
-    log.info("certificates of a revoked body suspended", count=len(rows))
+        cert.suspend(reason, at=at, cause_event_id=cause, suspended_by=event.approval_id, until=until)
+        suspended.append((cert, cert.history[-1]))
+    await _write_history(uow, (cert for cert, _ in suspended))
+    for cert, entry in suspended:
+        # Built without re-validation: every value was validated at issuance and is read back
+        # from our own rows; checking two USCCs per event would be a third of a bulk suspension.
+        uow.emit(events.CertificateSuspendedV1.model_construct(
+            certificate_number=cert.number, issuing_body_uscc=cert.issuing_body_uscc, holder_uscc=cert.holder_uscc,
+            reason=entry.reason, suspended_until=cert.suspended_until,
+        ))
+    log.info("certificates of a revoked body suspended", body=event.organisation_uscc, count=len(suspended))
 
 
 # --- requests --------------------------------------------------------------------------
 
 
-def _authorize(principal: Principal, cert: domain.Certificate) -> None:
-    if principal.role is Role.REGULATOR:
-        return
-    if principal.org != cert.issuing_body_uscc:
-        # Not found rather than forbidden: a body must not learn which numbers exist elsewhere.
-        raise NotFound(f"certificate {cert.number} not found", field="number")
-
-
 async def issue(runtime: ServiceRuntime, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
+    """Issue a certificate within the body's approved scope (read model of approval events)."""
+    issuer = principal.org or ""
+    scheme = domain.Scheme.parse(request["scheme"])
+    today = _today()
+    valid_from = request.get("valid_from") or today
+    valid_until = request.get("valid_until") or domain.default_valid_until(scheme, valid_from)
+    if valid_until < today:
+        raise DomainError(f"valid_until {valid_until} has passed: a certificate is not issued expired", field="valid_until")
     async with runtime.unit_of_work() as uow:
-        body_row = await _body(uow, principal.org or "")
-        body = domain.BodyStanding(
-            uscc=principal.org or "",
-            status=body_row["status"] if body_row else None,
-            fields=frozenset(body_row["fields"]) if body_row else frozenset(),
-            suspended_fields=frozenset(body_row["suspended_fields"]) if body_row else frozenset(),
-        )
-        domain.may_issue(body, request["field"])
-        scheme = domain.Scheme.parse(request["scheme"])
-        valid_from = request.get("valid_from") or dt.date.today()
-        valid_until = request.get("valid_until") or domain.default_valid_until(scheme, valid_from)
-        if valid_until <= valid_from:
-            raise DomainError("valid_until must be after valid_from", field="valid_until")
-        prefix = domain.number_prefix(scheme, valid_from.year, principal.org or "")
-        sequence = await _next_sequence(uow, prefix)
-        number = domain.certificate_number(prefix, sequence)
+        domain.may_issue(_standing(await _body(uow, issuer), issuer), request["field"])
+        prefix = domain.number_prefix(scheme, valid_from.year, issuer)
+        number = domain.certificate_number(prefix, await _next_sequence(uow, prefix))
+        at = _now()
         cert = domain.Certificate.issue(
-            number=number, issuing_body_uscc=principal.org or "", holder_uscc=request["holder_uscc"],
+            number=number, issuing_body_uscc=issuer, holder_uscc=request["holder_uscc"],
             holder_name=request["holder_name"], scheme=scheme.value, field=request["field"], product=request["product"],
-            standard=request["standard"], valid_from=valid_from, valid_until=valid_until, at=_now(), actor=principal.actor,
+            standard=request["standard"], valid_from=valid_from, valid_until=valid_until, at=at, actor=principal.actor,
         )
         await uow.session.execute(
             sa.insert(db.certificates).values(
                 number=cert.number, issuing_body_uscc=cert.issuing_body_uscc, holder_uscc=cert.holder_uscc,
                 holder_name=cert.holder_name, scheme=cert.scheme, field=cert.field, product=cert.product,
                 standard=cert.standard, valid_from=cert.valid_from, valid_until=cert.valid_until,
-                status=cert.status.value, last_change_at=_now(), version=1,
+                status=cert.status.value, last_change_at=at, last_change_reason=cert.history[-1].reason, version=1,
             )
         )
-        await _write_history(uow, cert)
+        await _write_history(uow, [cert])
         uow.emit(
             events.CertificateIssuedV1(
                 certificate_number=cert.number, issuing_body_uscc=cert.issuing_body_uscc, holder_uscc=cert.holder_uscc,
@@ -303,16 +354,19 @@ async def issue(runtime: ServiceRuntime, principal: Principal, request: dict[str
 
 
 async def _next_sequence(uow: UnitOfWork, prefix: str) -> int:
-    current = await uow.session.scalar(
-        sa.select(db.number_sequences.c.last).where(db.number_sequences.c.prefix == prefix).with_for_update()
+    """Allocate the next sequence of a number prefix in one atomic statement (an upsert that
+    returns the new value), so that concurrent issuers never draw the same number."""
+    t = db.number_sequences
+    if uow.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (
+        insert(t).values(prefix=prefix, last=1)
+        .on_conflict_do_update(index_elements=[t.c.prefix], set_={"last": t.c.last + 1})
+        .returning(t.c.last)
     )
-    if current is None:
-        await uow.session.execute(sa.insert(db.number_sequences).values(prefix=prefix, last=1))
-        return 1
-    await uow.session.execute(
-        sa.update(db.number_sequences).where(db.number_sequences.c.prefix == prefix).values(last=current + 1)
-    )
-    return current + 1
+    return int((await uow.session.execute(statement)).scalar_one())
 
 
 async def transition(
@@ -324,31 +378,31 @@ async def transition(
     holder_reference: str | None,
     note: str | None = None,
 ) -> dict[str, Any]:
+    """A transition requested by the issuing body or the regulator (``domain.may_manage``)."""
     async with runtime.unit_of_work() as uow:
         cert = await _load(uow, number)
         if cert is None:
             raise NotFound(f"certificate {number} not found", field="number")
-        _authorize(principal, cert)
-        holder_request = action == "cancel" or reason == domain.SuspensionReason.HOLDER_REQUEST.value
-        if holder_request:
-            if principal.role is not Role.AGENCY:
-                raise Forbidden("a holder's request is made through the certification body that issued the certificate")
-            if not holder_reference:
-                raise DomainError("a holder's request needs holder_reference (the holder's written request)", field="holder_reference")
-        at = _now()
-        try:
-            match action:
-                case "suspend":
-                    cert.suspend(domain.SuspensionReason(reason), at=at, actor=principal.actor,
-                                 suspended_by=holder_reference, note=note, months=runtime.settings.suspension_months)
-                case "reinstate":
-                    cert.reinstate(reason, at=at, actor=principal.actor)
-                case "withdraw":
-                    cert.withdraw(reason, at=at, actor=principal.actor)
-                case "cancel":
-                    cert.cancel(reason, at=at, actor=principal.actor)
-        except domain.IllegalTransition as exc:
-            raise Conflict(str(exc), field="status") from None
+        regulator = principal.role is Role.REGULATOR
+        body = None
+        if action == "reinstate" and not regulator:
+            body = _standing(await _body(uow, cert.issuing_body_uscc), cert.issuing_body_uscc)
+        domain.may_manage(
+            cert, action, reason=reason, regulator=regulator, org=principal.org,
+            holder_reference=holder_reference, body=body,
+        )
+        holder_request = domain.is_holder_request(action, reason)
+        at, actor = _now(), principal.actor
+        match action:
+            case "suspend":
+                cert.suspend(reason, at=at, actor=actor, suspended_by=holder_reference if holder_request else None,
+                             note=note, months=runtime.settings.suspension_months)
+            case "reinstate":
+                cert.reinstate(reason, at=at, actor=actor)
+            case "withdraw":
+                cert.withdraw(reason, at=at, actor=actor)
+            case "cancel":
+                cert.cancel(reason, at=at, actor=actor)
         if holder_request:
             await uow.session.execute(
                 sa.insert(db.holder_requests).values(
@@ -376,6 +430,7 @@ def _summary(row: Any) -> dict[str, Any]:
             {"reason": row.suspension_reason, "until": row.suspended_until.isoformat() if row.suspended_until else None}
             if row.status == "suspended" else None
         ),
+        "last_change": {"at": row.last_change_at.isoformat(), "reason": row.last_change_reason},
         "last_change_at": row.last_change_at.isoformat(),
     }
 
@@ -383,8 +438,14 @@ def _summary(row: Any) -> dict[str, Any]:
 async def get_certificate(runtime: ServiceRuntime, principal: Principal, number: str) -> dict[str, Any]:
     async with runtime.sessions() as session:
         row = (await session.execute(sa.select(db.certificates).where(db.certificates.c.number == number))).first()
-        if row is None or (principal.role is not Role.REGULATOR and row.issuing_body_uscc != principal.org):
+        if row is None:
             raise NotFound(f"certificate {number} not found", field="number")
+        if principal.role is not Role.REGULATOR and row.issuing_body_uscc != principal.org:
+            raise domain.ActionForbidden(
+                "not_issuing_body",
+                f"certificate {number} was issued by another certification body; its public status is at "
+                f"/public/certificates/{number}",
+            )
         entries = (
             await session.execute(
                 sa.select(db.history).where(db.history.c.certificate_number == number).order_by(db.history.c.id)
@@ -394,7 +455,7 @@ async def get_certificate(runtime: ServiceRuntime, principal: Principal, number:
         **_summary(row),
         "history": [
             {"from": h.from_status, "to": h.to_status, "reason": h.reason, "actor": h.actor,
-             "cause_event_id": h.cause_event_id, "at": h.at.isoformat()}
+             "cause_event_id": h.cause_event_id, "at": h.at.isoformat(), "note": h.note}
             for h in entries
         ],
     }
@@ -420,10 +481,17 @@ _PUBLIC = [
     db.certificates.c.issuing_body_uscc, db.certificates.c.scheme, db.certificates.c.field, db.certificates.c.product,
     db.certificates.c.standard, db.certificates.c.valid_from, db.certificates.c.valid_until,
     db.certificates.c.suspension_reason, db.certificates.c.suspended_until, db.certificates.c.last_change_at,
+    db.certificates.c.last_change_reason,
 ]
 
 
+def _normalised(number: str) -> str:
+    return number.strip().upper()
+
+
 async def verify(runtime: ServiceRuntime, number: str) -> dict[str, Any]:
+    """Public status of one certificate: one primary-key lookup, flat from thousands to millions."""
+    number = _normalised(number)
     async with runtime.sessions() as session:
         row = (await session.execute(sa.select(*_PUBLIC).where(db.certificates.c.number == number))).first()
     if row is None:
@@ -432,9 +500,15 @@ async def verify(runtime: ServiceRuntime, number: str) -> dict[str, Any]:
 
 
 async def verify_many(runtime: ServiceRuntime, numbers: list[str]) -> dict[str, Any]:
-    wanted = list(dict.fromkeys(numbers))
+    """Public status of up to MAX_VERIFY_BATCH certificates in one primary-key IN query; numbers
+    not in the register are answered as ``unknown``, in the order asked (duplicates once)."""
+    if len(numbers) > MAX_VERIFY_BATCH:
+        raise DomainError(
+            f"at most {MAX_VERIFY_BATCH} numbers per request, {len(numbers)} given", field="numbers"
+        )
+    wanted = list(dict.fromkeys(_normalised(n) for n in numbers))
     async with runtime.sessions() as session:
         rows = (await session.execute(sa.select(*_PUBLIC).where(db.certificates.c.number.in_(wanted)))).all()
     found = {r.number: _summary(r) for r in rows}
     results = [found.get(n, {"number": n, "status": "unknown"}) for n in wanted]
-    return {"count": len(results), "unknown": sum(1 for r in results if r["status"] == "unknown"), "results": results}
+    return {"count": len(results), "unknown": len(results) - len(found), "results": results}
