@@ -35,10 +35,12 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     """An illegal state transition, or a duplicate."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message, field, [], 409)
+    def __init__(self, message: str, field: str | None = None, rules: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, field, rules or [], 409)
 
 
 class Forbidden(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, None, [], 403)
+    """Authenticated, but this caller may not act on this object."""
+
+    def __init__(self, message: str, field: str | None = None, rules: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, field, rules or [], 403)

@@ -207,6 +207,43 @@ class CreditClassChangedV1(Event):
 # --- proficiency.events ----------------------------------------------------------
 
 
+class RoundClosedV1(Event):
+    """A proficiency-testing round was closed and evaluated (ISO 13528)."""
+
+    ce_type: ClassVar[str] = "proficiency.round_closed.v1"
+    topic: ClassVar[str] = topics.PROFICIENCY
+    round_id: str
+    field: str
+    measurand: str
+    unit: str
+    assigned_value: float
+    standard_uncertainty: float
+    sigma_pt: float
+    z_prime_used: bool
+    participants: int
+
+    def subject(self) -> str:
+        return self.round_id
+
+
+class LabScoredV1(Event):
+    """One lab's published performance in a closed round (its score and signal)."""
+
+    ce_type: ClassVar[str] = "proficiency.lab_scored.v1"
+    topic: ClassVar[str] = topics.PROFICIENCY
+    round_id: str
+    lab_uscc: USCC
+    field: str
+    score_kind: str  # "z" or "z_prime"
+    score: float
+    signal: str  # "acceptable" | "warning" | "action"
+    zeta: float | None = None
+    en: float | None = None
+
+    def subject(self) -> str:
+        return self.lab_uscc
+
+
 class LabFailureV1(Event):
     """One failure of a lab in a field: an action signal or a failed blind sample."""
 
@@ -255,6 +292,8 @@ CATALOGUE: dict[str, type[Event]] = {
         RectificationVerifiedV1,
         InspectionFailedV1,
         CreditClassChangedV1,
+        RoundClosedV1,
+        LabScoredV1,
         LabFailureV1,
         LabFieldSuspensionRequiredV1,
     )

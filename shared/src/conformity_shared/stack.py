@@ -23,6 +23,8 @@ SERVICES = ("approval", "certificates", "supervision", "proficiency")
 DASHBOARD = "dashboard"  # the operators' live dashboard (conformity_operators), a fifth process
 DEFAULT_PORTS = {"approval": 8001, "certificates": 8002, "supervision": 8003, "proficiency": 8004, DASHBOARD: 8000}
 APPS = {**{s: f"{s}.app:create_app" for s in SERVICES}, DASHBOARD: "conformity_operators.dashboard.app:create_app"}
+# Open pages keep a server-sent-events stream open: do not wait for them to close on shutdown.
+UVICORN_ARGS = {DASHBOARD: ["--timeout-graceful-shutdown", "3"]}
 
 
 @dataclass
@@ -47,7 +49,8 @@ class Stack:
         log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", APPS.get(service, f"{service}.app:create_app"),
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+             *UVICORN_ARGS.get(service, [])],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
