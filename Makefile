@@ -26,6 +26,10 @@ endif
 ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
 APT_PACKAGES += postgresql
 endif
+# Debian's Chromium runs the dashboard's browser test (Playwright drives it; no browser download).
+ifeq ($(wildcard /usr/bin/chromium),)
+APT_PACKAGES += chromium
+endif
 
 system-deps:
 	@if [ -n "$(strip $(APT_PACKAGES))" ]; then \

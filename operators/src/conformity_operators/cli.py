@@ -1,5 +1,289 @@
-"""The `conformity` command (being built)."""
+"""The `conformity` command: parse the arguments, call the operator modules, print.
+
+Exit codes: 0 done, 1 not found or refused, 2 usage, 3 the broker or a service is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from conformity_shared.auth import Role, issue_token
+from conformity_operators import broker, dlq as dead_letters
+from conformity_operators.demo import Demo, summary_counts
+from conformity_operators.errors import NotFound, OperatorError
+from conformity_operators.events_view import EventFilter, OrganisationNames, as_json
+from conformity_operators.platform_api import PlatformApi, http_clients
+from conformity_operators.rendering import (
+    RichNarrator,
+    dead_letter_panel,
+    dead_letter_table,
+    event_line,
+    outcome_table,
+    trace_tree,
+)
+from conformity_operators.settings import OperatorSettings
+from conformity_operators.trace import trace as find_trace
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="conformity",
+    help="The regulator's operator tools: watch the event streams, trace cascades, handle dead letters, "
+    "issue local tokens, run the demo.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="The event streams.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters: events a service could not take.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for local use.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(token_app, name="token")
+
+Bootstrap = Annotated[
+    str | None,
+    typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers (default: CONFORMITY_KAFKA_BOOTSTRAP_SERVERS, else 127.0.0.1:9092)"),
+]
+Service = Annotated[str | None, typer.Option("--service", "-s", help="only this consumer's dead letters (approval, certificates, ...)")]
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _bootstrap(given: str | None) -> str:
+    return given or OperatorSettings().kafka_bootstrap_servers
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run one command; an operator error becomes one message and its exit code, never a traceback."""
+    try:
+        return asyncio.run(work)
+    except OperatorError as exc:
+        _err().print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if os.environ.get("CONFORMITY_DEBUG"):
+            raise
+        _err().print(
+            f"[bold red]unexpected error:[/] {exc.__class__.__name__}: {exc} (set CONFORMITY_DEBUG=1 for the traceback)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@events_app.command("tail")
+def tail(
+    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="a topic or service name; repeatable (default: the four event streams)")] = None,
+    type_: Annotated[list[str] | None, typer.Option("--type", help="ce_type, or a glob like 'certificate.*'; repeatable")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="only this aggregate (ce_subject)")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="only events naming this organisation (USCC)")] = None,
+    correlation_id: Annotated[str | None, typer.Option("--correlation-id", "-c", help="only this request's events")] = None,
+    as_json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per line (headers + payload)")] = False,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="start at the oldest event instead of now")] = False,
+    end: Annotated[bool, typer.Option("--end", help="read what the topics hold now (from the beginning) and stop, instead of following")] = False,
+    count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="stop after this many matching events")] = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Follow the event streams live, one readable line per event (time, type, subject, key facts)."""
+    selected = EventFilter(tuple(type_ or ()), subject, org, correlation_id)
+    _run(_tail(_bootstrap(bootstrap_servers), broker.resolve_topics(topic), selected, as_json_lines, from_beginning, end, count))
+
+
+async def _tail(
+    bootstrap: str, topics: list[str], selected: EventFilter, as_json_lines: bool, from_beginning: bool, end: bool,
+    count: int | None,
+) -> None:
+    out = _out()
+    names = OrganisationNames()
+    shown = 0
+    if end:
+        stream: Any = _listed(await broker.read_topics(bootstrap, topics))
+    else:
+        def ready() -> None:
+            if not as_json_lines:
+                _err().print(f"[dim]following {', '.join(topics)} at {bootstrap}; Ctrl-C stops[/]", soft_wrap=True)
+
+        stream = broker.follow_topics(bootstrap, topics, from_beginning=from_beginning, on_ready=ready)
+    async for view in stream:
+        names.learn(view)
+        if not selected.matches(view):
+            continue
+        if as_json_lines:
+            sys.stdout.write(json.dumps(as_json(view), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            out.print(event_line(view, names), soft_wrap=True)
+        shown += 1
+        if count is not None and shown >= count:
+            break
+
+
+async def _listed(views: list[Any]) -> Any:
+    for view in views:
+        yield view
+
+
+# --- trace ------------------------------------------------------------------------------------
+
+
+@app.command("trace")
+def trace_command(
+    ident: Annotated[str, typer.Argument(help="a correlation id (X-Correlation-ID of the request) or an event id (ce_id)")],
+    as_json_tree: Annotated[bool, typer.Option("--json", help="the tree as JSON")] = False,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """The causal tree of a request across services, with the time between each step."""
+    _run(_trace(_bootstrap(bootstrap_servers), ident, as_json_tree))
+
+
+async def _trace(bootstrap: str, ident: str, as_json_tree: bool) -> None:
+    wanted = list(broker.resolve_topics(None)) + sorted(await dead_letters.dead_letter_topics(bootstrap))
+    views = await broker.read_topics(bootstrap, wanted)
+    names = OrganisationNames()
+    for view in views:
+        names.learn(view)
+    found = find_trace(views, ident)
+    if found is None:
+        raise NotFound(
+            f"no event on {', '.join(broker.resolve_topics(None))} has the correlation id or event id {ident} "
+            f"(read {len(views)} records at {bootstrap})"
+        )
+    if as_json_tree:
+        sys.stdout.write(json.dumps(found.to_json(names), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _out().print(trace_tree(found, names), soft_wrap=True)
+
+
+# --- dead letters -----------------------------------------------------------------------------
+
+
+@dlq_app.command("list")
+def dlq_list(service: Service = None, bootstrap_servers: Bootstrap = None) -> None:
+    """Every dead letter (of all consumers, or one), with its error."""
+    _run(_dlq_list(_bootstrap(bootstrap_servers), service))
+
+
+async def _dlq_list(bootstrap: str, service: str | None) -> None:
+    letters = await dead_letters.list_dead_letters(bootstrap, service)
+    if not letters:
+        _out().print(f"no dead letters{f' of {service}' if service else ''} at {bootstrap}")
+        return
+    _out().print(dead_letter_table(letters))
+
+
+@dlq_app.command("show")
+def dlq_show(
+    ident: Annotated[str, typer.Argument(help="the dead event's ce_id (or a prefix), or a position like certificates.dlq:0:12")],
+    service: Service = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """One dead letter: why, from where, its original headers and bytes."""
+    _run(_dlq_show(_bootstrap(bootstrap_servers), ident, service))
+
+
+async def _dlq_show(bootstrap: str, ident: str, service: str | None) -> None:
+    letter = dead_letters.find(await dead_letters.list_dead_letters(bootstrap, service), ident)
+    _out().print(dead_letter_panel(letter))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ident: Annotated[str, typer.Argument(help="the dead event's ce_id (or a prefix), or its position")],
+    service: Service = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Republish the original bytes and headers to the original topic (consumers de-duplicate by ce_id)."""
+    _run(_dlq_replay(_bootstrap(bootstrap_servers), ident, service))
+
+
+async def _dlq_replay(bootstrap: str, ident: str, service: str | None) -> None:
+    letter = dead_letters.find(await dead_letters.list_dead_letters(bootstrap, service), ident)
+    topic, partition, offset = await dead_letters.replay(bootstrap, letter)
+    _out().print(
+        f"replayed {letter.record.type} {letter.id} (dead-lettered by {letter.consumer}) to {topic}:{partition}:{offset}",
+        soft_wrap=True,
+    )
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@token_app.command("issue")
+def token_issue(
+    role: Annotated[Role, typer.Option("--role", "-r", help="who the token speaks for", case_sensitive=False)],
+    org: Annotated[str | None, typer.Option("--org", help="organisation code (USCC): required for agency and lab")] = None,
+    inspector_id: Annotated[str | None, typer.Option("--inspector-id", help="required for inspector")] = None,
+    hours: Annotated[float, typer.Option("--hours", min=0.01, help="validity")] = 12.0,
+) -> None:
+    """Print a bearer token signed with CONFORMITY_JWT_SECRET (the development secret by default)."""
+    secret = OperatorSettings().jwt_secret
+    try:
+        token = issue_token(secret, role, org=org, inspector_id=inspector_id, ttl=dt.timedelta(hours=hours))
+    except ValueError as exc:
+        _err().print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(token)
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    seed: Annotated[int | None, typer.Option("--seed", help="the random seed of the world (organisation codes)")] = None,
+    cascades: Annotated[bool, typer.Option("--cascades/--no-cascades", help="draw each flow's causal tree from the topics")] = True,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for each consequence")] = 45.0,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Seed a small realistic world through the public APIs and play the five flows of DESIGN.md."""
+    _run(_demo(OperatorSettings(), bootstrap_servers, seed, cascades, timeout))
+
+
+async def _demo(settings: OperatorSettings, bootstrap: str | None, seed: int | None, cascades: bool, timeout: float) -> None:
+    out = _out()
+    clients = http_clients(settings.service_urls())
+    try:
+        api = PlatformApi(clients, settings.jwt_secret)
+        brokers = (bootstrap or settings.kafka_bootstrap_servers) if cascades else None
+        outcomes = await Demo(api, RichNarrator(out), bootstrap=brokers, seed=seed, timeout=timeout).run()
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    out.print()
+    out.print(outcome_table(outcomes))
+    counts = summary_counts(outcomes)
+    out.print(
+        f"\nwatch it on the dashboard: [bold]{settings.dashboard_url}[/]   "
+        "replay any cascade with [bold]conformity trace <request id>[/]"
+    )
+    if counts.get("failed"):
+        raise OperatorError(f"{counts['failed']} flow(s) failed; see above")
 
 
 def main() -> None:
-    raise SystemExit("conformity: not built yet")
+    broker.quiet_kafka_logs()
+    app()
+
+
+if __name__ == "__main__":
+    main()

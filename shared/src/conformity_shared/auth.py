@@ -52,7 +52,7 @@ def issue_token(
 ) -> str:
     role = Role(role)
     if role in (Role.AGENCY, Role.LAB) and not org:
-        raise ValueError(f"a {role} token needs an organisation code (org)")
+        raise ValueError(f"a token for role {role} needs an organisation code (org)")
     if org:
         org = uscc.validate(org)  # InvalidUSCC is a ValueError naming the broken rule
     if role is Role.INSPECTOR and not inspector_id:

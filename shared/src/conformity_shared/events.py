@@ -73,12 +73,16 @@ class ApprovalSuspendedV1(ApprovalEvent):
 
 
 class ApprovalReinstatedV1(ApprovalEvent):
+    """A suspension lifted: the whole approval (`fields` empty) or only those fields."""
+
     ce_type: ClassVar[str] = "approval.reinstated.v1"
     fields: list[str] = []
     reason: str
 
 
 class ApprovalScopeReducedV1(ApprovalEvent):
+    """Fields removed from an approval; the organisation may no longer work in them."""
+
     ce_type: ClassVar[str] = "approval.scope_reduced.v1"
     removed_fields: list[str] = Field(min_length=1)
     remaining_fields: list[str]
@@ -86,6 +90,8 @@ class ApprovalScopeReducedV1(ApprovalEvent):
 
 
 class ApprovalRevokedV1(ApprovalEvent):
+    """An approval revoked (final): certificates suspend everything the body issued (flow 3)."""
+
     ce_type: ClassVar[str] = "approval.revoked.v1"
     reason: str
 
@@ -112,6 +118,8 @@ class CertificateEvent(Event):
 
 
 class CertificateIssuedV1(CertificateEvent):
+    """A certificate issued by an approved certification body, valid from `valid_from`."""
+
     ce_type: ClassVar[str] = "certificate.issued.v1"
     holder_name: str
     scheme: str
@@ -123,27 +131,37 @@ class CertificateIssuedV1(CertificateEvent):
 
 
 class CertificateSuspendedV1(CertificateEvent):
+    """A certificate suspended for `reason`; withdrawn automatically after `suspended_until`."""
+
     ce_type: ClassVar[str] = "certificate.suspended.v1"
     reason: str
     suspended_until: dt.date
 
 
 class CertificateReinstatedV1(CertificateEvent):
+    """A suspended certificate valid again (e.g. rectification verified, flow 2)."""
+
     ce_type: ClassVar[str] = "certificate.reinstated.v1"
     reason: str
 
 
 class CertificateWithdrawnV1(CertificateEvent):
+    """A certificate withdrawn (final), by decision or because its suspension deadline passed."""
+
     ce_type: ClassVar[str] = "certificate.withdrawn.v1"
     reason: str
 
 
 class CertificateCancelledV1(CertificateEvent):
+    """A certificate cancelled at its holder's request (final)."""
+
     ce_type: ClassVar[str] = "certificate.cancelled.v1"
     reason: str
 
 
 class CertificateExpiredV1(CertificateEvent):
+    """A certificate whose validity ended (final)."""
+
     ce_type: ClassVar[str] = "certificate.expired.v1"
 
 
@@ -193,6 +211,8 @@ class InspectionFailedV1(Event):
 
 
 class CreditClassChangedV1(Event):
+    """An organisation's credit class changed (lowered by a failure, restored after a clean period)."""
+
     ce_type: ClassVar[str] = "supervision.credit_class_changed.v1"
     topic: ClassVar[str] = topics.SUPERVISION
     organisation_uscc: USCC

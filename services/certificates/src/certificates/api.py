@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.uscc import USCC
 
-from certificates import service
+from certificates import scheduler, service
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 public = APIRouter(prefix="/public/certificates", tags=["public verification"])
 
 Body = Annotated[Principal, Depends(require(Role.AGENCY, Role.REGULATOR))]
 Issuer = Annotated[Principal, Depends(require(Role.AGENCY))]
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 
 
 class IssueRequest(BaseModel):
@@ -73,6 +74,13 @@ async def list_certificates(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     return await service.list_certificates(_runtime(request), principal, status, holder_uscc, limit, offset)
+
+
+@router.post("/due-transitions", summary="Run the time-based transitions now (regulator)")
+async def run_due_transitions(principal: Regulator, request: Request) -> dict:
+    """What the in-service scheduler does on its own every interval: withdraw certificates
+    whose suspension deadline has passed and expire those past validity (DESIGN flow 5)."""
+    return await scheduler.run_due_transitions(_runtime(request))
 
 
 @router.get("/{number}", summary="One certificate with its history")

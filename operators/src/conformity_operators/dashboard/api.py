@@ -1,0 +1,140 @@
+"""The dashboard's routes: the page, the live stream (server-sent events) and the page's queries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from importlib import resources
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from conformity_operators import catalogue
+from conformity_operators.dashboard.feed import BrokerFeed
+from conformity_operators.dashboard.index import EventIndex
+from conformity_operators.errors import ServiceUnreachable
+from conformity_operators.settings import DashboardSettings
+
+router = APIRouter()
+
+STREAM_BATCH = 200
+IDLE_SECONDS = 10.0
+
+
+def _index(request: Request) -> EventIndex:
+    return request.app.state.index
+
+
+def _feed(request: Request) -> BrokerFeed:
+    return request.app.state.feed
+
+
+def _settings(request: Request) -> DashboardSettings:
+    return request.app.state.settings
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def page() -> HTMLResponse:
+    return HTMLResponse((resources.files("conformity_operators.dashboard") / "static" / "index.html").read_text("utf-8"))
+
+
+@router.get("/health", summary="The dashboard answers; whether it reads the broker")
+async def health(request: Request) -> dict[str, Any]:
+    feed = _feed(request)
+    return {"service": "dashboard", "status": "ok", "broker": feed.status, "events": _index(request).total}
+
+
+@router.get("/api/status", summary="Broker connection, events read, and the services' documents")
+async def status(request: Request) -> dict[str, Any]:
+    feed, index, settings = _feed(request), _index(request), _settings(request)
+    return {
+        "broker": feed.status,
+        "problem": feed.problem,
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "consumer_group": feed.group_id,
+        "events": index.total,
+        "kept": index.last_seq,
+        "services": [
+            {"name": name, "url": url, "asyncapi": f"/static/asyncapi.html?service={name}",
+             "asyncapi_json": f"{url}/asyncapi.json", "asyncapi_original": f"{url}/asyncapi", "openapi": f"{url}/docs"}
+            for name, url in settings.service_urls().items()
+        ],
+    }
+
+
+@router.get("/api/counts", summary="Events read per type")
+async def counts(request: Request) -> dict[str, int]:
+    return dict(sorted(_index(request).counts.items()))
+
+
+@router.get("/api/events", summary="Kept events after a sequence number, oldest first")
+async def events(
+    request: Request,
+    after: int = 0,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
+) -> list[dict[str, Any]]:
+    index = _index(request)
+    return [index.describe(seq, view) for seq, view in index.since(after, limit)]
+
+
+@router.get("/api/stream", response_class=EventSourceResponse, summary="Live events (server-sent events)")
+async def stream(
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> AsyncIterable[ServerSentEvent]:
+    """The newest events first (a backlog), then each event as it is read; resumes after Last-Event-ID."""
+    index = _index(request)
+    cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else max(
+        index.last_seq - _settings(request).dashboard_backlog, 0
+    )
+    while True:
+        batch = index.since(cursor, STREAM_BATCH)
+        for seq, view in batch:
+            yield ServerSentEvent(data=index.describe(seq, view), event="event", id=str(seq))
+            cursor = seq
+        if not batch:
+            if await request.is_disconnected():
+                return
+            await index.wait(IDLE_SECONDS)
+
+
+@router.get("/api/search", summary="History of a certificate number or organisation (USCC) across services")
+async def search(request: Request, q: Annotated[str, Query(min_length=3, max_length=100)]) -> dict[str, Any]:
+    index = _index(request)
+    found = index.search(q)
+    query = q.strip().upper()
+    return {"query": query, "name": index.names.names.get(query), "events": found}
+
+
+@router.get("/api/trace/{ident}", summary="The causal tree of a correlation id (or of an event's chain)")
+async def trace(request: Request, ident: str) -> dict[str, Any]:
+    index = _index(request)
+    found = index.trace(ident)
+    if found is None:
+        raise HTTPException(404, f"no event read so far has the correlation id or event id {ident}")
+    return found.to_json(index.names)
+
+
+@router.get("/api/asyncapi/{service}", summary="A service's AsyncAPI document, fetched for the offline viewer")
+async def asyncapi(request: Request, service: str) -> Any:
+    """Fetched here because the page may not read another origin; rendered by /static/asyncapi.html
+    (the services' own /asyncapi page loads its renderer from a CDN, which needs the internet)."""
+    urls = _settings(request).service_urls()
+    if service not in urls:
+        raise HTTPException(404, f"no service {service}; known: {', '.join(urls)}")
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            answer = await client.get(f"{urls[service]}/asyncapi.json")
+            answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise HTTPException(
+            502, f"{ServiceUnreachable(service, urls[service], exc.__class__.__name__).message}"
+        ) from None
+    return answer.json()
+
+
+@router.get("/catalogue", response_class=PlainTextResponse, summary="The events catalogue (Markdown)")
+async def events_catalogue() -> PlainTextResponse:
+    return PlainTextResponse(catalogue.render(), media_type="text/plain; charset=utf-8")

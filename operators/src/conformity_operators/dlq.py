@@ -1,0 +1,87 @@
+"""Dead letters: the events a service could not take, kept with why, and put back on request.
+
+A consumer that meets a known event type with an invalid body (or a handler that keeps
+failing) publishes the record to `<service>.dlq` with its original bytes and headers plus
+`dlq_error`, `dlq_consumer` and where it came from. Replaying republishes those bytes and
+headers, untouched, to the original topic; consumers that handled the event before ignore
+it (their inbox knows its id), the one that dead-lettered it tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from conformity_shared import topics
+from conformity_operators import broker
+from conformity_operators.errors import NotFound, OperatorError
+from conformity_operators.events_view import EventView
+
+SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: EventView
+
+    @property
+    def id(self) -> str:
+        """The dead event's ce_id, or the dead letter's position when it had none."""
+        return self.record.headers.get("ce_id") or self.record.position
+
+    @property
+    def consumer(self) -> str:
+        return self.record.headers.get("dlq_consumer") or self.record.topic.removesuffix(SUFFIX)
+
+    @property
+    def error(self) -> str:
+        return self.record.headers.get("dlq_error", "(no dlq_error header)")
+
+    @property
+    def original_topic(self) -> str | None:
+        return self.record.headers.get("dlq_original_topic")
+
+    @property
+    def original_position(self) -> str:
+        h = self.record.headers
+        return f"{h.get('dlq_original_topic', '?')}:{h.get('dlq_original_partition', '?')}:{h.get('dlq_original_offset', '?')}"
+
+    @property
+    def dead_since(self) -> str:
+        return self.record.headers.get("dlq_time", "")
+
+
+async def dead_letter_topics(bootstrap: str, service: str | None = None) -> list[str]:
+    if service:
+        return [topics.dead_letters(service)]
+    return sorted(t for t in await broker.existing_topics(bootstrap) if t.endswith(SUFFIX))
+
+
+async def list_dead_letters(bootstrap: str, service: str | None = None) -> list[DeadLetter]:
+    wanted = await dead_letter_topics(bootstrap, service)
+    return [DeadLetter(r) for r in await broker.read_topics(bootstrap, wanted)]
+
+
+def find(letters: Sequence[DeadLetter], ident: str) -> DeadLetter:
+    """The dead letter named by its id, a prefix of it, or its position `certificates.dlq:0:12`."""
+    exact = [d for d in letters if ident in (d.id, d.record.position)]
+    matches = exact or [d for d in letters if len(ident) >= 6 and d.id.startswith(ident)]
+    if not matches:
+        raise NotFound(f"no dead letter {ident}: `conformity dlq list` shows them all")
+    if len(matches) > 1:
+        where = ", ".join(f"{d.record.position} ({d.consumer})" for d in matches)
+        raise OperatorError(
+            f"{ident} names {len(matches)} dead letters: {where}; choose one with --service or by its position"
+        )
+    return matches[0]
+
+
+async def replay(bootstrap: str, letter: DeadLetter) -> tuple[str, int, int]:
+    """Republish the original bytes and headers to the original topic; where they landed."""
+    topic = letter.original_topic
+    if not topic:
+        raise OperatorError(f"dead letter {letter.id} has no dlq_original_topic header: it cannot be replayed")
+    partition, offset = await broker.republish(
+        bootstrap, topic, letter.record.key, letter.record.value, letter.record.original_headers
+    )
+    return topic, partition, offset
