@@ -5,12 +5,15 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration integration-postgres lock clean
+.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration integration-postgres lock clean \
+        containers containers-test
 
 help:
 	@echo "make run    - start the Kafka broker and the four services (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
 	@echo "make unit / make integration / make integration-postgres - one tier only"
+	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
+	@echo "make containers-test - integration suite through testcontainers, then the compose smoke test"
 
 setup: system-deps python-deps kafka-jars
 
@@ -25,6 +28,10 @@ APT_PACKAGES += maven
 endif
 ifeq ($(wildcard /usr/lib/postgresql/*/bin/initdb),)
 APT_PACKAGES += postgresql
+endif
+# jq picks fields out of the JSON answers in the README's walkthroughs.
+ifeq ($(shell command -v jq),)
+APT_PACKAGES += jq
 endif
 # Debian's Chromium runs the dashboard's browser test (Playwright drives it; no browser download).
 ifeq ($(wildcard /usr/bin/chromium),)
@@ -68,3 +75,17 @@ lock:
 
 clean:
 	rm -rf var .pytest_cache
+
+# Containers: images built here from Debian's packages, PyPI and the Kafka jars (no registry
+# needed; cached), then the integration suite once through testcontainers on those images,
+# and docker-compose.yml brought up, driven through one cascade, and taken down.
+CONTAINER_IMAGES := var/containers/images.env
+
+containers: setup
+	bash containers/build.sh
+
+containers-test: containers
+	set -a && . ./$(CONTAINER_IMAGES) && set +a && \
+	CONFORMITY_TEST_BROKER=docker CONFORMITY_TEST_DATABASE=postgres-container \
+	  $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS) && \
+	CONFORMITY_CONTAINER_TESTS=1 $(UV) run --frozen pytest tests/containers $(PYTEST_ARGS)

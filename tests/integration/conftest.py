@@ -1,4 +1,4 @@
-"""Integration fixtures: a real Kafka broker for the session, fresh databases per test."""
+"""Integration fixtures: fresh databases per test (the session's Kafka broker is in the root conftest)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from conformity_shared import testing
 from conformity_shared.local_postgres import LocalPostgres
+from conformity_shared.testing import ContainerPostgres
 
 
 @pytest.fixture(scope="session")
-def kafka() -> Iterator[str]:
-    try:
-        with testing.broker() as bootstrap:
-            yield bootstrap
-    except Exception as exc:
-        # In CI a missing broker fails the run; locally too: there is no fake to fall back to.
-        pytest.fail(f"could not start or reach a Kafka broker: {exc}", pytrace=False)
+def postgres() -> Iterator[LocalPostgres | ContainerPostgres | None]:
+    """A real PostgreSQL server, or None (SQLite), chosen by CONFORMITY_TEST_DATABASE:
 
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[LocalPostgres | None]:
-    """A real PostgreSQL server when CONFORMITY_TEST_DATABASE=postgresql, else None (SQLite)."""
-    if os.environ.get("CONFORMITY_TEST_DATABASE", "sqlite") != "postgresql":
+    `postgresql` starts one from Debian's packages on this machine; `postgres-container` runs
+    one in a container through testcontainers (image: CONFORMITY_POSTGRES_IMAGE); unset or
+    `sqlite`, each service gets an SQLite file.
+    """
+    choice = os.environ.get("CONFORMITY_TEST_DATABASE", "sqlite")
+    if choice == "sqlite":
         yield None
         return
+    if choice not in ("postgresql", "postgres-container"):
+        pytest.fail(f"CONFORMITY_TEST_DATABASE={choice!r}: expected sqlite, postgresql or postgres-container", pytrace=False)
     try:
-        server = LocalPostgres().start()
+        server = (LocalPostgres() if choice == "postgresql" else ContainerPostgres()).start()
     except Exception as exc:
-        pytest.fail(f"could not start PostgreSQL: {exc}", pytrace=False)
+        pytest.fail(f"could not start PostgreSQL ({choice}): {exc}", pytrace=False)
     yield server
     server.stop()
 
@@ -40,7 +38,7 @@ SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
 
 @pytest.fixture
-def service_env(kafka: str, postgres: LocalPostgres | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def service_env(kafka: str, postgres: LocalPostgres | ContainerPostgres | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Settings for services started in this test: the session broker, fresh databases."""
     monkeypatch.setenv("CONFORMITY_KAFKA_BOOTSTRAP_SERVERS", kafka)
     monkeypatch.setenv("CONFORMITY_DATA_DIR", str(tmp_path))

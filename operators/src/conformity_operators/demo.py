@@ -514,8 +514,15 @@ class Demo:
         target = suspended[0]
         today = (dt.date.fromisoformat(target["suspension"]["until"]) + dt.timedelta(days=1)).isoformat()
         correlation_id = self.api.new_correlation_id()
-        await self.api.call("certificates", "POST", hook, auth=self.regulator, params={"today": today},
-                            json={"today": today}, correlation_id=correlation_id)
+        try:
+            await self.api.call("certificates", "POST", hook, auth=self.regulator, params={"as_of": today},
+                                correlation_id=correlation_id)
+        except Refused as exc:
+            self.say.degraded(
+                f"certificates refused to run the due transitions as of {today} ({exc}); start it with "
+                "CONFORMITY_ALLOW_AS_OF=true (make run does) to see the withdrawal now"
+            )
+            return FlowOutcome(FLOWS[4], "explained", f"{target['number']} will be withdrawn after {target['suspension']['until']}")
         self.say.step(f"ran the due-transition pass as of {today} (POST {hook})")
 
         async def withdrawn() -> bool:

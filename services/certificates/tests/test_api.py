@@ -45,3 +45,9 @@ async def test_only_a_regulator_runs_the_due_transitions(client: httpx.AsyncClie
     answer = await client.post("/certificates/due-transitions", headers=token(Role.AGENCY, org=uscc.make(random.Random())))
     assert answer.status_code == 403
     assert "regulator" in answer.json()["detail"]
+
+
+async def test_as_of_is_refused_unless_the_service_allows_it(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/certificates/due-transitions", params={"as_of": "2099-01-01"}, headers=token(Role.REGULATOR))
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "as_of"

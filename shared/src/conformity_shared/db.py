@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -52,6 +53,19 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def upsertable_insert(session: AsyncSession, table: sa.Table) -> Any:
+    """An INSERT with ON CONFLICT clauses, for the database behind `session`.
+
+    Two writers (a consumer and a request) may create the same row at once; a plain
+    check-then-insert lets the second fail on the primary key, ON CONFLICT does not.
+    """
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

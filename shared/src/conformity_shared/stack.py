@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...", flush=True)
             broker = LocalKafka(args.dir / "kafka", port=args.kafka_port).start()
             bootstrap = broker.bootstrap_servers
-        stack = Stack(args.dir, bootstrap, ports=dict(DEFAULT_PORTS))
+        # A local platform for trying things: the demo may run the due transitions as of a later day.
+        stack = Stack(args.dir, bootstrap, ports=dict(DEFAULT_PORTS), env={"CONFORMITY_ALLOW_AS_OF": "true"})
         print(f"{'broker':<13}{bootstrap}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
         for service in SERVICES:
             stack.start_service(service)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from conformity_shared.errors import DomainError
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.uscc import USCC
 
@@ -77,10 +78,16 @@ async def list_certificates(
 
 
 @router.post("/due-transitions", summary="Run the time-based transitions now (regulator)")
-async def run_due_transitions(principal: Regulator, request: Request) -> dict:
+async def run_due_transitions(principal: Regulator, request: Request, as_of: dt.date | None = None) -> dict:
     """What the in-service scheduler does on its own every interval: withdraw certificates
-    whose suspension deadline has passed and expire those past validity (DESIGN flow 5)."""
-    return await scheduler.run_due_transitions(_runtime(request))
+    whose suspension deadline has passed and expire those past validity (DESIGN flow 5).
+
+    `as_of` runs them as on a later day: only where the service allows it
+    (CONFORMITY_ALLOW_AS_OF, for demonstrations and tests), never in production."""
+    runtime = _runtime(request)
+    if as_of is not None and not runtime.settings.allow_as_of:
+        raise DomainError("as_of is disabled here (CONFORMITY_ALLOW_AS_OF is for demonstrations)", field="as_of")
+    return await scheduler.run_due_transitions(runtime, as_of)
 
 
 @router.get("/{number}", summary="One certificate with its history")

@@ -15,6 +15,7 @@ class CertificatesSettings(ServiceSettings):
     service_name: str = "certificates"
     suspension_months: int = 6
     scheduler_interval_seconds: float = 60.0
+    allow_as_of: bool = False  # lets a regulator run the due transitions as of a later day (demos, tests)
 
 
 def create_app(settings: CertificatesSettings | None = None) -> FastAPI:

@@ -17,6 +17,7 @@ import structlog
 
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
+from conformity_shared.db import upsertable_insert
 from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
@@ -33,18 +34,17 @@ def _now() -> dt.datetime:
 # --- directory of targets, from events ---------------------------------------------------
 
 
-async def _upsert_target(uow: UnitOfWork, uscc: str, kind: str, name: str) -> None:
-    exists = await uow.session.scalar(sa.select(db.targets.c.uscc).where(db.targets.c.uscc == uscc))
-    if exists:
-        await uow.session.execute(
-            sa.update(db.targets).where(db.targets.c.uscc == uscc).values(kind=kind, name=name, updated_at=_now())
-        )
+async def _upsert_target(uow: UnitOfWork, uscc: str, kind: str, name: str, *, overwrite: bool = True) -> None:
+    """List the organisation in the directory, or update its kind and name (`overwrite`)."""
+    now = _now()
+    insert = upsertable_insert(uow.session, db.targets).values(
+        uscc=uscc, kind=kind, name=name, credit_class="A", clean_since=now, updated_at=now
+    )
+    if overwrite:
+        statement = insert.on_conflict_do_update(index_elements=["uscc"], set_={"kind": kind, "name": name, "updated_at": now})
     else:
-        await uow.session.execute(
-            sa.insert(db.targets).values(
-                uscc=uscc, kind=kind, name=name, credit_class="A", clean_since=_now(), updated_at=_now()
-            )
-        )
+        statement = insert.on_conflict_do_nothing(index_elements=["uscc"])
+    await uow.session.execute(statement)
 
 
 async def record_approved_organisation(uow: UnitOfWork, event: events.ApprovalGrantedV1) -> None:
@@ -89,11 +89,9 @@ def credit_policy(runtime_settings: Any) -> domain.CreditPolicy:
 
 
 async def _standing(uow: UnitOfWork, uscc: str) -> domain.CreditStanding:
-    row = (await uow.session.execute(sa.select(db.targets).where(db.targets.c.uscc == uscc).with_for_update())).first()
-    if row is None:
-        # A failure may arrive before the organisation's own event; list it so the failure counts.
-        await _upsert_target(uow, uscc, "unknown", uscc)
-        return domain.CreditStanding.new(uscc, _now())
+    # A failure may arrive before the organisation's own event; list it so the failure counts.
+    await _upsert_target(uow, uscc, "unknown", uscc, overwrite=False)
+    row = (await uow.session.execute(sa.select(db.targets).where(db.targets.c.uscc == uscc).with_for_update())).one()
     return domain.CreditStanding(uscc, domain.CreditClass(row.credit_class), row.clean_since)
 
 
