@@ -66,7 +66,7 @@ class CampaignIn(BaseModel):
         min_length=1, description="which directories are drawn from: certification_body, testing_lab, enterprise"
     )
     ratios: dict[CreditClass, str | int | float] = Field(
-        default_factory=lambda: {c.value: str(r) for c, r in draw.DEFAULT_RATIOS.items()},
+        default_factory=lambda: {c: str(r) for c, r in draw.DEFAULT_RATIOS.items()},
         description='sampling ratio per credit class, between 0 and 1, one for each of A-D (decimal strings '
         'such as "0.05" are exact); per class ceil(ratio x population) targets are drawn',
     )
