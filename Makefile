@@ -5,13 +5,13 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration integration-postgres lock clean \
+.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration integration-postgres e2e lock clean \
         containers containers-test
 
 help:
 	@echo "make run    - start the Kafka broker and the four services (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
-	@echo "make unit / make integration / make integration-postgres - one tier only"
+	@echo "make unit / make integration / make integration-postgres / make e2e - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
 	@echo "make containers-test - integration suite through testcontainers, then the compose smoke test"
 
@@ -70,6 +70,10 @@ integration: setup
 integration-postgres: setup
 	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
 
+# The end-to-end tier alone (part of tests/integration): four service processes, faults, fuzzing.
+e2e: setup
+	$(UV) run --frozen pytest tests/integration/e2e $(PYTEST_ARGS)
+
 lock:
 	$(UV) lock
 
@@ -87,5 +91,18 @@ containers: setup
 containers-test: containers
 	set -a && . ./$(CONTAINER_IMAGES) && set +a && \
 	CONFORMITY_TEST_BROKER=docker CONFORMITY_TEST_DATABASE=postgres-container \
-	  $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS) && \
+	  $(UV) run --frozen pytest tests/integration --ignore=tests/integration/e2e $(PYTEST_ARGS) && \
 	CONFORMITY_CONTAINER_TESTS=1 $(UV) run --frozen pytest tests/containers $(PYTEST_ARGS)
+
+# Benchmarks (issue 9, BENCHMARKS.md): the local Kafka broker, services as processes, every
+# figure beside a raw baseline measured in the same run; table on stdout, JSON in bench/results/.
+# bench-quick is CI's: small sizes, no thresholds, about 2 minutes. BENCH_ARGS=--profile attaches
+# py-spy (needs py-spy in the environment), BENCH_ARGS="--only cascade,bulk" runs a subset.
+BENCH_ARGS ?=
+.PHONY: bench bench-quick
+
+bench: setup
+	$(UV) run --frozen python -m bench $(BENCH_ARGS)
+
+bench-quick: setup
+	$(UV) run --frozen python -m bench --quick $(BENCH_ARGS)

@@ -106,6 +106,8 @@ def render() -> str:
         "the body is the JSON of the event's model, and the Kafka key is the aggregate id (`ce_subject`),",
         "so the events of one aggregate stay in order. `ce_correlationid` names the request that",
         "started the chain, `ce_causationid` the event (or request) just before this one.",
+        "Delivery is at least once: an event may appear more than once on its topic, always with",
+        "the same `ce_id`; a consumer handles each `ce_id` once (RELIABILITY.md).",
         "",
         f"{len(CATALOGUE)} event types on {len(by_topic)} topics.",
         "",

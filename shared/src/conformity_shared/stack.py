@@ -1,7 +1,8 @@
 """The whole platform on one machine: the local broker and the four services as processes.
 
-`make run` calls `main()`; the end-to-end tests use `Stack` to start, kill and restart
-services exactly as an operator would.
+`make run` calls `main()`; the end-to-end tests (tests/integration/e2e) use `Stack` to start, kill and
+restart services exactly as an operator would: `kill` is SIGKILL (no shutdown code runs),
+`restart` starts the process again on the same port, with per-service settings if given.
 """
 
 from __future__ import annotations
@@ -33,18 +34,22 @@ class Stack:
     bootstrap_servers: str
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    # Settings of one service only (`{"certificates": {"CONFORMITY_SUSPENSION_MONTHS": "6"}}`), over `env`.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start_service(self, service: str, timeout: float = 90.0) -> None:
+    def launch(self, service: str) -> subprocess.Popen[bytes]:
+        """Start the service's process without waiting for it (same port as before, if any)."""
         port = self.ports.setdefault(service, free_port())
         env = {
             **os.environ,
             "CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "CONFORMITY_DATA_DIR": str(self.workdir),
             **self.env,
+            **self.service_env.get(service, {}),
         }
         log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[service] = subprocess.Popen(
@@ -54,7 +59,32 @@ class Stack:
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
+        return self.processes[service]
+
+    def start_service(self, service: str, timeout: float = 90.0) -> None:
+        self.launch(service)
         self.wait_healthy(service, timeout)
+
+    def is_running(self, service: str) -> bool:
+        process = self.processes.get(service)
+        return process is not None and process.poll() is None
+
+    def pid(self, service: str) -> int | None:
+        process = self.processes.get(service)
+        return process.pid if process is not None and process.poll() is None else None
+
+    def kill(self, service: str) -> int | None:
+        """SIGKILL: the process ends at once, mid-transaction or mid-publish; returns its pid."""
+        pid = self.pid(service)
+        self.stop_service(service, signal.SIGKILL)
+        return pid
+
+    def restart(self, service: str, env: dict[str, str] | None = None, timeout: float = 90.0) -> None:
+        """Stop the service if it runs (SIGTERM), then start it again, with `env` as its own settings if given."""
+        self.stop_service(service)
+        if env is not None:
+            self.service_env[service] = dict(env)
+        self.start_service(service, timeout)
 
     def wait_healthy(self, service: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -82,10 +112,13 @@ class Stack:
             process.kill()
             process.wait()
 
-    def start(self, services: tuple[str, ...] = SERVICES) -> Stack:
+    def start(self, services: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> Stack:
+        """Start the services side by side, then wait until each answers healthy."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         for service in services:
-            self.start_service(service)
+            self.launch(service)
+        for service in services:
+            self.wait_healthy(service, timeout)
         return self
 
     def stop(self) -> None:
