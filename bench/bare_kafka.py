@@ -13,7 +13,7 @@ consumer commits only after its transaction (FastStream reads one record at a ti
 `produce` reads (key, value, headers) lines, says "ready", waits for "go" on stdin, sends
 them all through one producer, and says "done <seconds>".
 
-Producers use the outbox relay's settings (idempotent, linger 2 ms).
+Producers use the outbox relay's settings (idempotent, linger RELAY_LINGER_MS).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
+from conformity_shared.messaging import RELAY_LINGER_MS
 from conformity_shared.runtime import ensure_topics
 
 from bench.report import summary
@@ -30,7 +31,7 @@ def relay_like_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         bootstrap_servers=bootstrap,
         client_id=client_id,
         enable_idempotence=True,
-        linger_ms=2,
+        linger_ms=RELAY_LINGER_MS,
         max_batch_size=256 * 1024,
         request_timeout_ms=30000,
     )
@@ -202,11 +203,11 @@ class BareKafka:
 
 async def client_costs(bootstrap: str, rounds: int = 200) -> dict[str, float]:
     """What one Kafka round trip costs on this broker, to read the figures by: a produce
-    acknowledged with the relay's settings and with linger 0, and one offset commit."""
+    acknowledged with the relay's settings and with linger 2 ms, and one offset commit."""
     topic = "bench.probe"
     await create_topics(bootstrap, [topic])
     costs: dict[str, float] = {}
-    for name, linger in (("produce_ack_relay_settings", 2), ("produce_ack_linger_0", 0)):
+    for name, linger in (("produce_ack_relay_settings", RELAY_LINGER_MS), ("produce_ack_linger_2", 2)):
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=linger)
         await producer.start()
         try:

@@ -23,6 +23,7 @@ from conformity_shared import events, uscc
 from conformity_shared.auth import Principal, Role
 from conformity_shared.envelope import Envelope
 from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
+from conformity_shared.messaging import EventConsumer, UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
 from approval import db, service
@@ -476,3 +477,77 @@ async def test_lab_field_suspension_suspends_that_field_only(runtime: ServiceRun
     assert [e["type"] for e in emitted] == ["approval.granted.v1", "approval.suspended.v1"]
     assert emitted[1]["body"]["fields"] == ["TL-EMC"]
     assert emitted[1]["key"] == granted["approval_id"]
+
+
+# --- records delivered together (the shared consumer's batch path) ------------------------
+
+
+def failed_inspection(org: str, findings: str = "impartiality committee never met") -> events.InspectionFailedV1:
+    return events.InspectionFailedV1(
+        inspection_id=str(uuid.uuid4()), target_uscc=org, target_kind="certification_body", findings=findings
+    )
+
+
+async def approval_status(rt: ServiceRuntime, approval_id: str) -> str:
+    return (await service.get_approval(rt, REGULATOR, approval_id))["status"]
+
+
+async def inbox_ids(rt: ServiceRuntime) -> set[str]:
+    async with rt.sessions() as session:
+        return set((await session.scalars(sa.select(db.inbox.c.event_id))).all())
+
+
+async def test_a_batch_is_handled_in_order_once_each_and_a_copy_inside_it_is_a_duplicate(runtime: ServiceRuntime) -> None:
+    first, second = new_uscc(), new_uscc()
+    a = await granted_on_commitment(runtime, body_application(first))
+    b = await granted_on_commitment(runtime, body_application(second))
+    copy = record(failed_inspection(first))
+    batch = [copy, record(failed_inspection(second), offset=1), copy]
+
+    assert await runtime.consumer.handle_batch(batch) == ["handled", "handled", "duplicate"]
+    assert await runtime.consumer.handle_batch(batch) == ["duplicate", "duplicate", "duplicate"]
+
+    assert await approval_status(runtime, a["approval_id"]) == "suspended"
+    assert await approval_status(runtime, b["approval_id"]) == "suspended"
+    assert len(await inbox_ids(runtime)) == 2
+    history = (await service.get_approval(runtime, REGULATOR, a["approval_id"]))["history"]
+    assert [h["action"] for h in history].count("suspended") == 1
+
+
+async def test_a_failing_handler_holds_back_only_its_own_record(runtime: ServiceRuntime) -> None:
+    """The batch's transaction is rolled back and its records handled one by one: the record
+    before the failure is committed, the failing one is retried and finally dead-lettered on
+    its own, and the one after it is handled on the next delivery."""
+    before, after = new_uscc(), new_uscc()
+    a = await granted_on_commitment(runtime, body_application(before))
+    b = await granted_on_commitment(runtime, body_application(after))
+    real = runtime.consumer._handlers[events.InspectionFailedV1.ce_type][1]  # noqa: SLF001
+
+    async def breaks_on_boom(uow: UnitOfWork, event: Any) -> None:
+        if event.findings == "boom":
+            raise RuntimeError("this inspection result cannot be handled")
+        await real(uow, event)
+
+    consumer = EventConsumer(
+        "approval", runtime.unit_of_work, runtime.relay, {events.InspectionFailedV1: breaks_on_boom}, max_attempts=2
+    )
+    dead: list[tuple[ConsumerRecord, str]] = []
+
+    async def dead_letter(record: ConsumerRecord, error: str) -> None:
+        dead.append((record, error))
+
+    consumer.dead_letter = dead_letter  # type: ignore[method-assign]  # no broker in this test
+    boom = record(failed_inspection(new_uscc(), findings="boom"), offset=1)
+    batch = [record(failed_inspection(before)), boom, record(failed_inspection(after), offset=2)]
+
+    with pytest.raises(RuntimeError):  # first attempt: the subscriber rewinds and redelivers
+        await consumer.handle_batch(batch)
+    assert await approval_status(runtime, a["approval_id"]) == "suspended"
+    assert await approval_status(runtime, b["approval_id"]) == "active"
+    assert dead == []
+
+    assert await consumer.handle_batch(batch) == ["duplicate", "dead-lettered", "handled"]
+    assert [r.offset for r, _ in dead] == [1]
+    assert "cannot be handled" in dead[0][1]
+    assert await approval_status(runtime, b["approval_id"]) == "suspended"
+    assert len(await inbox_ids(runtime)) == 2  # the dead letter left no inbox row

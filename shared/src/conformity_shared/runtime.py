@@ -182,6 +182,12 @@ def _subscribe(broker: KafkaBroker, consumer: EventConsumer, consumes: Sequence[
         group_id=settings.service_name,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # Whatever is waiting, up to consumer_batch_size records, is handled in one transaction
+        # (EventConsumer.handle_batch). An idle poll returns after batch_timeout_ms and then
+        # pauses as long: that pause, at most 5 ms, is what a lone event can wait for.
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        batch_timeout_ms=5,
         title=f"{settings.service_name}:consumer",
         description="Handles: " + ", ".join(consumer.handled_types),
         # No JSON decoding here: the consumer validates the body against the event's model,
@@ -189,7 +195,8 @@ def _subscribe(broker: KafkaBroker, consumer: EventConsumer, consumes: Sequence[
         decoder=_raw_body,
     )
     async def on_event(message: KafkaMessage) -> None:
-        await consumer.handle(message.raw_message)
+        records = message.raw_message
+        await consumer.handle_batch(records if isinstance(records, tuple) else (records,))
 
 
 async def _raw_body(message: Any) -> bytes:

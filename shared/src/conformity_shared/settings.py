@@ -25,8 +25,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_seconds: float = 1.0
-    outbox_batch_size: int = 1000
+    # Rows the relay publishes per round (one select, one send of them all, one update); large,
+    # so that a bulk cascade's hundred thousand events go out in few rounds.
+    outbox_batch_size: int = 5000
     consumers_enabled: bool = True
+    # Records handled in one database transaction and one offset commit when a backlog is
+    # waiting (after a bulk cascade); a single record is handled as soon as it arrives.
+    consumer_batch_size: int = Field(default=200, ge=1, le=5000)
     kafka_topic_partitions: int = 3
 
     def resolved_database_url(self) -> str:

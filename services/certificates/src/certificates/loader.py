@@ -269,42 +269,6 @@ class Generator:
         return row, history
 
 
-def _sqlite_text(value: Any) -> Any:
-    # How SQLAlchemy stores dates and UTC timestamps in SQLite, so that the service reads them back.
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-class _Writer:
-    """Batched inserts: SQLAlchemy's executemany, or on SQLite the driver's own executemany of
-    tuples (SQLAlchemy's per-row parameter processing would be most of the loading time)."""
-
-    def __init__(self, dialect: str) -> None:
-        self.fast = dialect == "sqlite"
-
-    async def insert(self, conn: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if not self.fast:
-            await conn.execute(sa.insert(table), rows)
-            return
-        columns = list(rows[0])
-        temporal = (sa.Date, sa.DateTime, shared_db.UTCDateTime)
-        dated = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, temporal)]
-        values = []
-        for row in rows:
-            record = list(row.values())
-            for i in dated:
-                record[i] = _sqlite_text(record[i])
-            values.append(tuple(record))
-        names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join("?" * len(columns))
-        await conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
-
-
 def _sqlite_tuning(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA cache_size=-262144")  # 256 MiB: index pages stay in memory while loading
@@ -370,7 +334,6 @@ async def load(
                       status="active", fields=list(b.fields), suspended_fields=[], updated_at=now) for b in body_list],
             )
         generator = Generator(rng, body_list, enterprise_list, today, sequences)
-        writer = _Writer(engine.dialect.name)
         done = 0
 
         while done < count:
@@ -383,8 +346,8 @@ async def load(
                 by_status[row["status"]] = by_status.get(row["status"], 0) + 1
             rows.sort(key=lambda r: r["number"])  # neighbouring keys: fewer index pages touched per batch
             async with engine.begin() as conn:
-                await writer.insert(conn, db.certificates, rows)
-                await writer.insert(conn, db.history, history)
+                await shared_db.insert_many(conn, db.certificates, rows)
+                await shared_db.insert_many(conn, db.history, history)
             done += size
             history_rows += len(history)
             if progress:

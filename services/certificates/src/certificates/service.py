@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from conformity_shared import events
+from conformity_shared import db as shared_db, events
 from conformity_shared.auth import Principal, Role
 from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.messaging import UnitOfWork
@@ -179,8 +179,7 @@ async def _write_history(uow: UnitOfWork, certs: Iterable[domain.Certificate]) -
     for cert in certs:
         rows.extend(_history_row(cert.number, h) for h in cert.history)
         cert.history.clear()
-    if rows:
-        await uow.session.execute(sa.insert(db.history), rows)
+    await shared_db.insert_many(uow.session, db.history, rows)
 
 
 def _event_for(cert: domain.Certificate, transition: domain.HistoryEntry) -> events.Event:
@@ -264,51 +263,53 @@ async def suspend_for_revoked_body(uow: UnitOfWork, event: events.ApprovalRevoke
     """DESIGN flow 3: every valid certificate the revoked body issued is suspended, one
     certificate.suspended event each, in this one transaction.
 
-    Set-based, because a body can hold a hundred thousand certificates: one conditional
-    UPDATE moves exactly the certificates that are valid at that instant (the only status
-    the domain suspends from) and returns them; the domain then records each one's
-    transition, and the history rows and outbox rows are written by executemany. A
-    certificate another writer has already moved out of ``valid`` is not matched, so it is
-    never transitioned twice.
+    Set-based, because a body can hold a hundred thousand certificates. The transition is the
+    same for each of them (valid to suspended, one reason, one deadline, one cause), so the
+    domain decides it once, on one of them; one conditional UPDATE then moves exactly the
+    certificates that are valid at that instant and returns their numbers and holders, and
+    the history rows and outbox rows are written by executemany. A certificate another
+    writer has already moved out of ``valid`` is not matched, so it is never transitioned
+    twice.
     """
     cause, at = uow.cause_event_id, _now()
     if _concerns_known_approval(await _body(uow, event.organisation_uscc), event):
         await uow.session.execute(
             sa.update(db.bodies).where(db.bodies.c.uscc == event.organisation_uscc).values(status="revoked", updated_at=at)
         )
-    reason = domain.SuspensionReason.ISSUING_BODY_REVOKED
-    until = domain.add_months(at.date(), months)
     c = db.certificates
-    rows = (
+    of_body = (c.c.issuing_body_uscc == event.organisation_uscc, c.c.status == domain.Status.VALID.value)
+    probe = (await uow.session.execute(sa.select(c).where(*of_body).limit(1))).first()
+    if probe is None:
+        log.info("certificates of a revoked body suspended", body=event.organisation_uscc, count=0)
+        return
+    reason = domain.SuspensionReason.ISSUING_BODY_REVOKED
+    template = _to_domain(probe)
+    entry = template.suspend(
+        reason, at=at, cause_event_id=cause, suspended_by=event.approval_id, until=domain.add_months(at.date(), months)
+    )
+    moved = (
         await uow.session.execute(
             sa.update(c)
-            .where(c.c.issuing_body_uscc == event.organisation_uscc)
-            .where(c.c.status == domain.Status.VALID.value)
+            .where(*of_body)
             .values(
-                status=domain.Status.SUSPENDED.value, suspension_reason=reason.value, suspended_until=until,
-                suspended_by=event.approval_id, last_change_at=at, last_change_reason=reason.value,
-                version=c.c.version + 1,
+                status=template.status.value, suspension_reason=template.suspension_reason,
+                suspended_until=template.suspended_until, suspended_by=template.suspended_by,
+                last_change_at=at, last_change_reason=entry.reason, version=c.c.version + 1,
             )
-            .returning(*c.c)
+            .returning(c.c.number, c.c.holder_uscc)
         )
     ).all()
-    suspended = []
-    for row in sorted(rows, key=lambda r: r.number):
-        # The row as it was read by the conditional update: valid, with no suspension.
-        cert = dataclasses.replace(
-            _to_domain(row), status=domain.Status.VALID, suspension_reason=None, suspended_until=None, suspended_by=None
-        )
-        cert.suspend(reason, at=at, cause_event_id=cause, suspended_by=event.approval_id, until=until)
-        suspended.append((cert, cert.history[-1]))
-    await _write_history(uow, (cert for cert, _ in suspended))
-    for cert, entry in suspended:
+    moved.sort()
+    history = _history_row("", entry)
+    await shared_db.insert_many(uow.session, db.history, [{**history, "certificate_number": n} for n, _ in moved])
+    for number, holder in moved:
         # Built without re-validation: every value was validated at issuance and is read back
         # from our own rows; checking two USCCs per event would be a third of a bulk suspension.
         uow.emit(events.CertificateSuspendedV1.model_construct(
-            certificate_number=cert.number, issuing_body_uscc=cert.issuing_body_uscc, holder_uscc=cert.holder_uscc,
-            reason=entry.reason, suspended_until=cert.suspended_until,
+            certificate_number=number, issuing_body_uscc=event.organisation_uscc, holder_uscc=holder,
+            reason=entry.reason, suspended_until=template.suspended_until,
         ))
-    log.info("certificates of a revoked body suspended", body=event.organisation_uscc, count=len(suspended))
+    log.info("certificates of a revoked body suspended", body=event.organisation_uscc, count=len(moved))
 
 
 # --- requests --------------------------------------------------------------------------
