@@ -44,7 +44,9 @@ from conformity_shared.auth import Role
 from conformity_shared.local_kafka import LocalKafka
 from conformity_shared.local_postgres import LocalPostgres
 from conformity_shared.stack import SERVICES, Stack
-from conformity_shared.testing import ContainerPostgres, eventually, token
+from conformity_shared.testing import ContainerPostgres, Seen, eventually, token
+
+from certificates import db as certificates_db, loader
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -349,7 +351,8 @@ class World:
 
     regulator = REGULATOR
 
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+    def __init__(self, clients: dict[str, httpx.AsyncClient], databases: Databases) -> None:
+        self.databases = databases
         self.approval = clients["approval"]
         self.certificates = clients["certificates"]
         self.supervision = clients["supervision"]
@@ -380,6 +383,29 @@ class World:
 
     async def approved_body(self, fields: list[str] | None = None, org: str | None = None) -> Organisation:
         return await self.approved("certification_body", fields or ["MS-QMS"], org)
+
+    async def loaded_body(self, count: int) -> tuple[Organisation, set[str]]:
+        """A body with `count` certificates from the bulk loader, approved over HTTP; its valid numbers."""
+        c, bodies = certificates_db.certificates, certificates_db.bodies
+        async with self.databases.engine("certificates") as engine, engine.connect() as conn:
+            before = set((await conn.execute(sa.select(bodies.c.uscc))).scalars())
+        await loader.load(
+            self.databases.url("certificates"), count, seed=uuid.uuid4().int % 10**6, bodies=1, migrate=False
+        )
+        async with self.databases.engine("certificates") as engine, engine.connect() as conn:
+            [org] = set((await conn.execute(sa.select(bodies.c.uscc))).scalars()) - before
+            valid = set((await conn.execute(
+                sa.select(c.c.number).where(c.c.issuing_body_uscc == org).where(c.c.status == "valid"))).scalars())
+        body = await self.approved_body(org=org)
+
+        async def read_model_follows() -> bool:  # certificates learned of the grant (approval.granted.v1)
+            approval_id = await self.databases.scalar(
+                "certificates", sa.select(bodies.c.approval_id).where(bodies.c.uscc == org)
+            )
+            return approval_id == body.approval_id
+
+        await eventually(read_model_follows, timeout=30)
+        return body, valid
 
     async def issue(self, body: Organisation, holder: str, field: str = "MS-QMS", timeout: float = 30) -> str:
         """Issue a certificate; until approval.granted has reached certificates, issuance is refused (422)."""
@@ -475,30 +501,15 @@ class World:
 @pytest.fixture
 async def world(up: Platform) -> AsyncIterator[World]:
     async with up.clients() as clients:
-        yield World(clients)
+        yield World(clients, up.databases)
 
 
 @dataclass
-class Record:
+class Record(Seen):
     """One record read from a topic, with where it was (a copy on the wire is a record of its own)."""
 
-    topic: str
     partition: int
     offset: int
-    key: str | None
-    headers: dict[str, str]
-    value: bytes
-
-    @property
-    def type(self) -> str:
-        return self.headers.get("ce_type", "")
-
-    @property
-    def id(self) -> str:
-        return self.headers.get("ce_id", "")
-
-    def json(self) -> Any:
-        return json.loads(self.value)
 
 
 class Observer:
@@ -543,8 +554,9 @@ class Observer:
                     continue  # read again after a reconnection: the same record, not a copy
                 self._positions.add(position)
                 record = Record(
-                    r.topic, r.partition, r.offset, r.key.decode() if r.key else None,
-                    {k: (v or b"").decode() for k, v in (r.headers or ())}, r.value or b"",
+                    topic=r.topic, key=r.key.decode() if r.key else None,
+                    headers={k: (v or b"").decode() for k, v in (r.headers or ())}, value=r.value or b"",
+                    partition=r.partition, offset=r.offset,
                 )
                 self.seen.append(record)
                 slot = (record.type, record.key)

@@ -23,31 +23,11 @@ from conformity_shared.stack import SERVICES
 from conformity_shared.testing import eventually
 
 from approval import db as approval_db
-from certificates import db as certificates_db, loader
+from certificates import db as certificates_db
 from supervision import db as supervision_db
 
 OUTBOXES = {"approval": approval_db.outbox, "certificates": certificates_db.outbox, "supervision": supervision_db.outbox}
 SUSPENDED = events.CertificateSuspendedV1.ce_type
-
-
-async def loaded_body(up, world, count: int) -> tuple[object, set[str]]:  # noqa: ANN001
-    """A body with `count` certificates from the bulk loader, approved over HTTP; its valid numbers."""
-    c, bodies = certificates_db.certificates, certificates_db.bodies
-    async with up.databases.engine("certificates") as engine, engine.connect() as conn:
-        before = set((await conn.execute(sa.select(bodies.c.uscc))).scalars())
-    await loader.load(up.databases.url("certificates"), count, seed=uuid.uuid4().int % 10**6, bodies=1, migrate=False)
-    async with up.databases.engine("certificates") as engine, engine.connect() as conn:
-        [uscc] = set((await conn.execute(sa.select(bodies.c.uscc))).scalars()) - before
-        valid = set((await conn.execute(
-            sa.select(c.c.number).where(c.c.issuing_body_uscc == uscc).where(c.c.status == "valid"))).scalars())
-    body = await world.approved_body(org=uscc)
-
-    async def read_model_follows() -> bool:  # certificates learned of the grant (approval.granted.v1)
-        approval_id = await up.databases.scalar("certificates", sa.select(bodies.c.approval_id).where(bodies.c.uscc == uscc))
-        return approval_id == body.approval_id
-
-    await eventually(read_model_follows, timeout=30)
-    return body, valid
 
 
 async def pending(up, service: str) -> int:  # noqa: ANN001
@@ -58,7 +38,7 @@ async def pending(up, service: str) -> int:  # noqa: ANN001
 
 
 async def broker_outage_while_events_flow(up, world, observer, figures, name: str, *, kill: bool) -> None:  # noqa: ANN001
-    body, valid = await loaded_body(up, world, 2000)
+    body, valid = await world.loaded_body(2000)
     holder = world.new_uscc()
     spot_checked = await world.issue(await world.approved_body(), holder)
     [inspector] = await world.inspectors(1)

@@ -24,31 +24,11 @@ from conformity_shared import events
 from conformity_shared.testing import eventually
 
 from approval import db as approval_db
-from certificates import db as certificates_db, loader
+from certificates import db as certificates_db
 
 SUSPENDED = events.CertificateSuspendedV1.ce_type
 REVOKED = events.ApprovalRevokedV1.ce_type
 c, h = certificates_db.certificates, certificates_db.history
-
-
-async def loaded_body(up, world, count: int):  # noqa: ANN001, ANN201
-    """A body with `count` certificates from the bulk loader, approved over HTTP; its valid numbers."""
-    bodies = certificates_db.bodies
-    async with up.databases.engine("certificates") as engine, engine.connect() as conn:
-        before = set((await conn.execute(sa.select(bodies.c.uscc))).scalars())
-    await loader.load(up.databases.url("certificates"), count, seed=uuid.uuid4().int % 10**6, bodies=1, migrate=False)
-    async with up.databases.engine("certificates") as engine, engine.connect() as conn:
-        [uscc] = set((await conn.execute(sa.select(bodies.c.uscc))).scalars()) - before
-        valid = set((await conn.execute(
-            sa.select(c.c.number).where(c.c.issuing_body_uscc == uscc).where(c.c.status == "valid"))).scalars())
-    body = await world.approved_body(org=uscc)
-
-    async def read_model_follows() -> bool:
-        approval_id = await up.databases.scalar("certificates", sa.select(bodies.c.approval_id).where(bodies.c.uscc == uscc))
-        return approval_id == body.approval_id
-
-    await eventually(read_model_follows, timeout=30)
-    return body, valid
 
 
 async def suspended_count(up, numbers: set[str]) -> int:  # noqa: ANN001
@@ -158,7 +138,7 @@ async def _revocation_row(up, approval_id: str):  # noqa: ANN001, ANN202
 async def test_bulk_cascade_survives_sigkill_of_certificates_without_loss_or_duplicates(
     up, world, observer, figures, request
 ) -> None:
-    body, valid = await loaded_body(up, world, 11_600)
+    body, valid = await world.loaded_body(11_600)
     assert len(valid) >= 10_000
     kills: list[dict[str, object]] = []
     chain = f"e2e-bulk-kill-{uuid.uuid4()}"
