@@ -19,9 +19,12 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN /opt/uv/bin/uv sync --frozen --no-dev --all-packages --no-install-workspace --python python3
 COPY shared shared
+COPY devstack/pyproject.toml devstack/pyproject.toml
 COPY services services
 COPY operators operators
-RUN /opt/uv/bin/uv sync --frozen --no-dev --all-packages --python python3 \
+# The development stack (local broker, test fixtures) is a workspace member but not installed:
+# nothing in production imports it.
+RUN /opt/uv/bin/uv sync --frozen --no-dev --all-packages --no-install-package conformity-devstack --python python3 \
  && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin platform \
  && mkdir -p /data && chown platform:platform /data
 USER platform

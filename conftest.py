@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformity_shared import testing
+from conformity_devstack import testing
 
 
 @pytest.fixture(scope="session")

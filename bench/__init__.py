@@ -4,7 +4,7 @@
     make bench-quick    # small sizes, for CI: the harness runs end to end, no thresholds
     .venv/bin/python -m bench --help
 
-Services run as OS processes (`conformity_shared.stack.Stack`, uvicorn, as `make run` starts
+Services run as OS processes (`conformity_devstack.stack.Stack`, uvicorn, as `make run` starts
 them) against the project's local Kafka broker; results are printed as a table and written
 as JSON (and Markdown) under bench/results/. BENCHMARKS.md holds a full run and its reading.
 """

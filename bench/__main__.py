@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 from conformity_shared import topics
-from conformity_shared.local_kafka import LocalKafka, kafka_version
+from conformity_devstack.kafka import LocalKafka, kafka_version
 
 from bench import bulk_cascade, cascade, draw_time, throughput, verification
 from bench.context import Context

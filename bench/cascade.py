@@ -26,7 +26,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from conformity_shared import topics, uscc
 from conformity_shared.auth import Role
-from conformity_shared.testing import token
+from conformity_devstack.testing import token
 
 from bench import payloads
 from bench.context import Context

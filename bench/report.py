@@ -166,7 +166,7 @@ def _java_version() -> str:
 
 
 def machine() -> dict[str, Any]:
-    from conformity_shared.local_kafka import kafka_version
+    from conformity_devstack.kafka import kafka_version
 
     versions = {}
     for package in ("aiokafka", "faststream", "fastapi", "uvicorn", "sqlalchemy", "aiosqlite", "pydantic", "httpx"):

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 from certificates import loader
-from conformity_shared.local_kafka import cache_root
-from conformity_shared.stack import Stack
+from conformity_devstack.kafka import cache_root
+from conformity_devstack.stack import Stack
 
 from bench.report import progress
 

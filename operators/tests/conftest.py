@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from conformity_shared import events, testing, uscc
+from conformity_devstack import testing
+from conformity_shared import events, uscc
 from conformity_shared.envelope import Envelope, causal_context
 
 

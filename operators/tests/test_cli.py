@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conformity_shared.auth import Role, decode_token
-from conformity_shared.local_kafka import free_port
+from conformity_devstack.kafka import free_port
 from conformity_shared.settings import DEV_JWT_SECRET
-from conformity_shared.testing import TopicReader
+from conformity_devstack.testing import TopicReader
 from conformity_operators.cli import app
 
 WIDE = {"COLUMNS": "220", "CONFORMITY_JWT_SECRET": DEV_JWT_SECRET}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformity_shared.local_kafka import free_port
-from conformity_shared.testing import eventually, running
+from conformity_devstack.kafka import free_port
+from conformity_devstack.testing import eventually, running
 from conformity_operators.dashboard.app import create_app
 from conformity_operators.settings import DashboardSettings
 

@@ -18,8 +18,8 @@ from playwright.async_api import async_playwright, expect
 
 from conformity_shared import uscc
 from conformity_shared.auth import Role
-from conformity_shared.local_kafka import free_port
-from conformity_shared.testing import eventually, running, token
+from conformity_devstack.kafka import free_port
+from conformity_devstack.testing import eventually, running, token
 from conformity_operators.dashboard.app import create_app as dashboard_app
 from conformity_operators.settings import DashboardSettings
 

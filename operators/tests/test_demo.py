@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from conformity_shared.local_kafka import free_port
+from conformity_devstack.kafka import free_port
 from conformity_shared.settings import DEV_JWT_SECRET
-from conformity_shared.testing import running
+from conformity_devstack.testing import running
 from conformity_operators.demo import Demo
 from conformity_operators.platform_api import PlatformApi
 from conformity_operators.trace import Trace

@@ -25,7 +25,7 @@ import pytest
 
 from conformity_shared import uscc
 from conformity_shared.auth import Role, issue_token
-from conformity_shared.local_kafka import free_port
+from conformity_devstack.kafka import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ("approval", "certificates", "supervision", "proficiency", "dashboard", "kafka")

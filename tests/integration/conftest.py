@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conformity_shared.local_postgres import LocalPostgres
-from conformity_shared.testing import ContainerPostgres
+from conformity_devstack.apps import SERVICES
+from conformity_devstack.postgres import LocalPostgres
+from conformity_devstack.testing import ContainerPostgres
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +34,6 @@ def postgres() -> Iterator[LocalPostgres | ContainerPostgres | None]:
     yield server
     server.stop()
 
-
-SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from conformity_shared import events, topics, uscc
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope
-from conformity_shared.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
 from approval.calendar import CHINA_ADJUSTED_WORKING_DAYS_2026, CHINA_PUBLIC_HOLIDAYS_2026

@@ -22,7 +22,7 @@ from conformity_shared import events, topics, uscc
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope
 from conformity_shared.runtime import ServiceRuntime
-from conformity_shared.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
 from certificates import domain, scheduler

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from conformity_shared import events, topics, uscc
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope, causal_context
-from conformity_shared.testing import TopicReader, eventually, running, token
+from conformity_devstack.testing import TopicReader, eventually, running, token
 
 from certificates.app import create_app as certificates_app
 

@@ -19,7 +19,7 @@ import pytest
 
 from conformity_shared import events, topics, uscc
 from conformity_shared.auth import Role
-from conformity_shared.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
 from proficiency.app import create_app as proficiency_app

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from conformity_shared import events, topics, uscc
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope
-from conformity_shared.testing import TopicReader, eventually, running, token
+from conformity_devstack.testing import TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
 from certificates.app import create_app as certificates_app

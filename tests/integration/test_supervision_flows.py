@@ -26,8 +26,8 @@ from fastapi import FastAPI
 from conformity_shared import events, topics, uscc
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope, causal_context
-from conformity_shared.local_kafka import free_port
-from conformity_shared.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.kafka import free_port
+from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from supervision import verify_draw
 from supervision.app import create_app as supervision_app

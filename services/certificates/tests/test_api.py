@@ -14,7 +14,7 @@ import pytest
 from conformity_shared import db as shared_db
 from conformity_shared import uscc
 from conformity_shared.auth import Role
-from conformity_shared.testing import token
+from conformity_devstack.testing import token
 
 from certificates import loader
 from certificates.app import CertificatesSettings, create_app

@@ -63,7 +63,7 @@ def agency(org: str) -> Principal:
 
 async def deliver(runtime: ServiceRuntime, event: events.Event) -> str:
     """Handle one event as the consumer would: its handler, in a unit of work, caused by it."""
-    handler = consumers.handlers(runtime.settings)[type(event)]  # type: ignore[arg-type]
+    handler = consumers.handlers(runtime)[type(event)]  # type: ignore[arg-type]
     cause = str(uuid.uuid4())
     async with runtime.unit_of_work() as uow:
         uow.cause_event_id = cause

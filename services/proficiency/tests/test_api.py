@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from conformity_shared import db as shared_db
 from conformity_shared import uscc
 from conformity_shared.auth import Role
-from conformity_shared.testing import token
+from conformity_devstack.testing import token
 
 from proficiency.app import ProficiencySettings, create_app
 

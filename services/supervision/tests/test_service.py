@@ -29,7 +29,7 @@ from conformity_shared.auth import Principal, Role
 from conformity_shared.envelope import Envelope, causal_context
 from conformity_shared.errors import DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
-from conformity_shared.testing import token
+from conformity_devstack.testing import token
 
 from supervision import db, domain, draw, service, verify_draw
 from supervision.app import SupervisionSettings, create_app

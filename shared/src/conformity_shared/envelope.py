@@ -52,14 +52,14 @@ class Envelope:
     causation_id: str | None
 
     @classmethod
-    def for_event(cls, event: Event, source: str) -> Envelope:
+    def for_event(cls, event: Event, source: str, at: dt.datetime | None = None) -> Envelope:
         event_id = str(uuid.uuid4())
         return cls(
             id=event_id,
             type=event.ce_type,
             source=source,
             subject=event.subject(),
-            time=dt.datetime.now(dt.UTC),
+            time=at or dt.datetime.now(dt.UTC),
             # An event emitted outside any request or event starts a chain of its own.
             correlation_id=_correlation.get() or event_id,
             causation_id=_causation.get(),

@@ -29,6 +29,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conformity_shared import db, topics
+from conformity_shared.clock import Clock
 from conformity_shared.envelope import Envelope, MissingAttribute, causal_context
 from conformity_shared.events import Event
 
@@ -68,7 +69,11 @@ def collector_paused() -> Iterator[None]:
 
 
 class UnitOfWork:
-    """One database transaction holding a state change and the events it causes."""
+    """One database transaction holding a state change and the events it causes.
+
+    `clock` is the use case's clock: the instants it records and the business dates it
+    decides on come from it, never from the system clock directly.
+    """
 
     def __init__(
         self,
@@ -77,7 +82,9 @@ class UnitOfWork:
         inbox: sa.Table,
         source: str,
         on_commit: Callable[[], None],
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or Clock()
         self._sessions = sessions
         self._outbox = outbox
         self._inbox = inbox
@@ -97,7 +104,7 @@ class UnitOfWork:
         await self.session.close()
 
     def emit(self, event: Event) -> Envelope:
-        envelope = Envelope.for_event(event, self._source)
+        envelope = Envelope.for_event(event, self._source, self.clock.now())
         self._pending.append(
             {
                 "event_id": envelope.id,
@@ -336,28 +343,11 @@ class EventConsumer:
         """
         if len(records) == 1:
             return [await self.handle(records[0])]
-        decoded_as: list[str] = []  # skipped or dead-lettered already; "" for an event to handle
-        work: list[tuple[int, ConsumerRecord, Envelope, Any, Handler]] = []
-        for record in records:
-            decoded = await self._decode(record)
-            decoded_as.append(decoded if isinstance(decoded, str) else "")
-            if not isinstance(decoded, str):
-                work.append((len(decoded_as) - 1, record, *decoded))
+        decoded_as, work = await self._decode_all(records)
         if not work:
             return decoded_as
-        outcomes = list(decoded_as)
         try:
-            with collector_paused():
-                async with self._uow() as uow:
-                    for index, record, envelope, event, handler in work:
-                        with self._context(envelope, record):
-                            uow.cause_event_id = envelope.id
-                            if await uow.claim(envelope, record):
-                                await handler(uow, event)
-                                outcomes[index] = "handled"
-                            else:
-                                outcomes[index] = "duplicate"
-                    await uow.commit()
+            outcomes = await self._handle_together(decoded_as, work)
         except TRANSIENT as exc:
             log.warning("transient failure; the batch will be redelivered", error=repr(exc), records=len(records))
             await asyncio.sleep(0.5)
@@ -367,6 +357,36 @@ class EventConsumer:
             return [outcome or await self.handle(record) for outcome, record in zip(decoded_as, records, strict=True)]
         log.info("events handled", records=len(records), handled=outcomes.count("handled"),
                  duplicates=outcomes.count("duplicate"))
+        return outcomes
+
+    async def _decode_all(
+        self, records: Sequence[ConsumerRecord]
+    ) -> tuple[list[str], list[tuple[int, ConsumerRecord, Envelope, Any, Handler]]]:
+        """What became of each record already ("" for one to handle), and the work to do."""
+        decoded_as: list[str] = []
+        work: list[tuple[int, ConsumerRecord, Envelope, Any, Handler]] = []
+        for record in records:
+            decoded = await self._decode(record)
+            decoded_as.append(decoded if isinstance(decoded, str) else "")
+            if not isinstance(decoded, str):
+                work.append((len(decoded_as) - 1, record, *decoded))
+        return decoded_as, work
+
+    async def _handle_together(
+        self, decoded_as: list[str], work: list[tuple[int, ConsumerRecord, Envelope, Any, Handler]]
+    ) -> list[str]:
+        outcomes = list(decoded_as)
+        with collector_paused():
+            async with self._uow() as uow:
+                for index, record, envelope, event, handler in work:
+                    with self._context(envelope, record):
+                        uow.cause_event_id = envelope.id
+                        if await uow.claim(envelope, record):
+                            await handler(uow, event)
+                            outcomes[index] = "handled"
+                        else:
+                            outcomes[index] = "duplicate"
+                await uow.commit()
         return outcomes
 
     async def handle(self, record: ConsumerRecord) -> str:

@@ -1,11 +1,15 @@
-"""Settings: one pydantic-settings class per service, all read from `CONFORMITY_*` variables."""
+"""Settings every service has; each service extends `ServiceSettings` in its own settings.py.
+
+All are read from `CONFORMITY_*` variables."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from conformity_shared.clock import REGULATOR_TIME_ZONE, Clock, time_zone
 
 DEV_JWT_SECRET = "conformity-local-development-secret-change-me"
 
@@ -33,6 +37,17 @@ class ServiceSettings(BaseSettings):
     # waiting (after a bulk cascade); a single record is handled as soon as it arrives.
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
     kafka_topic_partitions: int = 3
+    # Business dates (working days, validity, deadlines, "today") are the regulator's.
+    time_zone: str = Field(default=REGULATOR_TIME_ZONE, description="IANA name of the regulator's time zone")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        time_zone(name)
+        return name
+
+    def clock(self) -> Clock:
+        return Clock(time_zone(self.time_zone))
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -41,10 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conformity_shared import db as shared_db, topics, uscc
 from conformity_shared.auth import Role
-from conformity_shared.local_kafka import LocalKafka
-from conformity_shared.local_postgres import LocalPostgres
-from conformity_shared.stack import SERVICES, Stack
-from conformity_shared.testing import ContainerPostgres, Seen, eventually, token
+from conformity_devstack.kafka import LocalKafka
+from conformity_devstack.postgres import LocalPostgres
+from conformity_devstack.apps import SERVICES
+from conformity_devstack.stack import Stack
+from conformity_devstack.testing import ContainerPostgres, Seen, eventually, token
 
 from certificates import db as certificates_db, loader
 

@@ -21,7 +21,7 @@ import uuid
 import sqlalchemy as sa
 
 from conformity_shared import events
-from conformity_shared.testing import eventually
+from conformity_devstack.testing import eventually
 
 from approval import db as approval_db
 from certificates import db as certificates_db

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from conformity_shared.auth import Role
-from conformity_shared.testing import eventually, token
+from conformity_devstack.testing import eventually, token
 
 from certificates import db as certificates_db, loader
 

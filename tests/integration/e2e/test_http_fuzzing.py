@@ -35,8 +35,8 @@ from hypothesis import HealthCheck, settings
 
 from conformity_shared import uscc
 from conformity_shared.auth import Role
-from conformity_shared.local_kafka import free_port
-from conformity_shared.testing import token
+from conformity_devstack.kafka import free_port
+from conformity_devstack.testing import token
 
 from approval.app import ApprovalSettings, create_app as approval_app
 from certificates.app import CertificatesSettings, create_app as certificates_app

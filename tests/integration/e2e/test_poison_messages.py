@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, topics
 from conformity_shared.envelope import Envelope, causal_context
-from conformity_shared.testing import TopicReader, eventually
+from conformity_devstack.testing import TopicReader, eventually
 
 from approval import db as approval_db
 from certificates import db as certificates_db

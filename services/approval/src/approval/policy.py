@@ -8,13 +8,10 @@ instead of failing the first request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from approval.calendar import WorkingCalendar
 from approval.domain import Catalogue, Rules
-
-if TYPE_CHECKING:
-    from approval.app import ApprovalSettings
+from approval.settings import ApprovalSettings
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def _today() -> dt.date:
 
 
 def _policy(runtime: ServiceRuntime) -> Policy:
-    return runtime.extras["policy"]
+    return runtime.context
 
 
 def catalogue_view(runtime: ServiceRuntime) -> dict[str, Any]:

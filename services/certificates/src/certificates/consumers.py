@@ -1,21 +1,17 @@
-"""Event handlers: decode is done by the shared consumer; each handler calls one use case."""
+"""Event handlers: decoding is the shared consumer's; each handler calls one use case."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from conformity_shared import events
+from conformity_shared.messaging import Handler
+from conformity_shared.runtime import ServiceRuntime
 
 from certificates import service
-
-if TYPE_CHECKING:
-    from conformity_shared.messaging import Handler
-
-    from certificates.app import CertificatesSettings
+from certificates.settings import CertificatesSettings
 
 
-def handlers(settings: CertificatesSettings) -> dict[type[events.Event], Handler]:
-    months = settings.suspension_months
+def handlers(runtime: ServiceRuntime[CertificatesSettings]) -> dict[type[events.Event], Handler]:
+    months = runtime.settings.suspension_months
     return {
         events.ApprovalGrantedV1: service.record_body_granted,
         events.ApprovalSuspendedV1: service.record_body_suspended,

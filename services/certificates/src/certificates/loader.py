@@ -364,7 +364,7 @@ async def load(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`certificates-load --count N`: generate and load a data set of N certificates."""
-    from certificates.app import CertificatesSettings
+    from certificates.settings import CertificatesSettings
 
     parser = argparse.ArgumentParser(
         prog="certificates-load",

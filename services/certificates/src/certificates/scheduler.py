@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import structlog
 
 from conformity_shared.errors import Conflict
-from conformity_shared.runtime import ServiceRuntime
+from conformity_shared.runtime import PeriodicJob, ServiceRuntime
 
 from certificates import db, domain, service
 
@@ -98,5 +98,6 @@ async def due_transitions_pass(runtime: ServiceRuntime) -> None:
         await run_due_transitions(runtime)
 
 
-def start(runtime: ServiceRuntime) -> None:
-    runtime.every(runtime.settings.scheduler_interval_seconds, lambda: due_transitions_pass(runtime), "due-transitions")
+def jobs(runtime: ServiceRuntime) -> list[PeriodicJob]:
+    return [PeriodicJob("due-transitions", runtime.settings.scheduler_interval_seconds,
+                        lambda: due_transitions_pass(runtime))]

@@ -5,26 +5,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from conformity_shared import events
-from conformity_shared.runtime import create_service_app
-from conformity_shared.settings import ServiceSettings
+from conformity_shared.runtime import ServiceDefinition, create_service_app
 
-from proficiency import api, db
-
-
-class ProficiencySettings(ServiceSettings):
-    service_name: str = "proficiency"
+from proficiency import api, consumers, db
+from proficiency.settings import ProficiencySettings
 
 
 def create_app(settings: ProficiencySettings | None = None) -> FastAPI:
-    settings = settings or ProficiencySettings()
     return create_service_app(
-        settings,
-        title="Proficiency",
-        description="Proficiency-testing rounds scored by ISO 13528, blind samples, and the lab failures "
-        "and field suspensions they lead to.",
-        metadata=db.metadata,
-        migrations="proficiency:migrations",
-        routers=[api.router],
-        # Consumes nothing: the rounds, samples and outcomes are all its own.
-        publishes=[events.RoundClosedV1, events.LabScoredV1, events.LabFailureV1, events.LabFieldSuspensionRequiredV1],
+        settings or ProficiencySettings(),
+        ServiceDefinition(
+            title="Proficiency",
+            description="Proficiency-testing rounds scored by ISO 13528, blind samples, and the lab failures "
+            "and field suspensions they lead to.",
+            metadata=db.metadata,
+            migrations="proficiency:migrations",
+            routers=[api.router],
+            consumes=[],
+            handlers=consumers.handlers,
+            publishes=[events.RoundClosedV1, events.LabScoredV1, events.LabFailureV1, events.LabFieldSuspensionRequiredV1],
+        ),
     )

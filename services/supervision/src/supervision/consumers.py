@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from conformity_shared import events
+from conformity_shared.messaging import Handler
+from conformity_shared.runtime import ServiceRuntime
 
 from supervision import service
-
-if TYPE_CHECKING:
-    from conformity_shared.messaging import Handler
-
-    from supervision.app import SupervisionSettings
+from supervision.settings import SupervisionSettings
 
 
-def handlers(settings: SupervisionSettings) -> dict[type[events.Event], Handler]:
-    policy = service.credit_policy(settings)
+def handlers(runtime: ServiceRuntime[SupervisionSettings]) -> dict[type[events.Event], Handler]:
+    policy = service.credit_policy(runtime.settings)
     return {
         events.ApprovalGrantedV1: service.record_approved_organisation,
         events.CertificateIssuedV1: service.record_certified_enterprise,

@@ -1,4 +1,4 @@
-"""The whole platform on one machine: the local broker and the four services as processes.
+"""The whole platform on one machine: the local broker and the apps of `apps.APPS` as processes.
 
 `make run` calls `main()`; the end-to-end tests (tests/integration/e2e) use `Stack` to start, kill and
 restart services exactly as an operator would: `kill` is SIGKILL (no shutdown code runs),
@@ -18,14 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformity_shared.local_kafka import BrokerError, LocalKafka, free_port, kafka_version, wait_for_interrupt
-
-SERVICES = ("approval", "certificates", "supervision", "proficiency")
-DASHBOARD = "dashboard"  # the operators' live dashboard (conformity_operators), a fifth process
-DEFAULT_PORTS = {"approval": 8001, "certificates": 8002, "supervision": 8003, "proficiency": 8004, DASHBOARD: 8000}
-APPS = {**{s: f"{s}.app:create_app" for s in SERVICES}, DASHBOARD: "conformity_operators.dashboard.app:create_app"}
-# Open pages keep a server-sent-events stream open: do not wait for them to close on shutdown.
-UVICORN_ARGS = {DASHBOARD: ["--timeout-graceful-shutdown", "3"]}
+from conformity_devstack.apps import BY_NAME, DEFAULT_PORTS, SERVICES, TOOLS
+from conformity_devstack.kafka import BrokerError, LocalKafka, free_port, kafka_version, wait_for_interrupt
 
 
 @dataclass
@@ -53,9 +47,9 @@ class Stack:
         }
         log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", APPS.get(service, f"{service}.app:create_app"),
+            [sys.executable, "-m", "uvicorn", "--factory", BY_NAME[service].factory,
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-             *UVICORN_ARGS.get(service, [])],
+             *BY_NAME[service].uvicorn_args],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
@@ -126,46 +120,52 @@ class Stack:
             self.stop_service(service)
 
 
+def _start_platform(stack: Stack, workdir: Path) -> None:
+    """The services first, then the tools, which are told where every service is."""
+    for service in SERVICES:
+        stack.start_service(service)
+        print(f"{service:<13}{stack.url(service)}   docs {stack.url(service)}/docs   log {workdir / (service + '.log')}",
+              flush=True)
+    stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES})
+    for tool in TOOLS:
+        stack.start_service(tool)
+        print(f"{tool:<13}{stack.url(tool)}   log {workdir / (tool + '.log')}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="conformity-stack", description="Run the broker and the four services")
+    parser = argparse.ArgumentParser(prog="conformity-stack", description="Run the broker and the platform's apps")
     parser.add_argument("--dir", type=Path, default=Path("var"), help="databases, broker data and logs")
     parser.add_argument("--kafka-port", type=int, default=9092)
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     broker = None
-    stack: Stack | None = None
+    # A local platform for trying things: the demo may run the due transitions as of a later day.
+    stack = Stack(args.dir, bootstrap or "", ports=dict(DEFAULT_PORTS), env={"CONFORMITY_ALLOW_AS_OF": "true"})
     try:
         if not bootstrap:
             print(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...", flush=True)
             broker = LocalKafka(args.dir / "kafka", port=args.kafka_port).start()
-            bootstrap = broker.bootstrap_servers
-        # A local platform for trying things: the demo may run the due transitions as of a later day.
-        stack = Stack(args.dir, bootstrap, ports=dict(DEFAULT_PORTS), env={"CONFORMITY_ALLOW_AS_OF": "true"})
-        print(f"{'broker':<13}{bootstrap}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
-        for service in SERVICES:
-            stack.start_service(service)
-            print(f"{service:<13}{stack.url(service)}   docs {stack.url(service)}/docs   log {args.dir / (service + '.log')}", flush=True)
-        # The dashboard links each service's AsyncAPI document, so it is told where they are.
-        stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES})
-        stack.start_service(DASHBOARD)
-        print(f"{DASHBOARD:<13}{stack.url(DASHBOARD)}   live events, history, cascades   log {args.dir / (DASHBOARD + '.log')}", flush=True)
+            stack.bootstrap_servers = broker.bootstrap_servers
+        print(f"{'broker':<13}{stack.bootstrap_servers}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
+        _start_platform(stack, args.dir)
     except (BrokerError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if stack:
-            stack.stop()
-        if broker:
-            broker.stop()
+        _stop(stack, broker)
         return 1
-    print("platform running; Ctrl-C stops everything", flush=True)
+    print("platform running; Ctrl-C or SIGTERM stops everything", flush=True)
     try:
         wait_for_interrupt()
     finally:
         print("stopping ...", flush=True)
-        stack.stop()
-        if broker:
-            broker.stop()
+        _stop(stack, broker)
     return 0
+
+
+def _stop(stack: Stack, broker: LocalKafka | None) -> None:
+    stack.stop()
+    if broker:
+        broker.stop()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
-POM = resources.files("conformity_shared") / "kafka_broker" / "pom.xml"
+POM = resources.files("conformity_devstack") / "kafka_broker" / "pom.xml"
 
 # Settings for a single-node development and test broker.
 BROKER_SETTINGS = {
@@ -155,7 +155,7 @@ async def metadata_ready(bootstrap: str, timeout: float = 5.0) -> bool:
         quiet.setLevel(level)
 
 
-def _run_coroutine(coro):  # noqa: ANN001, ANN202
+def run_coroutine(coro):  # noqa: ANN001, ANN202
     """Run a coroutine from sync code, even when the caller is inside an event loop."""
     result: list[object] = []
 
@@ -232,7 +232,7 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BrokerError(f"Kafka exited with {self.process.returncode}; log {self.log_file}:\n{self._tail()}")
-            if _run_coroutine(metadata_ready(self.bootstrap_servers)):
+            if run_coroutine(metadata_ready(self.bootstrap_servers)):
                 return self
             time.sleep(0.3)
         self.stop()

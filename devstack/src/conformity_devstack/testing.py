@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from conformity_shared.auth import Role, issue_token
-from conformity_shared.local_kafka import LocalKafka, _run_coroutine, free_port, kafka_version, metadata_ready
+from conformity_devstack.kafka import LocalKafka, free_port, kafka_version, metadata_ready, run_coroutine
 from conformity_shared.settings import DEV_JWT_SECRET
 
 POSTGRES_IMAGE = "postgres:15-bookworm"  # the official image docker-compose.yml names too
@@ -155,7 +155,7 @@ class ContainerPostgres:
 
 def _wait_metadata(bootstrap: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not _run_coroutine(metadata_ready(bootstrap)):
+    while not run_coroutine(metadata_ready(bootstrap)):
         if time.monotonic() > deadline:
             raise RuntimeError(f"no Kafka broker answers at {bootstrap}")
         time.sleep(0.5)

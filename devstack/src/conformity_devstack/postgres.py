@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from conformity_shared.local_kafka import free_port
+from conformity_devstack.kafka import free_port
 
 USER = "conformity"
 

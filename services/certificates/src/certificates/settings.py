@@ -1,0 +1,12 @@
+"""Settings of the certificates service (`CONFORMITY_*` variables)."""
+
+from __future__ import annotations
+
+from conformity_shared.settings import ServiceSettings
+
+
+class CertificatesSettings(ServiceSettings):
+    service_name: str = "certificates"
+    suspension_months: int = 6  # a suspension's deadline, after which the certificate is withdrawn
+    scheduler_interval_seconds: float = 60.0
+    allow_as_of: bool = False  # lets a regulator run the due transitions as of a later day (demos, tests)

@@ -1,0 +1,90 @@
+"""What every service's HTTP side has: correlation ids, the platform's error answers,
+`/health` and the AsyncAPI description of its events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
+
+from conformity_shared.envelope import causal_context
+from conformity_shared.errors import DomainError
+
+if TYPE_CHECKING:
+    from conformity_shared.runtime import ServiceRuntime
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def install(app: FastAPI, runtime: ServiceRuntime[Any], title: str, description: str) -> None:
+    install_correlation(app)
+    install_error_answers(app)
+    install_health(app, runtime)
+    install_asyncapi(app, runtime, title, description)
+
+
+def install_correlation(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def correlation(request: Request, call_next):  # noqa: ANN001, ANN202
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        # Events a request emits are caused by the request itself.
+        with causal_context(correlation_id, correlation_id), structlog.contextvars.bound_contextvars(
+            correlation_id=correlation_id, path=request.url.path
+        ):
+            response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+
+def install_error_answers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+async def _database_check(runtime: ServiceRuntime[Any]) -> str:
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return f"unreachable: {exc.__class__.__name__}"
+
+
+async def _broker_check(runtime: ServiceRuntime[Any]) -> str:
+    try:
+        return "ok" if await runtime.broker.ping(timeout=2.0) else "unreachable"
+    except Exception as exc:  # noqa: BLE001
+        return f"unreachable: {exc.__class__.__name__}"
+
+
+def install_health(app: FastAPI, runtime: ServiceRuntime[Any]) -> None:
+    @app.get("/health", tags=["platform"], summary="Database and broker reachability")
+    async def health() -> JSONResponse:
+        checks: dict[str, Any] = {"database": await _database_check(runtime), "broker": await _broker_check(runtime)}
+        if checks["database"] == "ok":
+            checks["outbox_pending"] = await runtime.relay.pending()
+        healthy = checks["database"] == "ok" and checks["broker"] == "ok"
+        body = {"service": runtime.settings.service_name, "status": "ok" if healthy else "degraded", **checks}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+def install_asyncapi(app: FastAPI, runtime: ServiceRuntime[Any], title: str, description: str) -> None:
+    def specification() -> Any:
+        return AsyncAPI(
+            runtime.broker, title=title, description=description, version="1.0.0", schema_version="3.0.0"
+        ).to_specification()
+
+    @app.get("/asyncapi.json", tags=["platform"], summary="AsyncAPI description of this service's events")
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(specification().to_jsonable())
+
+    @app.get("/asyncapi", tags=["platform"], response_class=HTMLResponse, include_in_schema=False)
+    async def asyncapi_html() -> HTMLResponse:
+        return HTMLResponse(get_asyncapi_html(specification(), try_it_out_path=None))
