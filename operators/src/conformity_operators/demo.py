@@ -355,6 +355,19 @@ class Demo:
             f"the post-approval verification of {body.name} finds it had 3 qualified staff, not the 12 it signed for",
         )
         before = await self._credit_class(body.uscc)
+        correlation_id = await self._record_breach(body)
+        await self._await_suspensions(body, certificates)
+        after = await self._await_credit_change(body, before)
+        await self._show_cascade(
+            correlation_id,
+            {"approval.commitment_breached.v1", "approval.revoked.v1", "certificate.suspended.v1",
+             "supervision.credit_class_changed.v1"},
+        )
+        await self._next_draw(body, after)
+        return FlowOutcome(FLOWS[2], "shown", f"{body.name}: revoked, {len(certificates)} certificates suspended, credit {before} → {after}")
+
+    async def _record_breach(self, body: Organisation) -> str:
+        """An inspector records the post-approval verification as breached; returns the request's correlation id."""
         approval = await self.api.call("approval", "GET", f"/approvals/{body.approval_id}", auth=self.regulator)
         pending = [v for v in approval.get("verifications", []) if v.get("status") == "scheduled"]
         if not pending:
@@ -370,7 +383,9 @@ class Demo:
             json={"outcome": "breached", "findings": "3 full-time qualified auditors for MS-QMS, not the 12 declared"},
         )
         self.say.step(f"inspector {inspector} recorded verification {verification}: commitment breached (request {correlation_id})")
+        return correlation_id
 
+    async def _await_suspensions(self, body: Organisation, certificates: list[Certificate]) -> None:
         async def all_suspended() -> list[dict[str, Any]] | None:
             statuses = [await self._public_status(c.number) for c in certificates]
             return statuses if all(s["status"] == "suspended" for s in statuses) else None
@@ -381,6 +396,7 @@ class Demo:
         for s in statuses:
             self.say.done(f"public check of {s['number']}: suspended ({s['suspension']['reason']})")
 
+    async def _await_credit_change(self, body: Organisation, before: str | None) -> str:
         async def lowered() -> str | None:
             current = await self._credit_class(body.uscc)
             return current if current and current != before else None
@@ -388,13 +404,7 @@ class Demo:
         after = await self.until(lowered, f"the credit class change of {body.name}",
                                  "is the supervision service consuming approval.events?")
         self.say.done(f"credit class of {body.name}: {before} → {after}")
-        await self._show_cascade(
-            correlation_id,
-            {"approval.commitment_breached.v1", "approval.revoked.v1", "certificate.suspended.v1",
-             "supervision.credit_class_changed.v1"},
-        )
-        await self._next_draw(body, after)
-        return FlowOutcome(FLOWS[2], "shown", f"{body.name}: revoked, {len(certificates)} certificates suspended, credit {before} → {after}")
+        return after
 
     async def _credit_class(self, organisation: str) -> str | None:
         try:
@@ -497,21 +507,28 @@ class Demo:
             raise OperatorError("no suspended certificate to wait on (flow 3 did not suspend any)")
         hook = await self._due_transitions_hook()
         if hook is None:
-            for s in suspended:
-                until = s["suspension"]["until"]
-                after = dt.date.fromisoformat(until) + dt.timedelta(days=1)
-                self.say.step(f"{s['number']} is suspended until {until}")
-                self.say.done(
-                    f"on {after.isoformat()}, unless reinstated, the certificates service's due-transition pass "
-                    "(every CONFORMITY_SCHEDULER_INTERVAL_SECONDS, 60 s by default) withdraws it and publishes "
-                    "certificate.withdrawn.v1; the public check then answers withdrawn"
-                )
-            self.say.degraded(
-                "certificates offers no HTTP hook to run the due-transition pass now, so this flow is explained "
-                "rather than shown (its scheduler runs it inside the service)"
+            return self._explain_withdrawal(suspended)
+        return await self._withdraw_after_deadline(suspended[0], hook)
+
+    def _explain_withdrawal(self, suspended: list[dict[str, Any]]) -> FlowOutcome:
+        """Where the running certificates service offers no hook, say what its scheduler will do."""
+        for s in suspended:
+            until = s["suspension"]["until"]
+            after = dt.date.fromisoformat(until) + dt.timedelta(days=1)
+            self.say.step(f"{s['number']} is suspended until {until}")
+            self.say.done(
+                f"on {after.isoformat()}, unless reinstated, the certificates service's due-transition pass "
+                "(every CONFORMITY_SCHEDULER_INTERVAL_SECONDS, 60 s by default) withdraws it and publishes "
+                "certificate.withdrawn.v1; the public check then answers withdrawn"
             )
-            return FlowOutcome(FLOWS[4], "explained", f"{len(suspended)} certificate(s) will be withdrawn after their deadline")
-        target = suspended[0]
+        self.say.degraded(
+            "certificates offers no HTTP hook to run the due-transition pass now, so this flow is explained "
+            "rather than shown (its scheduler runs it inside the service)"
+        )
+        return FlowOutcome(FLOWS[4], "explained", f"{len(suspended)} certificate(s) will be withdrawn after their deadline")
+
+    async def _withdraw_after_deadline(self, target: dict[str, Any], hook: str) -> FlowOutcome:
+        """Run the due transitions as of the day after the deadline, and watch the withdrawal."""
         today = (dt.date.fromisoformat(target["suspension"]["until"]) + dt.timedelta(days=1)).isoformat()
         correlation_id = self.api.new_correlation_id()
         try:

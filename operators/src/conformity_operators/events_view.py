@@ -170,51 +170,54 @@ def _listed(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
+def _credit(p: dict[str, Any]) -> str | None:
+    return f"{p['previous']} → {p['current']}" if p.get("previous") and p.get("current") else None
+
+
+def _assigned_value(p: dict[str, Any]) -> str | None:
+    if p.get("assigned_value") is None:
+        return None
+    return f"{p['assigned_value']:g} ± {p.get('standard_uncertainty', 0):g} {p.get('unit', '')}".rstrip()
+
+
+def _score(p: dict[str, Any]) -> str | None:
+    return f"{p.get('score_kind', 'z')} = {p['score']:.2f}" if p.get("score") is not None else None
+
+
+def _fact_entries(p: dict[str, Any], org: Any) -> list[tuple[str, Any]]:
+    """(label, what) in reading order: `what` is a payload key (rendered by str), a (key, render)
+    pair, or a function of the whole payload for facts made of several keys."""
+    return [
+        ("certificate", "certificate_number"), ("certificates", ("certificate_numbers", _listed)),
+        ("holder", ("holder_uscc", org)),
+        ("organisation", ("organisation_uscc",
+                          lambda u: f"{u} ({p['organisation_name']})" if p.get("organisation_name") else org(u))),
+        ("issuing body", ("issuing_body_uscc", org)), ("lab", ("lab_uscc", org)),
+        ("target", ("target_uscc", lambda u: f"{org(u)} {p.get('target_kind', '')}".strip())),
+        ("field", "field"), ("fields", ("fields", _listed)), ("removed", ("removed_fields", _listed)),
+        ("path", "path"), ("product", ("product", _short)), ("credit", _credit),
+        ("reason", ("reason", _short)), ("cause", ("cause", _short)), ("failure", "failure"),
+        ("until", "suspended_until"), ("valid until", "valid_until"), ("spot check", "spot_check_id"),
+        ("verification", "verification_id"), ("ref", "reference_id"), ("refs", ("reference_ids", _listed)),
+        ("round", "round_id"), ("measurand", ("measurand", _short)), ("assigned value", _assigned_value),
+        ("σ_pt", ("sigma_pt", lambda v: f"{v:g}")), ("participants", "participants"), ("score", _score),
+        ("signal", "signal"), ("findings", ("findings", _short)), ("detail", ("detail", _short)),
+    ]
+
+
+def _fact(p: dict[str, Any], what: Any) -> str | None:
+    if callable(what):
+        return what(p)
+    key, render = what if isinstance(what, tuple) else (what, str)
+    return None if p.get(key) in (None, "", []) else render(p[key])
+
+
 def facts(view: EventView, names: OrganisationNames | None = None) -> list[tuple[str, str]]:
     """The key facts of an event, in the order an operator reads them, as (label, text)."""
     p = view.payload if isinstance(view.payload, dict) else {}
     org = names.label if names else str
-    found: list[tuple[str, str]] = []
-
-    def add(label: str, key: str, render: Any = str) -> None:
-        if p.get(key) not in (None, "", []):
-            found.append((label, render(p[key])))
-
-    add("certificate", "certificate_number")
-    add("certificates", "certificate_numbers", _listed)
-    add("holder", "holder_uscc", org)
-    add("organisation", "organisation_uscc", lambda u: f"{u} ({p['organisation_name']})" if p.get("organisation_name") else org(u))
-    add("issuing body", "issuing_body_uscc", org)
-    add("lab", "lab_uscc", org)
-    add("target", "target_uscc", lambda u: f"{org(u)} {p.get('target_kind', '')}".strip())
-    add("field", "field")
-    add("fields", "fields", _listed)
-    add("removed", "removed_fields", _listed)
-    add("path", "path")
-    add("product", "product", _short)
-    if p.get("previous") and p.get("current"):
-        found.append(("credit", f"{p['previous']} → {p['current']}"))
-    add("reason", "reason", _short)
-    add("cause", "cause", _short)
-    add("failure", "failure")
-    add("until", "suspended_until")
-    add("valid until", "valid_until")
-    add("spot check", "spot_check_id")
-    add("verification", "verification_id")
-    add("ref", "reference_id")
-    add("refs", "reference_ids", _listed)
-    add("round", "round_id")
-    add("measurand", "measurand", _short)
-    if p.get("assigned_value") is not None:
-        found.append(("assigned value", f"{p['assigned_value']:g} ± {p.get('standard_uncertainty', 0):g} {p.get('unit', '')}".rstrip()))
-    add("σ_pt", "sigma_pt", lambda v: f"{v:g}")
-    add("participants", "participants")
-    if p.get("score") is not None:
-        found.append(("score", f"{p.get('score_kind', 'z')} = {p['score']:.2f}"))
-    add("signal", "signal")
-    add("findings", "findings", _short)
-    add("detail", "detail", _short)
-    return found
+    found = ((label, _fact(p, what)) for label, what in _fact_entries(p, org))
+    return [(label, text) for label, text in found if text is not None]
 
 
 def summary(view: EventView, names: OrganisationNames | None = None) -> str:
