@@ -24,7 +24,7 @@ from conformity_shared.envelope import Envelope
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
-from approval.calendar import CHINA_ADJUSTED_WORKING_DAYS_2026, CHINA_PUBLIC_HOLIDAYS_2026
+from approval.domain.working_days import CHINA_ADJUSTED_WORKING_DAYS_2026, CHINA_PUBLIC_HOLIDAYS_2026
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def of(seen: list[Seen], ce_type: str, key: str) -> list[Seen]:
 
 
 def is_working_day(day: dt.date, holidays: frozenset[dt.date] = frozenset()) -> bool:
-    """Counted here independently of approval.calendar: weekdays, less holidays, plus worked weekends."""
+    """Counted here independently of approval.domain.working_days: weekdays, less holidays, plus worked weekends."""
     if day in CHINA_ADJUSTED_WORKING_DAYS_2026:
         return True
     return day.weekday() < 5 and day not in CHINA_PUBLIC_HOLIDAYS_2026 | holidays

@@ -10,7 +10,7 @@ import pytest
 
 from conformity_shared.errors import Conflict, DomainError
 
-from approval.calendar import WorkingCalendar
+from approval.domain.working_days import WorkingCalendar
 from approval.domain import (
     Application,
     ApplicationRefused,

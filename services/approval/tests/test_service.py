@@ -28,7 +28,7 @@ from conformity_shared.runtime import ServiceRuntime
 
 from approval import db, service
 from approval.app import ApprovalSettings, create_app
-from approval.calendar import WorkingCalendar
+from approval.domain.working_days import WorkingCalendar
 from approval.domain import ApplicationRefused
 
 REGULATOR = Principal("regulator", Role.REGULATOR)

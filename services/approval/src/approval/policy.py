@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from approval.calendar import WorkingCalendar
+from approval.domain.working_days import WorkingCalendar
 from approval.domain import Catalogue, Rules
 from approval.settings import ApprovalSettings
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from conformity_shared.errors import DomainError
 
-from approval.calendar import WorkingCalendar, deadline_passed
+from approval.domain.working_days import WorkingCalendar, deadline_passed
 from approval.domain.catalogue import Catalogue, Kind
 from approval.domain.errors import ApplicationRefused, DecisionRefused, IllegalTransition
 from approval.domain.lifecycle import Approval

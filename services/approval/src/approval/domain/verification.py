@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from conformity_shared.errors import DomainError
 
-from approval.calendar import deadline_passed
+from approval.domain.working_days import deadline_passed
 from approval.domain.errors import IllegalTransition
 from approval.domain.lifecycle import Approval, ApprovalStatus, HistoryEntry
 from approval.domain.rules import Path, Rules, _blank
