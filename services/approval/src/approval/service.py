@@ -224,7 +224,7 @@ async def apply(runtime: ServiceRuntime, principal: Principal, body: dict[str, A
             try:
                 approval, verification = app.grant_on_the_spot(
                     policy.catalogue, policy.rules, approval_id=str(uuid.uuid4()),
-                    verification_id=str(uuid.uuid4()), at=at,
+                    verification_id=str(uuid.uuid4()), at=at, on=at.date(),
                 )
             except ApplicationRefused as exc:
                 refusal = exc
@@ -247,7 +247,8 @@ async def accept(runtime: ServiceRuntime, principal: Principal, application_id: 
     async with runtime.unit_of_work() as uow:
         app = await _load_application(uow, application_id, principal)
         try:
-            app.accept(policy.catalogue, policy.rules, on=_today(), calendar=policy.calendar)
+            app.accept(policy.catalogue, policy.rules, on=_today(), at=dt.datetime.combine(_today(), dt.time(), dt.UTC),
+                       calendar=policy.calendar)
         except ApplicationRefused as exc:
             refusal = exc  # kept as refused with what is missing, then answered as 422
         await _save_application(uow, app)
