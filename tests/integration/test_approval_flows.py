@@ -24,7 +24,8 @@ from conformity_shared.envelope import Envelope
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
-from approval.calendar import CHINA_ADJUSTED_WORKING_DAYS_2026, CHINA_PUBLIC_HOLIDAYS_2026
+from approval.domain.working_days import CHINA_ADJUSTED_WORKING_DAYS_2026, CHINA_PUBLIC_HOLIDAYS_2026
+from approval.settings import ApprovalSettings
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def of(seen: list[Seen], ce_type: str, key: str) -> list[Seen]:
 
 
 def is_working_day(day: dt.date, holidays: frozenset[dt.date] = frozenset()) -> bool:
-    """Counted here independently of approval.calendar: weekdays, less holidays, plus worked weekends."""
+    """Counted here independently of approval.domain.working_days: weekdays, less holidays, plus worked weekends."""
     if day in CHINA_ADJUSTED_WORKING_DAYS_2026:
         return True
     return day.weekday() < 5 and day not in CHINA_PUBLIC_HOLIDAYS_2026 | holidays
@@ -235,7 +236,7 @@ async def test_decision_deadline_is_20_working_days_after_acceptance(service_env
 
 
 async def test_a_configured_public_holiday_moves_the_decision_deadline(service_env, monkeypatch) -> None:
-    today = dt.date.today()
+    today = ApprovalSettings().clock().today()  # the regulator's day, on which the application is accepted
     holiday = next(today + dt.timedelta(days=n) for n in range(1, 15) if is_working_day(today + dt.timedelta(days=n)))
     monkeypatch.setenv("CONFORMITY_PUBLIC_HOLIDAYS", json.dumps([holiday.isoformat()]))
     async with running(approval_app()) as client:

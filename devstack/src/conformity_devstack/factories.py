@@ -132,3 +132,20 @@ def inspector_body(inspector_id: str, organisation: str | None = None, **overrid
     }
     body.update(overrides)
     return body
+
+
+# --- approval (service tests) ----------------------------------------------------------------
+
+
+def standard_application(
+    org: str,
+    *,
+    fields: Iterable[str] = ("CCC-07", "MS-QMS"),
+    staff: int | Mapping[str, int] = 15,
+    capital: int | None = 8_000_000,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A certification body's standard-path application (no commitment text) that meets every
+    rule, by default with a high-risk field (CCC-07) that the commitment path would refuse."""
+    overrides.setdefault("commitment_text", None)
+    return application(org, "standard", fields=fields, staff=staff, capital=capital, **overrides)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from conformity_shared.errors import Conflict, DomainError
+from conformity_devstack import factories
 
-from approval.calendar import WorkingCalendar
 from approval.domain import (
     Application,
     ApplicationRefused,
@@ -30,6 +30,7 @@ from approval.domain import (
     ScopeField,
     Verification,
     VerificationStatus,
+    WorkingCalendar,
     check_application,
     overdue_applications,
 )
@@ -37,41 +38,21 @@ from approval.domain import (
 BODY = "91350100M000100Y43"
 LAB = "911101054JURQ2830Y"
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+DAY0 = dt.date(2026, 3, 2)  # T0's day in Beijing
 CATALOGUE = Catalogue.default()
 RULES = Rules()
 CALENDAR = WorkingCalendar.china_2026()
 
 
-def application(**overrides: Any) -> Application:
-    values: dict[str, Any] = dict(
-        id="app-1",
-        organisation_uscc=BODY,
-        organisation_name="Fujian Certification Co.",
-        kind="certification_body",
-        path="commitment",
-        requested_fields=["MS-QMS"],
-        declared={
-            "staff_per_field": {"MS-QMS": 12},
-            "registered_capital_rmb": 5_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-            "management_system": "ISO/IEC 17021-1 quality manual v3",
-        },
-        commitment_text="We commit that every condition is met. Signed: Li Wei.",
-        at=T0,
-    )
-    values.update(overrides)
-    return Application.submit(**values)
+def application(*, id: str = "app-1", **overrides: Any) -> Application:  # noqa: A002
+    """Submitted at T0 from the factories' body (a certification body meeting every rule for
+    MS-QMS on the commitment path); ``overrides`` replace top-level keys."""
+    return Application.submit(id=id, at=T0, **factories.application(BODY) | overrides)
 
 
 def lab_application(**overrides: Any) -> Application:
-    values: dict[str, Any] = dict(
-        organisation_uscc=LAB, organisation_name="Beijing Testing Lab", kind="testing_lab",
-        requested_fields=["TL-ELEC", "TL-EMC"],
-        declared={"staff_per_field": {"TL-ELEC": 3, "TL-EMC": 2}, "premises": "Haidian",
-                  "management_system": "ISO/IEC 17025 manual"},
-    )
-    values.update(overrides)
-    return application(**values)
+    """A testing lab's application (TL-ELEC and TL-EMC) from the factories' body."""
+    return application(**factories.lab_application(LAB) | overrides)
 
 
 def codes(failures: list) -> set[tuple[str, str]]:
@@ -80,7 +61,7 @@ def codes(failures: list) -> set[tuple[str, str]]:
 
 def granted(app: Application | None = None) -> tuple[Approval, Verification]:
     return (app or application()).grant_on_the_spot(
-        CATALOGUE, RULES, approval_id="apr-1", verification_id="ver-1", at=T0
+        CATALOGUE, RULES, approval_id="apr-1", verification_id="ver-1", at=T0, on=DAY0
     )
 
 
@@ -275,7 +256,7 @@ def test_refusal_lists_every_failed_rule() -> None:
     }
     assert len(failures) == 11
     with pytest.raises(ApplicationRefused) as refused:
-        app.grant_on_the_spot(CATALOGUE, RULES, approval_id="apr-1", verification_id="ver-1", at=T0)
+        app.grant_on_the_spot(CATALOGUE, RULES, approval_id="apr-1", verification_id="ver-1", at=T0, on=DAY0)
     assert len(refused.value.rules) == 11
     assert refused.value.status_code == 422
     assert {"rule": "staff_below_minimum", "field": "declared.staff_per_field.CCC-07",
@@ -311,7 +292,7 @@ def test_commitment_grant_schedules_post_approval_verification() -> None:
     assert verification.due == dt.date(2026, 5, 31)  # 90 days after 2 March
 
     _, verification = application().grant_on_the_spot(
-        CATALOGUE, Rules(verification_days=30), approval_id="apr-2", verification_id="ver-2", at=T0)
+        CATALOGUE, Rules(verification_days=30), approval_id="apr-2", verification_id="ver-2", at=T0, on=DAY0)
     assert verification.due == dt.date(2026, 4, 1)
 
 
@@ -341,7 +322,7 @@ def test_application_is_granted_on_the_spot_once() -> None:
 
 def accepted(**overrides: Any) -> Application:
     app = application(path="standard", commitment_text=None, **overrides)
-    app.accept(CATALOGUE, RULES, on=dt.date(2026, 3, 2), calendar=CALENDAR)
+    app.accept(CATALOGUE, RULES, on=dt.date(2026, 3, 2), at=T0, calendar=CALENDAR)
     return app
 
 
@@ -356,7 +337,7 @@ def test_decision_deadline_skips_public_holidays() -> None:
     app = application(path="standard")
     # Accepted 24 September 2026: 28-30 September (3), Mid-Autumn and National Day off,
     # 8-10 October with the worked Saturday (6), then 12-29 October (14) make 20.
-    due = app.accept(CATALOGUE, RULES, on=dt.date(2026, 9, 24), calendar=CALENDAR)
+    due = app.accept(CATALOGUE, RULES, on=dt.date(2026, 9, 24), at=T0, calendar=CALENDAR)
     assert due == dt.date(2026, 10, 29)
     assert app.working_days_left(dt.date(2026, 9, 24), CALENDAR) == 20
 
@@ -365,7 +346,7 @@ def test_incomplete_standard_application_is_not_accepted() -> None:
     app = application(path="standard", declared={**application().declared.as_dict(), "premises": None,
                                                  "staff_per_field": {}})
     with pytest.raises(ApplicationRefused, match="incomplete") as refused:
-        app.accept(CATALOGUE, RULES, on=dt.date(2026, 3, 2), calendar=CALENDAR)
+        app.accept(CATALOGUE, RULES, on=dt.date(2026, 3, 2), at=T0, calendar=CALENDAR)
     assert {r["rule"] for r in refused.value.rules} == {"premises_missing", "staff_missing"}
     assert app.status is ApplicationStatus.REFUSED and app.decision_due is None
 
@@ -441,7 +422,7 @@ def test_standard_application_is_decided_only_after_acceptance() -> None:
 
 def test_commitment_application_is_not_accepted_for_review() -> None:
     with pytest.raises(IllegalTransition):
-        application().accept(CATALOGUE, RULES, on=dt.date(2026, 3, 2), calendar=CALENDAR)
+        application().accept(CATALOGUE, RULES, on=dt.date(2026, 3, 2), at=T0, calendar=CALENDAR)
 
 
 def test_application_overdue_only_after_its_decision_deadline() -> None:
@@ -658,7 +639,7 @@ def test_standard_path_approval_has_no_post_approval_verification() -> None:
     app = accepted()
     approval = app.grant(["MS-QMS"], CATALOGUE, RULES, approval_id="apr-9", at=T0, actor="regulator:wang")
     with pytest.raises(IllegalTransition, match="commitment-path"):
-        Verification.schedule(id="ver-9", approval=approval, at=T0, rules=RULES)
+        Verification.schedule(id="ver-9", approval=approval, on=DAY0, rules=RULES)
 
 
 def test_declared_facts_round_trip() -> None:

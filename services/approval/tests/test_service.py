@@ -8,96 +8,66 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiokafka.structs import ConsumerRecord
 
-from conformity_shared import db as shared_db
-from conformity_shared import events, uscc
-from conformity_shared.auth import Principal, Role
+from conformity_shared import events
+from conformity_shared.clock import FixedClock
 from conformity_shared.envelope import Envelope
 from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
 from conformity_shared.messaging import EventConsumer, UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
+from conformity_devstack.factories import (
+    REGULATOR,
+    agency,
+    application,
+    inspector,
+    lab_application,
+    new_uscc,
+    standard_application,
+)
 
-from approval import db, service
-from approval.app import ApprovalSettings, create_app
-from approval.calendar import WorkingCalendar
-from approval.domain import ApplicationRefused
+from approval import consumers, db, service
+from approval.commands import (
+    AssignVerification,
+    DecideApplication,
+    RecordVerification,
+    ReduceScope,
+    ReinstateApproval,
+    RevokeApproval,
+    SubmitApplication,
+    SuspendApproval,
+)
+from approval.domain import ApplicationRefused, Decision, VerificationOutcome, WorkingCalendar
 
-REGULATOR = Principal("regulator", Role.REGULATOR)
-
-
-def agency(org: str) -> Principal:
-    return Principal(org, Role.AGENCY, org=org)
-
-
-def inspector(inspector_id: str) -> Principal:
-    return Principal(inspector_id, Role.INSPECTOR, inspector_id=inspector_id)
-
-
-def new_uscc() -> str:
-    return uscc.make(random.Random())
-
-
-def body_application(org: str, path: str = "commitment", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "organisation_uscc": org,
-        "organisation_name": "Fujian Certification Co.",
-        "kind": "certification_body",
-        "path": path,
-        "requested_fields": ["MS-QMS"],
-        "declared": {
-            "staff_per_field": {"MS-QMS": 12},
-            "registered_capital_rmb": 5_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-            "management_system": "ISO/IEC 17021-1 quality manual v3",
-        },
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    }
-    body.update(overrides)
-    return body
+CONFIRMED, BREACHED = VerificationOutcome.CONFIRMED, VerificationOutcome.BREACHED
 
 
-def lab_application(org: str) -> dict[str, Any]:
-    return body_application(
-        org,
-        organisation_name="Beijing Testing Lab",
-        kind="testing_lab",
-        requested_fields=["TL-ELEC", "TL-EMC"],
-        declared={"staff_per_field": {"TL-ELEC": 3, "TL-EMC": 2}, "premises": "Haidian",
-                  "management_system": "ISO/IEC 17025 manual"},
-    )
+async def apply(rt: ServiceRuntime, body: dict[str, Any], principal: Any = None) -> dict[str, Any]:
+    """The agency of the body's organisation (or ``principal``) applies with the body as posted."""
+    command = SubmitApplication.model_validate(body)
+    return await service.apply(rt, principal or agency(body["organisation_uscc"]), command)
 
 
-def standard_application(org: str) -> dict[str, Any]:
-    return body_application(
-        org,
-        path="standard",
-        requested_fields=["CCC-07", "MS-QMS"],
-        declared={
-            "staff_per_field": {"CCC-07": 15, "MS-QMS": 12},
-            "registered_capital_rmb": 8_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-            "management_system": "ISO/IEC 17065 quality manual v5",
-        },
-        commitment_text=None,
-    )
+async def decide(rt: ServiceRuntime, application_id: str, decision: Decision, **details: Any) -> dict[str, Any]:
+    command = DecideApplication(application_id=application_id, decision=decision, **details)
+    return await service.decide(rt, REGULATOR, command)
 
 
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
-    app = create_app(ApprovalSettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False))
-    rt: ServiceRuntime = app.state.runtime
-    await shared_db.migrate("approval:migrations", rt.settings.resolved_database_url())
-    yield rt
-    await rt.engine.dispose()
+async def assign(rt: ServiceRuntime, verification_id: str, inspector_id: str) -> dict[str, Any]:
+    command = AssignVerification(verification_id=verification_id, inspector_id=inspector_id)
+    return await service.assign_verification(rt, REGULATOR, command)
+
+
+async def record_verification(
+    rt: ServiceRuntime, inspector_id: str, verification_id: str, outcome: VerificationOutcome, findings: str
+) -> dict[str, Any]:
+    command = RecordVerification(verification_id=verification_id, outcome=outcome, findings=findings)
+    return await service.record_verification(rt, inspector(inspector_id), command)
 
 
 async def outbox(rt: ServiceRuntime) -> list[dict[str, Any]]:
@@ -112,14 +82,14 @@ async def types(rt: ServiceRuntime) -> list[str]:
 
 
 async def granted_on_commitment(rt: ServiceRuntime, application: dict[str, Any]) -> dict[str, Any]:
-    answer = await service.apply(rt, agency(application["organisation_uscc"]), application)
+    answer = await apply(rt, application)
     assert answer["status"] == "granted"
     return answer
 
 
 async def assigned_verification(rt: ServiceRuntime, approval: dict[str, Any], inspector_id: str) -> str:
     verification_id = approval["verifications"][0]["id"]
-    await service.assign_verification(rt, REGULATOR, verification_id, inspector_id)
+    await assign(rt, verification_id, inspector_id)
     return verification_id
 
 
@@ -138,7 +108,7 @@ def record(event: events.Event, envelope: Envelope | None = None, offset: int = 
 
 async def test_commitment_application_is_granted_in_the_same_call(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    answer = await granted_on_commitment(runtime, body_application(org))
+    answer = await granted_on_commitment(runtime, application(org))
 
     approval = answer["approval"]
     assert approval["status"] == "active"
@@ -146,7 +116,7 @@ async def test_commitment_application_is_granted_in_the_same_call(runtime: Servi
     assert [h["action"] for h in approval["history"]] == ["granted"]
     verification = approval["verifications"][0]
     assert verification["status"] == "scheduled"
-    assert verification["due"] == (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat()
+    assert verification["due"] == (runtime.clock.today() + dt.timedelta(days=90)).isoformat()
 
     emitted = await outbox(runtime)
     assert [(e["type"], e["key"], e["topic"]) for e in emitted] == [("approval.granted.v1", approval["id"], "approval.events")]
@@ -159,14 +129,14 @@ async def test_commitment_refusal_lists_every_failed_rule_keeps_the_application_
     runtime: ServiceRuntime,
 ) -> None:
     org = new_uscc()
-    application = body_application(
+    body = application(
         org,
         requested_fields=["CCC-07", "MS-QMS"],
         declared={"staff_per_field": {"CCC-07": 12, "MS-QMS": 4}, "registered_capital_rmb": 1_000_000,
                   "premises": "Fuzhou", "management_system": "manual v1"},
     )
     with pytest.raises(ApplicationRefused) as refused:
-        await service.apply(runtime, agency(org), application)
+        await apply(runtime, body)
 
     failed = {(r["rule"], r["field"]) for r in refused.value.rules}
     assert failed == {
@@ -185,32 +155,24 @@ async def test_commitment_refusal_lists_every_failed_rule_keeps_the_application_
 async def test_missing_declarations_are_refused_by_the_rules_all_at_once(runtime: ServiceRuntime) -> None:
     org = new_uscc()
     with pytest.raises(ApplicationRefused) as refused:
-        await service.apply(runtime, agency(org), body_application(org, declared={}, commitment_text=None))
+        await apply(runtime, application(org, declared={}, commitment_text=None))
     assert {r["rule"] for r in refused.value.rules} == {
         "commitment_text_missing", "premises_missing", "management_system_missing", "staff_missing",
         "registered_capital_missing",
     }
 
 
-async def test_rules_come_from_settings(tmp_path: Path) -> None:
-    app = create_app(ApprovalSettings(
-        data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", min_staff_per_field=4,
-        min_registered_capital_rmb=1_000_000, log_json=False,
-    ))
-    rt = app.state.runtime
-    await shared_db.migrate("approval:migrations", rt.settings.resolved_database_url())
-    try:
-        org = new_uscc()
-        small = body_application(org, declared={"staff_per_field": {"MS-QMS": 4}, "registered_capital_rmb": 1_000_000,
-                                                "premises": "Xiamen", "management_system": "manual v1"})
-        assert (await service.apply(rt, agency(org), small))["status"] == "granted"
-    finally:
-        await rt.engine.dispose()
+@pytest.mark.parametrize("settings", [{"min_staff_per_field": 4, "min_registered_capital_rmb": 1_000_000}], indirect=True)
+async def test_rules_come_from_settings(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    small = application(org, declared={"staff_per_field": {"MS-QMS": 4}, "registered_capital_rmb": 1_000_000,
+                                       "premises": "Xiamen", "management_system": "manual v1"})
+    assert (await apply(runtime, small))["status"] == "granted"
 
 
 async def test_an_agency_applies_only_for_its_own_organisation(runtime: ServiceRuntime) -> None:
     with pytest.raises(Forbidden):
-        await service.apply(runtime, agency(new_uscc()), body_application(new_uscc()))
+        await apply(runtime, application(new_uscc()), agency(new_uscc()))
     assert await outbox(runtime) == []
 
 
@@ -219,11 +181,11 @@ async def test_an_agency_applies_only_for_its_own_organisation(runtime: ServiceR
 
 async def test_standard_application_is_accepted_with_a_deadline_20_working_days_later(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    submitted = await apply(runtime, standard_application(org))
     assert submitted["status"] == "submitted"
 
     accepted = await service.accept(runtime, REGULATOR, submitted["id"])
-    today = dt.date.today()
+    today = runtime.clock.today()  # the regulator's day
     assert accepted["status"] == "accepted"
     assert accepted["accepted_on"] == today.isoformat()
     due = dt.date.fromisoformat(accepted["decision_due"])
@@ -232,14 +194,34 @@ async def test_standard_application_is_accepted_with_a_deadline_20_working_days_
     assert await outbox(runtime) == []  # nothing is decided yet
 
 
+# 23:30 UTC on Sunday 1 March 2026 is 07:30 on Monday 2 March in Beijing.
+BEFORE_EIGHT_IN_BEIJING = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+
+
+async def test_acceptance_is_dated_on_the_regulators_day_not_the_servers(runtime: ServiceRuntime) -> None:
+    runtime.clock = FixedClock(instant=BEFORE_EIGHT_IN_BEIJING)
+    submitted = await apply(runtime, standard_application(new_uscc()))
+    accepted = await service.accept(runtime, REGULATOR, submitted["id"])
+    assert accepted["accepted_on"] == "2026-03-02"
+    assert accepted["decision_due"] == "2026-03-30"  # March 2026 has no public holiday
+    assert accepted["working_days_left"] == 20
+
+
+async def test_verification_is_due_90_days_after_the_regulators_day_of_the_grant(runtime: ServiceRuntime) -> None:
+    runtime.clock = FixedClock(instant=BEFORE_EIGHT_IN_BEIJING)
+    granted = await granted_on_commitment(runtime, application(new_uscc()))
+    assert granted["approval"]["verifications"][0]["due"] == "2026-05-31"
+
+
 async def test_regulator_grants_a_subset_of_fields_with_reasons(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    submitted = await apply(runtime, standard_application(org))
     await service.accept(runtime, REGULATOR, submitted["id"])
 
-    decided = await service.decide(runtime, REGULATOR, submitted["id"], {
-        "decision": "grant", "granted_fields": ["MS-QMS"], "reasons": ["CCC-07: test equipment not yet calibrated"],
-    })
+    decided = await decide(
+        runtime, submitted["id"], Decision.GRANT,
+        granted_fields=["MS-QMS"], reasons=["CCC-07: test equipment not yet calibrated"],
+    )
 
     assert decided["status"] == "granted"
     assert decided["decided_by"] == "regulator:regulator"
@@ -254,10 +236,10 @@ async def test_regulator_grants_a_subset_of_fields_with_reasons(runtime: Service
 
 async def test_a_subset_without_reasons_is_refused(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    submitted = await apply(runtime, standard_application(org))
     await service.accept(runtime, REGULATOR, submitted["id"])
     with pytest.raises(DomainError) as refused:
-        await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "grant", "granted_fields": ["MS-QMS"]})
+        await decide(runtime, submitted["id"], Decision.GRANT, granted_fields=["MS-QMS"])
     assert refused.value.field == "reasons"
     assert (await service.get_application(runtime, REGULATOR, submitted["id"]))["status"] == "accepted"
     assert await outbox(runtime) == []
@@ -265,11 +247,11 @@ async def test_a_subset_without_reasons_is_refused(runtime: ServiceRuntime) -> N
 
 async def test_regulator_rejects_with_reasons_and_nothing_is_emitted(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    submitted = await apply(runtime, standard_application(org))
     await service.accept(runtime, REGULATOR, submitted["id"])
-    decided = await service.decide(runtime, REGULATOR, submitted["id"], {
-        "decision": "reject", "reasons": ["premises inspection found no testing laboratory"],
-    })
+    decided = await decide(
+        runtime, submitted["id"], Decision.REJECT, reasons=["premises inspection found no testing laboratory"]
+    )
     assert decided["status"] == "rejected"
     assert decided["decision_reasons"] == ["premises inspection found no testing laboratory"]
     assert "approval" not in decided
@@ -278,21 +260,21 @@ async def test_regulator_rejects_with_reasons_and_nothing_is_emitted(runtime: Se
 
 async def test_deciding_twice_is_a_conflict(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    submitted = await apply(runtime, standard_application(org))
     await service.accept(runtime, REGULATOR, submitted["id"])
-    await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "reject", "reasons": ["incomplete staff"]})
+    await decide(runtime, submitted["id"], Decision.REJECT, reasons=["incomplete staff"])
     with pytest.raises(Conflict):
-        await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "grant"})
+        await decide(runtime, submitted["id"], Decision.GRANT)
 
 
 async def test_overdue_lists_applications_and_verifications_from_the_day_after_their_deadline(
     runtime: ServiceRuntime,
 ) -> None:
     org = new_uscc()
-    submitted = await service.apply(runtime, agency(org), standard_application(org))
+    submitted = await apply(runtime, standard_application(org))
     accepted = await service.accept(runtime, REGULATOR, submitted["id"])
     decision_due = dt.date.fromisoformat(accepted["decision_due"])
-    committed = await granted_on_commitment(runtime, body_application(new_uscc()))
+    committed = await granted_on_commitment(runtime, application(new_uscc()))
     verification = committed["approval"]["verifications"][0]
     verification_due = dt.date.fromisoformat(verification["due"])
 
@@ -308,9 +290,9 @@ async def test_overdue_lists_applications_and_verifications_from_the_day_after_t
     assert [v["id"] for v in late_checks["verifications"]] == [verification["id"]]
 
     # Decided and recorded ones are no longer overdue.
-    await service.decide(runtime, REGULATOR, submitted["id"], {"decision": "grant"})
-    await service.assign_verification(runtime, REGULATOR, verification["id"], "insp-1")
-    await service.record_verification(runtime, inspector("insp-1"), verification["id"], "confirmed", "all true")
+    await decide(runtime, submitted["id"], Decision.GRANT)
+    await assign(runtime, verification["id"], "insp-1")
+    await record_verification(runtime, "insp-1", verification["id"], CONFIRMED, "all true")
     later = await service.overdue(runtime, verification_due + dt.timedelta(days=400))
     assert later["applications"] == [] and later["verifications"] == []
 
@@ -320,7 +302,7 @@ async def test_overdue_lists_applications_and_verifications_from_the_day_after_t
 
 async def test_another_agencys_application_and_approval_answer_not_found(runtime: ServiceRuntime) -> None:
     org, other = new_uscc(), new_uscc()
-    granted = await granted_on_commitment(runtime, body_application(org))
+    granted = await granted_on_commitment(runtime, application(org))
     with pytest.raises(NotFound):
         await service.get_application(runtime, agency(other), granted["id"])
     with pytest.raises(NotFound):
@@ -333,27 +315,27 @@ async def test_another_agencys_application_and_approval_answer_not_found(runtime
 
 
 async def test_only_the_assigned_inspector_records_the_verification(runtime: ServiceRuntime) -> None:
-    granted = await granted_on_commitment(runtime, body_application(new_uscc()))
+    granted = await granted_on_commitment(runtime, application(new_uscc()))
     verification_id = granted["approval"]["verifications"][0]["id"]
     with pytest.raises(Forbidden):  # nobody is assigned yet
-        await service.record_verification(runtime, inspector("insp-1"), verification_id, "confirmed", "all true")
-    await service.assign_verification(runtime, REGULATOR, verification_id, "insp-1")
+        await record_verification(runtime, "insp-1", verification_id, CONFIRMED, "all true")
+    await assign(runtime, verification_id, "insp-1")
     with pytest.raises(Forbidden):
-        await service.record_verification(runtime, inspector("insp-2"), verification_id, "breached", "no staff")
+        await record_verification(runtime, "insp-2", verification_id, BREACHED, "no staff")
     assert (await service.get_verification(runtime, verification_id))["status"] == "scheduled"
 
     mine = await service.list_verifications(runtime, inspector("insp-1"), None)
     assert [v["id"] for v in mine["items"]] == [verification_id]
     assert (await service.list_verifications(runtime, inspector("insp-2"), None))["items"] == []
 
-    recorded = await service.record_verification(runtime, inspector("insp-1"), verification_id, "confirmed", "all true")
+    recorded = await record_verification(runtime, "insp-1", verification_id, CONFIRMED, "all true")
     assert recorded["status"] == "confirmed"
     assert recorded["inspector_id"] == "insp-1"
     assert await types(runtime) == ["approval.granted.v1"]  # a confirmation changes no approval
     with pytest.raises(Conflict):  # recorded once
-        await service.record_verification(runtime, inspector("insp-1"), verification_id, "breached", "late finding")
+        await record_verification(runtime, "insp-1", verification_id, BREACHED, "late finding")
     with pytest.raises(Conflict):  # and no longer re-assigned
-        await service.assign_verification(runtime, REGULATOR, verification_id, "insp-2")
+        await assign(runtime, verification_id, "insp-2")
 
 
 # --- breach, lifecycle ---------------------------------------------------------------------
@@ -361,12 +343,12 @@ async def test_only_the_assigned_inspector_records_the_verification(runtime: Ser
 
 async def test_breached_commitment_revokes_with_a_credit_sanction_breach_event_first(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    granted = await granted_on_commitment(runtime, body_application(org))
+    granted = await granted_on_commitment(runtime, application(org))
     approval_id = granted["approval_id"]
     verification_id = await assigned_verification(runtime, granted["approval"], "insp-7")
 
-    recorded = await service.record_verification(
-        runtime, inspector("insp-7"), verification_id, "breached", "only 4 qualified staff found for MS-QMS"
+    recorded = await record_verification(
+        runtime, "insp-7", verification_id, BREACHED, "only 4 qualified staff found for MS-QMS"
     )
 
     assert recorded["status"] == "breached"
@@ -394,12 +376,22 @@ async def test_regulator_lifecycle_changes_are_kept_as_history_each_with_its_eve
     granted = await granted_on_commitment(runtime, lab_application(org))
     approval_id = granted["approval_id"]
 
-    await service.change(runtime, REGULATOR, approval_id, "suspend", "equipment out of calibration", ["TL-EMC"])
-    await service.change(runtime, REGULATOR, approval_id, "reinstate", "recalibrated", ["TL-EMC"])
-    await service.change(runtime, REGULATOR, approval_id, "suspend", "management review missing", [])
-    await service.change(runtime, REGULATOR, approval_id, "reinstate", "review held", [])
-    await service.change(runtime, REGULATOR, approval_id, "reduce", "EMC chamber closed", ["TL-EMC"])
-    final = await service.change(runtime, REGULATOR, approval_id, "revoke", "ceased operations", [])
+    def suspend(reason: str, *fields: str) -> SuspendApproval:
+        return SuspendApproval(approval_id=approval_id, reason=reason, fields=fields)
+
+    def reinstate(reason: str, *fields: str) -> ReinstateApproval:
+        return ReinstateApproval(approval_id=approval_id, reason=reason, fields=fields)
+
+    await service.suspend_approval(runtime, REGULATOR, suspend("equipment out of calibration", "TL-EMC"))
+    await service.reinstate_approval(runtime, REGULATOR, reinstate("recalibrated", "TL-EMC"))
+    await service.suspend_approval(runtime, REGULATOR, suspend("management review missing"))
+    await service.reinstate_approval(runtime, REGULATOR, reinstate("review held"))
+    await service.reduce_scope(
+        runtime, REGULATOR, ReduceScope(approval_id=approval_id, reason="EMC chamber closed", remove_fields=["TL-EMC"])
+    )
+    final = await service.revoke_approval(
+        runtime, REGULATOR, RevokeApproval(approval_id=approval_id, reason="ceased operations")
+    )
 
     assert final["status"] == "revoked"
     assert final["fields"] == ["TL-ELEC"]
@@ -418,9 +410,11 @@ async def test_regulator_lifecycle_changes_are_kept_as_history_each_with_its_eve
         "approval.reinstated.v1", "approval.scope_reduced.v1", "approval.revoked.v1",
     ]
     with pytest.raises(Conflict):
-        await service.change(runtime, REGULATOR, approval_id, "reinstate", "try again", [])
+        await service.reinstate_approval(runtime, REGULATOR, reinstate("try again"))
     with pytest.raises(NotFound):
-        await service.change(runtime, REGULATOR, str(uuid.uuid4()), "revoke", "no such approval", [])
+        await service.revoke_approval(
+            runtime, REGULATOR, RevokeApproval(approval_id=str(uuid.uuid4()), reason="no such approval")
+        )
 
 
 # --- reactions to events ---------------------------------------------------------------------
@@ -428,7 +422,7 @@ async def test_regulator_lifecycle_changes_are_kept_as_history_each_with_its_eve
 
 async def test_failed_inspection_suspends_the_approval_and_a_redelivery_changes_nothing(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    granted = await granted_on_commitment(runtime, body_application(org))
+    granted = await granted_on_commitment(runtime, application(org))
     failed = events.InspectionFailedV1(
         inspection_id=str(uuid.uuid4()), target_uscc=org, target_kind="certification_body",
         findings="impartiality committee never met",
@@ -450,7 +444,7 @@ async def test_failed_inspection_suspends_the_approval_and_a_redelivery_changes_
 
 async def test_failed_inspection_of_an_enterprise_changes_no_approval(runtime: ServiceRuntime) -> None:
     org = new_uscc()
-    granted = await granted_on_commitment(runtime, body_application(org))
+    granted = await granted_on_commitment(runtime, application(org))
     failed = events.InspectionFailedV1(
         inspection_id=str(uuid.uuid4()), target_uscc=org, target_kind="enterprise", findings="labelling",
     )
@@ -499,8 +493,8 @@ async def inbox_ids(rt: ServiceRuntime) -> set[str]:
 
 async def test_a_batch_is_handled_in_order_once_each_and_a_copy_inside_it_is_a_duplicate(runtime: ServiceRuntime) -> None:
     first, second = new_uscc(), new_uscc()
-    a = await granted_on_commitment(runtime, body_application(first))
-    b = await granted_on_commitment(runtime, body_application(second))
+    a = await granted_on_commitment(runtime, application(first))
+    b = await granted_on_commitment(runtime, application(second))
     copy = record(failed_inspection(first))
     batch = [copy, record(failed_inspection(second), offset=1), copy]
 
@@ -519,9 +513,9 @@ async def test_a_failing_handler_holds_back_only_its_own_record(runtime: Service
     before the failure is committed, the failing one is retried and finally dead-lettered on
     its own, and the one after it is handled on the next delivery."""
     before, after = new_uscc(), new_uscc()
-    a = await granted_on_commitment(runtime, body_application(before))
-    b = await granted_on_commitment(runtime, body_application(after))
-    real = runtime.consumer._handlers[events.InspectionFailedV1.ce_type][1]  # noqa: SLF001
+    a = await granted_on_commitment(runtime, application(before))
+    b = await granted_on_commitment(runtime, application(after))
+    real = consumers.handlers(runtime)[events.InspectionFailedV1]
 
     async def breaks_on_boom(uow: UnitOfWork, event: Any) -> None:
         if event.findings == "boom":

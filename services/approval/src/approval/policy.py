@@ -8,9 +8,11 @@ instead of failing the first request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from approval.calendar import WorkingCalendar
-from approval.domain import Catalogue, Rules
+from conformity_shared.runtime import ServiceRuntime
+
+from approval.domain import Catalogue, Rules, WorkingCalendar
 from approval.settings import ApprovalSettings
 
 
@@ -39,3 +41,8 @@ class Policy:
             .with_working_days(settings.adjusted_working_days)
         )
         return cls(rules, catalogue, calendar)
+
+
+def in_force(runtime: ServiceRuntime[Any]) -> Policy:
+    """The policy the app was built with (``create_app`` holds it as the runtime's context)."""
+    return runtime.context

@@ -16,34 +16,74 @@ the result with its history entry and turns it into the shared events.
   history entry; an illegal change raises ``IllegalTransition`` (HTTP 409).
 
 The package's modules, one per part of the regulation: ``catalogue`` (fields and their
-risk), ``rules`` (the conditions and the application check), ``lifecycle`` (the approval),
-``verification`` (post-approval verification), ``application`` (the two paths) and
-``errors``. Import from ``approval.domain``; the names below are its public surface.
+risk), ``rules`` (the conditions and the application check, split by what each part
+checks), ``application`` (the two paths), ``lifecycle`` (the approval), ``verification``
+(post-approval verification), ``working_days`` (the working-day calendar of the 20-day
+deadline), ``errors``, and ``values`` (the value types they share: path, declared facts,
+rule codes and failures). Import from ``approval.domain``; the names below are its public
+surface.
 """
 
-from approval.domain.application import Application, ApplicationStatus, overdue_applications
+from approval.domain.application import (
+    TRANSITIONS as APPLICATION_TRANSITIONS,
+    Application,
+    ApplicationAction,
+    ApplicationStatus,
+    Decision,
+    overdue_applications,
+)
 from approval.domain.catalogue import DEFAULT_FIELDS, Catalogue, Kind, Risk, ScopeField
-from approval.domain.errors import ApplicationRefused, DecisionRefused, IllegalTransition, InvalidConfiguration
-from approval.domain.lifecycle import Approval, ApprovalAction, ApprovalStatus, HistoryEntry
-from approval.domain.rules import COMPLETENESS_RULES, Declared, Path, Rule, RuleFailure, Rules, check_application
-from approval.domain.verification import Verification, VerificationStatus
+from approval.domain.errors import (
+    ApplicationRefused,
+    DecisionRefused,
+    IllegalTransition,
+    InvalidConfiguration,
+    NotTheAssignedInspector,
+)
+from approval.domain.lifecycle import (
+    TRANSITIONS as APPROVAL_TRANSITIONS,
+    Approval,
+    ApprovalAction,
+    ApprovalStatus,
+    HistoryEntry,
+    approved_kind,
+)
+from approval.domain.rules import ApplicationFacts, Rules, check_application, check_grant
+from approval.domain.values import COMPLETENESS_RULES, Declared, Path, Rule, RuleFailure
+from approval.domain.verification import (
+    TRANSITIONS as VERIFICATION_TRANSITIONS,
+    CreditSanction,
+    Verification,
+    VerificationAction,
+    VerificationOutcome,
+    VerificationStatus,
+)
+from approval.domain.working_days import WorkingCalendar, add_working_days, deadline_passed, working_days_between
 
 __all__ = [
+    "APPLICATION_TRANSITIONS",
+    "APPROVAL_TRANSITIONS",
     "COMPLETENESS_RULES",
     "DEFAULT_FIELDS",
+    "VERIFICATION_TRANSITIONS",
     "Application",
+    "ApplicationAction",
+    "ApplicationFacts",
     "ApplicationRefused",
     "ApplicationStatus",
     "Approval",
     "ApprovalAction",
     "ApprovalStatus",
     "Catalogue",
+    "CreditSanction",
+    "Decision",
     "DecisionRefused",
     "Declared",
     "HistoryEntry",
     "IllegalTransition",
     "InvalidConfiguration",
     "Kind",
+    "NotTheAssignedInspector",
     "Path",
     "Risk",
     "Rule",
@@ -51,7 +91,15 @@ __all__ = [
     "Rules",
     "ScopeField",
     "Verification",
+    "VerificationAction",
+    "VerificationOutcome",
     "VerificationStatus",
+    "WorkingCalendar",
+    "add_working_days",
+    "approved_kind",
     "check_application",
+    "check_grant",
+    "deadline_passed",
     "overdue_applications",
+    "working_days_between",
 ]

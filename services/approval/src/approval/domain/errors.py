@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from conformity_shared.errors import Conflict, DomainError
+from conformity_shared.errors import Conflict, DomainError, Forbidden
 
-if TYPE_CHECKING:
-    from approval.domain.rules import RuleFailure
+from approval.domain.values import RuleFailure
 
 
 class ApplicationRefused(DomainError):
@@ -46,6 +44,13 @@ class IllegalTransition(Conflict):
         self.action = action
         self.current = current
         self.rule = rule
+
+
+class NotTheAssignedInspector(Forbidden):
+    """Only the inspector the regulator assigned records a verification (HTTP 403)."""
+
+    def __init__(self, inspector_id: str | None, verification_id: str) -> None:
+        super().__init__(f"inspector {inspector_id} is not assigned to verification {verification_id}")
 
 
 class InvalidConfiguration(DomainError):

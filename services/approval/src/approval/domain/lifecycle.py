@@ -1,23 +1,28 @@
 """The approval and its lifecycle: active, suspended (whole, or in some fields while the
 rest stays active) or revoked; reinstated; reduced in scope. Every change appends a
-history entry; an illegal change raises ``IllegalTransition`` (HTTP 409)."""
+history entry; an illegal change raises ``IllegalTransition`` (HTTP 409)::
+
+    active    --suspend-->   suspended
+    suspended --reinstate--> active
+    active, suspended --revoke--> revoked   (final)
+
+Suspending or reinstating some fields, and reducing the scope, keep the status and apply
+to any approval that is not revoked.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from types import MappingProxyType
 
 from conformity_shared.errors import DomainError
 
 from approval.domain.catalogue import Kind
 from approval.domain.errors import IllegalTransition
-from approval.domain.rules import Path
-
-if TYPE_CHECKING:
-    from approval.domain.application import Application
+from approval.domain.values import Path
 
 
 def _require_reason(reason: str) -> str:
@@ -33,11 +38,37 @@ class ApprovalStatus(StrEnum):
 
 
 class ApprovalAction(StrEnum):
+    """What happened to the approval, as its history (and its event) records it."""
+
     GRANTED = "granted"
     SUSPENDED = "suspended"
     REINSTATED = "reinstated"
     SCOPE_REDUCED = "scope_reduced"
     REVOKED = "revoked"
+
+
+# A change of the whole approval: action -> (the statuses it applies to, the status it leads to).
+TRANSITIONS: Mapping[ApprovalAction, tuple[frozenset[ApprovalStatus], ApprovalStatus]] = MappingProxyType(
+    {
+        ApprovalAction.SUSPENDED: (frozenset({ApprovalStatus.ACTIVE}), ApprovalStatus.SUSPENDED),
+        ApprovalAction.REINSTATED: (frozenset({ApprovalStatus.SUSPENDED}), ApprovalStatus.ACTIVE),
+        ApprovalAction.REVOKED: (frozenset({ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED}), ApprovalStatus.REVOKED),
+    }
+)
+# A change of some fields (suspend, reinstate, reduce the scope) keeps the status; a revoked approval is final.
+FIELD_CHANGES_FROM: frozenset[ApprovalStatus] = frozenset({ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED})
+
+# Why a whole-approval change is refused in a status it does not apply to (other than revoked).
+_REFUSED_BECAUSE: Mapping[ApprovalAction, str] = MappingProxyType(
+    {
+        ApprovalAction.SUSPENDED: "the approval is already suspended",
+        ApprovalAction.REINSTATED: "only a suspended approval can be reinstated",
+    }
+)
+
+# Who acts in the history when another service's event causes the change.
+SUPERVISION = "supervision"
+PROFICIENCY = "proficiency"
 
 
 @dataclass(frozen=True)
@@ -86,16 +117,20 @@ class Approval:
         cls,
         *,
         id: str,  # noqa: A002 - the aggregate's id
-        application: Application,
+        organisation_uscc: str,
+        organisation_name: str,
+        kind: Kind,
+        path: Path,
+        application_id: str,
         fields: Iterable[str],
         at: dt.datetime,
         reason: str,
         actor: str | None = None,
     ) -> Approval:
+        """A new, active approval in ``fields`` (granted on an application, see ``Application``)."""
         approval = cls(
-            id=id, organisation_uscc=application.organisation_uscc, organisation_name=application.organisation_name,
-            kind=application.kind, path=application.path, fields=frozenset(fields), application_id=application.id,
-            granted_at=at,
+            id=id, organisation_uscc=organisation_uscc, organisation_name=organisation_name, kind=kind, path=path,
+            fields=frozenset(fields), application_id=application_id, granted_at=at,
         )
         approval._record(ApprovalAction.GRANTED, ApprovalStatus.ACTIVE, tuple(sorted(approval.fields)), reason, actor, None, at)
         return approval
@@ -124,8 +159,8 @@ class Approval:
     ) -> HistoryEntry:
         """Suspend the whole approval, or only ``fields`` (the rest stays as it is)."""
         reason = _require_reason(reason)
-        self._refuse_if_revoked("suspend")
         if fields:
+            self._expect_field_change("suspend")
             codes = self._in_scope(fields, "suspend")
             already = sorted(codes & self.suspended_fields)
             if already:
@@ -133,9 +168,7 @@ class Approval:
             self.suspended_fields = self.suspended_fields | codes
             return self._record(ApprovalAction.SUSPENDED, self.status, tuple(sorted(codes)), reason, actor,
                                 cause_event_id, at)
-        if self.status is ApprovalStatus.SUSPENDED:
-            raise self._illegal("suspend", "the approval is already suspended")
-        return self._record(ApprovalAction.SUSPENDED, ApprovalStatus.SUSPENDED, (), reason, actor, cause_event_id, at)
+        return self._move(ApprovalAction.SUSPENDED, "suspend", reason, actor, cause_event_id, at)
 
     def reinstate(
         self,
@@ -152,8 +185,8 @@ class Approval:
         causes (e.g. proficiency failures) and are lifted one by one.
         """
         reason = _require_reason(reason)
-        self._refuse_if_revoked("reinstate")
         if fields:
+            self._expect_field_change("reinstate")
             codes = self._in_scope(fields, "reinstate")
             not_suspended = sorted(codes - self.suspended_fields)
             if not_suspended:
@@ -161,9 +194,7 @@ class Approval:
             self.suspended_fields = self.suspended_fields - codes
             return self._record(ApprovalAction.REINSTATED, self.status, tuple(sorted(codes)), reason, actor,
                                 cause_event_id, at)
-        if self.status is not ApprovalStatus.SUSPENDED:
-            raise self._illegal("reinstate", "only a suspended approval can be reinstated")
-        return self._record(ApprovalAction.REINSTATED, ApprovalStatus.ACTIVE, (), reason, actor, cause_event_id, at)
+        return self._move(ApprovalAction.REINSTATED, "reinstate", reason, actor, cause_event_id, at)
 
     def reduce_scope(
         self,
@@ -176,7 +207,7 @@ class Approval:
     ) -> HistoryEntry:
         """Remove ``fields`` from the approval; removing every field is a revocation instead."""
         reason = _require_reason(reason)
-        self._refuse_if_revoked("reduce the scope of")
+        self._expect_field_change("reduce the scope of")
         codes = self._in_scope(fields, "reduce the scope of")
         if not codes:
             raise DomainError("a scope reduction names at least one field", "fields")
@@ -197,17 +228,53 @@ class Approval:
     ) -> HistoryEntry:
         """Revoke the approval; nothing follows a revocation."""
         reason = _require_reason(reason)
-        self._refuse_if_revoked("revoke")
-        return self._record(ApprovalAction.REVOKED, ApprovalStatus.REVOKED, (), reason, actor, cause_event_id, at)
+        return self._move(ApprovalAction.REVOKED, "revoke", reason, actor, cause_event_id, at)
+
+    # --- what other services' events cause --------------------------------------------
+
+    def suspend_for_failed_inspection(
+        self, inspection_id: str, findings: str, *, at: dt.datetime, cause_event_id: str | None
+    ) -> HistoryEntry | None:
+        """A failed inspection of the body or lab suspends the whole approval; one that is
+        already suspended (or revoked) stays as it is."""
+        if self.status is not ApprovalStatus.ACTIVE:
+            return None
+        return self.suspend(f"inspection {inspection_id} failed: {findings}", at=at, actor=SUPERVISION,
+                            cause_event_id=cause_event_id)
+
+    def suspend_field_for_proficiency(
+        self, code: str, reason: str, *, at: dt.datetime, cause_event_id: str | None
+    ) -> HistoryEntry | None:
+        """DESIGN flow 4: a lab's repeated proficiency failures in a field suspend that field,
+        the rest stays; a field outside the approval, or already suspended, stays as it is."""
+        if self.status is ApprovalStatus.REVOKED or code not in self.fields or code in self.suspended_fields:
+            return None
+        return self.suspend(f"proficiency: {reason}", at=at, fields=[code], actor=PROFICIENCY,
+                            cause_event_id=cause_event_id)
 
     # --- internals -------------------------------------------------------------------
 
     def _illegal(self, action: str, rule: str) -> IllegalTransition:
         return IllegalTransition(f"approval {self.id}", action, self.status.value, rule)
 
-    def _refuse_if_revoked(self, action: str) -> None:
+    def _expect(self, action: ApprovalAction, verb: str) -> ApprovalStatus:
+        """The status ``action`` leads to, or ``IllegalTransition`` naming the rule."""
+        allowed_from, to = TRANSITIONS[action]
+        if self.status in allowed_from:
+            return to
         if self.status is ApprovalStatus.REVOKED:
-            raise self._illegal(action, "a revoked approval is final")
+            raise self._illegal(verb, "a revoked approval is final")
+        raise self._illegal(verb, _REFUSED_BECAUSE[action])
+
+    def _expect_field_change(self, verb: str) -> None:
+        if self.status not in FIELD_CHANGES_FROM:
+            raise self._illegal(verb, "a revoked approval is final")
+
+    def _move(
+        self, action: ApprovalAction, verb: str, reason: str, actor: str | None, cause_event_id: str | None,
+        at: dt.datetime,
+    ) -> HistoryEntry:
+        return self._record(action, self._expect(action, verb), (), reason, actor, cause_event_id, at)
 
     def _in_scope(self, fields: Iterable[str], action: str) -> frozenset[str]:
         codes = frozenset(fields)
@@ -233,3 +300,12 @@ class Approval:
         self.status = to_status
         self.history.append(entry)
         return entry
+
+
+def approved_kind(target_kind: str) -> Kind | None:
+    """The kind of approval an inspected organisation holds; None for an enterprise (whose
+    inspections are the certificates' business)."""
+    try:
+        return Kind(target_kind)
+    except ValueError:
+        return None

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from approval.calendar import (
+from approval.domain.working_days import (
     CHINA_ADJUSTED_WORKING_DAYS_2026,
     CHINA_PUBLIC_HOLIDAYS_2026,
     WorkingCalendar,
