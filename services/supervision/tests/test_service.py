@@ -31,7 +31,8 @@ from conformity_shared.errors import DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.testing import token
 
-from supervision import db, domain, draw, service, verify_draw
+from supervision import db, domain, service, verify_draw
+from supervision.domain import draw
 from supervision.app import SupervisionSettings, create_app
 
 REGULATOR = Principal("regulator", Role.REGULATOR)
@@ -261,7 +262,7 @@ async def test_a_drawn_campaign_is_never_redrawn(runtime: ServiceRuntime) -> Non
     await register_inspectors(runtime, 3)
     campaign = await drawn_campaign(runtime)
 
-    with pytest.raises(service.CampaignAlreadyDrawn) as refused:
+    with pytest.raises(domain.CampaignAlreadyDrawn) as refused:
         await service.draw_campaign(runtime, REGULATOR, campaign["id"])
     assert refused.value.status_code == 409
     assert len(await campaign_inspections(runtime, campaign["id"])) == campaign["drawn"]
@@ -274,7 +275,7 @@ async def test_too_few_inspectors_refuses_the_whole_draw_listing_the_shortfalls(
     await register_inspectors(runtime, 1, organisation=body)  # works for the body: a conflict of interest
     created = await service.create_campaign(runtime, REGULATOR, campaign_body())
 
-    with pytest.raises(service.DrawRefused) as refused:
+    with pytest.raises(domain.DrawRefused) as refused:
         await service.draw_campaign(runtime, REGULATOR, created["id"])
 
     answer = refused.value.body()

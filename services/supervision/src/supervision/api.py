@@ -12,7 +12,8 @@ from conformity_shared.auth import Principal, Role, require
 from conformity_shared.events import CreditClass, OrganisationKind
 from conformity_shared.uscc import USCC
 
-from supervision import draw, service
+from supervision import service
+from supervision.domain import draw
 
 router = APIRouter(tags=["supervision"])
 public = APIRouter(prefix="/public", tags=["one public"])

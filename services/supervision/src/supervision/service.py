@@ -5,7 +5,6 @@ domain.py and draw.py."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -18,11 +17,12 @@ import structlog
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
 from conformity_shared.db import upsertable_insert
-from conformity_shared.errors import Conflict, DomainError, NotFound
+from conformity_shared.errors import Conflict, NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
-from supervision import db, domain, draw
+from supervision import db, domain
+from supervision.domain import draw
 
 log = structlog.get_logger("supervision")
 
@@ -92,7 +92,7 @@ async def _standing(uow: UnitOfWork, uscc: str) -> domain.CreditStanding:
     # A failure may arrive before the organisation's own event; list it so the failure counts.
     await _upsert_target(uow, uscc, "unknown", uscc, overwrite=False)
     row = (await uow.session.execute(sa.select(db.targets).where(db.targets.c.uscc == uscc).with_for_update())).one()
-    return domain.CreditStanding(uscc, domain.CreditClass(row.credit_class), row.clean_since)
+    return domain.CreditStanding(uscc, events.CreditClass(row.credit_class), row.clean_since)
 
 
 async def _apply_failure(uow: UnitOfWork, failure: domain.Failure, uscc: str, policy: domain.CreditPolicy) -> None:
@@ -152,7 +152,7 @@ async def restore_clean_credit(runtime: ServiceRuntime, now: dt.datetime | None 
             )
         ).all()
         for row in rows:
-            standing = domain.CreditStanding(row.uscc, domain.CreditClass(row.credit_class), row.clean_since)
+            standing = domain.CreditStanding(row.uscc, events.CreditClass(row.credit_class), row.clean_since)
             while True:
                 standing, change = standing.restore_if_clean(now, policy)
                 if change is None:
@@ -190,9 +190,9 @@ async def order_inspection(runtime: ServiceRuntime, principal: Principal, body: 
         inspection_id = str(uuid.uuid4())
         if body["kind"] == domain.InspectionKind.RE_INSPECTION:
             spot_check = await _load_inspection(uow, body["spot_check_id"], field="spot_check_id")
-            if spot_check.target_id != body["target_uscc"]:
-                raise DomainError("a re-inspection targets the enterprise of its spot check", field="target_uscc")
-            inspection = domain.Inspection.re_inspection_of(spot_check, inspection_id, body["inspector_ids"])
+            inspection = domain.Inspection.re_inspection_of(
+                spot_check, inspection_id, body["inspector_ids"], target_id=body["target_uscc"]
+            )
         else:
             inspection = domain.Inspection(
                 id=inspection_id, kind=body["kind"], target_id=body["target_uscc"], target_kind=body["target_kind"],
@@ -205,14 +205,8 @@ async def order_inspection(runtime: ServiceRuntime, principal: Principal, body: 
 
 async def _check_inspectors(uow: UnitOfWork, inspector_ids: list[str], target: str) -> None:
     rows = (await uow.session.execute(sa.select(db.inspectors).where(db.inspectors.c.id.in_(inspector_ids)))).all()
-    found = {i.id: i for i in rows}
-    for inspector_id in inspector_ids:
-        if inspector_id not in found:
-            raise DomainError(f"inspector {inspector_id} is not registered", field="inspector_ids")
-        if not found[inspector_id].active:
-            raise DomainError(f"inspector {inspector_id} is not active", field="inspector_ids")
-        if found[inspector_id].organisation == target:
-            raise DomainError(f"inspector {inspector_id} works for the target (conflict of interest)", field="inspector_ids")
+    registered = {r.id: draw.Inspector(r.id, r.name, r.organisation, r.region, r.active) for r in rows}
+    domain.check_assignable(target, inspector_ids, registered)
 
 
 async def _create_inspection(uow: UnitOfWork, inspection: domain.Inspection, campaign_id: str | None) -> None:
@@ -272,7 +266,7 @@ def _to_domain(row: Any, assigned: list[str]) -> domain.Inspection:
     return domain.Inspection(
         id=row.id, kind=row.kind, target_id=row.target_uscc, target_kind=row.target_kind,
         inspector_ids=frozenset(assigned), result=result, spot_check_id=row.spot_check_id,
-        certificates_to_verify=tuple(row.certificates_to_verify),
+        certificates_to_verify=tuple(row.certificates_to_verify), status=row.status,
     )
 
 
@@ -352,24 +346,9 @@ async def record_result(
 ) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
         inspection = await _load_inspection(uow, inspection_id)
-        if principal.inspector_id not in inspection.inspector_ids:
-            # Checked before anything else so an unassigned inspector learns nothing of the inspection.
-            raise domain.NotAssignedInspector(principal.inspector_id or "?", inspection_id)
         at = _now()
-        if inspection.kind is domain.InspectionKind.PRODUCT_SPOT_CHECK:
-            samples = [domain.SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in body["samples"]]
-            recorded = inspection.record_spot_check(principal.inspector_id, samples, body["findings"], at)
-            if body["verdict"] and body["verdict"] != recorded.inspection.result.verdict:
-                raise DomainError(
-                    f"verdict {body['verdict']} contradicts the sample results ({recorded.inspection.result.verdict})",
-                    field="verdict",
-                )
-        else:
-            if not body["verdict"]:
-                raise DomainError("verdict (pass or fail) is required for this inspection", field="verdict")
-            if body["samples"]:
-                raise DomainError("sample results belong to product spot checks only", field="samples")
-            recorded = inspection.record_result(principal.inspector_id, body["verdict"], body["findings"], at)
+        samples = [domain.SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in body["samples"]]
+        recorded = inspection.record(principal.inspector_id or "?", body["verdict"], body["findings"], samples, at)
         result = recorded.inspection.result
         changed = await uow.session.execute(
             sa.update(db.inspections)
@@ -421,34 +400,6 @@ _INSPECTION_FOR = {
 }
 _KIND = {k.value: k for k in events.OrganisationKind}
 _CLASS = {c.value: c for c in events.CreditClass}
-_SHORTFALLS_SHOWN = 100
-
-
-class CampaignAlreadyDrawn(Conflict):
-    """Rule: a campaign is drawn once; its published draw is never replaced."""
-
-    def __init__(self, campaign_id: str, drawn_at: dt.datetime | None) -> None:
-        when = f" at {drawn_at.isoformat()}" if drawn_at else ""
-        super().__init__(
-            f"campaign {campaign_id} was drawn{when}; a drawn campaign is never redrawn "
-            "(create a new campaign for a new draw)",
-            field="status",
-        )
-
-
-class DrawRefused(DomainError):
-    """The conflict rules leave too few inspectors: nothing is drawn, the campaign stays open."""
-
-    def __init__(self, campaign_id: str, error: draw.InsufficientInspectors) -> None:
-        super().__init__(f"campaign {campaign_id} not drawn: {error.message}", "inspectors", error.rules)
-        self.shortfalls = error.shortfalls
-
-    def body(self) -> dict[str, object]:
-        body = super().body()
-        body["failed_rules"] = self.rules[:_SHORTFALLS_SHOWN]
-        body["shortfall_count"] = len(self.shortfalls)
-        body["shortfalls"] = [dataclasses.asdict(s) for s in self.shortfalls[:_SHORTFALLS_SHOWN]]
-        return body
 
 
 def _parameters(row: Any) -> draw.CampaignParameters:
@@ -529,7 +480,7 @@ async def draw_campaign(runtime: ServiceRuntime, principal: Principal, campaign_
         if row is None:
             raise NotFound(f"campaign {campaign_id} not found", field="campaign_id")
         if row.status != "created":
-            raise CampaignAlreadyDrawn(campaign_id, row.drawn_at)
+            raise domain.CampaignAlreadyDrawn(campaign_id, row.drawn_at)
         targets, inspectors, previous = await _directory_snapshot_inputs(uow.session)
         try:
             # Sorting, hashing and drawing are CPU work on possibly a million entries: off the event loop.
@@ -537,7 +488,7 @@ async def draw_campaign(runtime: ServiceRuntime, principal: Principal, campaign_
                 _snapshot_and_draw, row.seed, targets, inspectors, previous, _parameters(row)
             )
         except draw.InsufficientInspectors as exc:
-            raise DrawRefused(campaign_id, exc) from None
+            raise domain.DrawRefused(campaign_id, exc) from None
         drawn_at = _now()
         changed = await uow.session.execute(
             sa.update(c)
@@ -549,7 +500,7 @@ async def draw_campaign(runtime: ServiceRuntime, principal: Principal, campaign_
             )
         )
         if changed.rowcount != 1:  # drawn meanwhile by a concurrent request
-            raise CampaignAlreadyDrawn(campaign_id, None)
+            raise domain.CampaignAlreadyDrawn(campaign_id, None)
         inspections = [
             domain.Inspection(
                 id=str(uuid.uuid4()), kind=_INSPECTION_FOR[t.kind], target_id=t.target_id, target_kind=t.kind,
