@@ -32,6 +32,7 @@ from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.testing import token
 
 from supervision import db, domain, service, verify_draw
+from supervision.commands import CreateCampaign, RecordResult, RegisterInspector
 from supervision.domain import draw
 from supervision.app import SupervisionSettings, create_app
 
@@ -129,8 +130,8 @@ async def register_inspectors(rt: ServiceRuntime, count: int, organisation: str 
         inspector_id = f"insp-{uuid.uuid4().hex[:8]}"
         await service.register_inspector(
             rt, REGULATOR,
-            {"id": inspector_id, "name": "Zhang San", "organisation": organisation or new_uscc(), "region": "110000",
-             "active": True},
+            RegisterInspector(id=inspector_id, name="Zhang San", organisation=organisation or new_uscc(), region="110000",
+                              active=True),
         )
         ids.append(inspector_id)
     return ids
@@ -145,7 +146,7 @@ def campaign_body(**overrides: Any) -> dict[str, Any]:
 
 
 async def drawn_campaign(rt: ServiceRuntime, **overrides: Any) -> dict[str, Any]:
-    created = await service.create_campaign(rt, REGULATOR, campaign_body(**overrides))
+    created = await service.create_campaign(rt, REGULATOR, CreateCampaign(**campaign_body(**overrides)))
     return await service.draw_campaign(rt, REGULATOR, created["id"])
 
 
@@ -273,7 +274,7 @@ async def test_too_few_inspectors_refuses_the_whole_draw_listing_the_shortfalls(
     body = made["certification_body"][0]
     await register_inspectors(runtime, 1)
     await register_inspectors(runtime, 1, organisation=body)  # works for the body: a conflict of interest
-    created = await service.create_campaign(runtime, REGULATOR, campaign_body())
+    created = await service.create_campaign(runtime, REGULATOR, CreateCampaign(**campaign_body()))
 
     with pytest.raises(domain.DrawRefused) as refused:
         await service.draw_campaign(runtime, REGULATOR, created["id"])
@@ -303,7 +304,8 @@ async def test_campaign_parameters_outside_the_rules_are_refused_naming_the_fiel
     ]
     for change, field in cases:
         with pytest.raises(DomainError) as refused:
-            await service.create_campaign(runtime, REGULATOR, campaign_body(**change))
+            # Built without the HTTP validation, so that the use case's own rules answer.
+            await service.create_campaign(runtime, REGULATOR, CreateCampaign.model_construct(**campaign_body(**change)))
         assert (refused.value.status_code, refused.value.field) == (422, field), change
 
 
@@ -382,7 +384,7 @@ async def test_only_an_assigned_inspector_records_a_drawn_spot_check_and_its_fai
                "samples": [{"certificate_number": number, "passed": False, "finding": "overheating"}]}
 
     with pytest.raises(domain.NotAssignedInspector) as refused:
-        await service.record_result(runtime, inspector(outsider), inspection["id"], failing)
+        await service.record_result(runtime, inspector(outsider), RecordResult(inspection_id=inspection["id"], **failing))
     assert refused.value.status_code == 403
     with pytest.raises(NotFound):  # nor may an unassigned inspector read it
         await service.get_inspection(runtime, inspector(outsider), inspection["id"])
@@ -390,7 +392,9 @@ async def test_only_an_assigned_inspector_records_a_drawn_spot_check_and_its_fai
     seen = await service.get_inspection(runtime, inspector(inspection["inspectors"][0]), inspection["id"])
     assert number in {c["number"] for c in seen["holder_certificates"]}
     with causal_context("corr-spot-check", "corr-spot-check"):
-        done = await service.record_result(runtime, inspector(inspection["inspectors"][0]), inspection["id"], failing)
+        done = await service.record_result(
+            runtime, inspector(inspection["inspectors"][0]), RecordResult(inspection_id=inspection["id"], **failing)
+        )
 
     assert (done["status"], done["verdict"]) == ("completed", "fail")
     emitted = await outbox(runtime)
@@ -411,8 +415,8 @@ async def test_results_of_drawn_inspections_are_public_only_once_recorded(runtim
     assert (await service.published_results(runtime, body, None, None, 100, 0))["items"] == []
 
     await service.record_result(
-        runtime, inspector(inspection["inspectors"][1]), inspection["id"],
-        {"verdict": "pass", "findings": "", "samples": []},
+        runtime, inspector(inspection["inspectors"][1]),
+        RecordResult(inspection_id=inspection["id"], verdict="pass", findings="", samples=[]),
     )
     [public] = (await service.published_results(runtime, body, None, None, 100, 0))["items"]
     assert (public["inspection_id"], public["verdict"], public["target_uscc"]) == (inspection["id"], "pass", body)
