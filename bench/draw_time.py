@@ -20,7 +20,7 @@ import random
 import time
 
 from conformity_shared.events import CreditClass, OrganisationKind
-from supervision.draw import (
+from supervision.domain.draw import (
     CLASS_ORDER,
     CampaignParameters,
     Inspector,

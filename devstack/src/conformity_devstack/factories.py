@@ -149,3 +149,33 @@ def standard_application(
     rule, by default with a high-risk field (CCC-07) that the commitment path would refuse."""
     overrides.setdefault("commitment_text", None)
     return application(org, "standard", fields=fields, staff=staff, capital=capital, **overrides)
+
+
+# --- supervision (continued) ---------------------------------------------------------------
+
+
+def certificate_issued(
+    holder: str, issuing_body: str, number: str | None = None, **overrides: Any
+) -> events.CertificateIssuedV1:
+    """The event certificates publishes when `issuing_body` certifies `holder` (a CCC kettle,
+    valid 2024-2029), which lists the holder in supervision's directory."""
+    fields: dict[str, Any] = {
+        "certificate_number": number or f"CN-{uuid.uuid4().hex[:10].upper()}", "issuing_body_uscc": issuing_body,
+        "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "CCC", "field": "CCC-07",
+        "product": "electric kettles", "standard": "GB 4706.19-2008", "valid_from": dt.date(2024, 1, 1),
+        "valid_until": dt.date(2029, 1, 1),
+    }
+    return events.CertificateIssuedV1(**(fields | overrides))
+
+
+def campaign_request(**overrides: Any) -> dict[str, Any]:
+    """A campaign as `POST /campaigns` takes it: every kind of target, every class drawn whole
+    (ratio 1), two inspectors per target, a published seed; `overrides` replace keys."""
+    body: dict[str, Any] = {
+        "name": "2024 H1 random inspections",
+        "target_kinds": ["certification_body", "enterprise", "testing_lab"],
+        "ratios": {"A": "1", "B": "1", "C": "1", "D": "1"},
+        "inspectors_per_target": 2,
+        "seed": "lottery 2024-05-01: 03 17 22 28 31 + 09",
+    }
+    return body | overrides

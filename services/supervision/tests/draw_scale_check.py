@@ -11,7 +11,7 @@ import random
 import time
 
 from conformity_shared.events import CreditClass, OrganisationKind
-from supervision.draw import CampaignParameters, Inspector, Snapshot, Target, draw, verify
+from supervision.domain.draw import CampaignParameters, Inspector, Snapshot, Target, draw, verify
 
 TARGETS = 1_000_000
 INSPECTORS = 5_000

@@ -1,4 +1,5 @@
-"""Supervision rules: credit classes, and recording inspection results."""
+"""Supervision rules: credit classes, recording inspection results, the inspection and
+campaign lifecycles."""
 
 from __future__ import annotations
 
@@ -10,28 +11,48 @@ from hypothesis import strategies as st
 
 from conformity_shared.events import CreditClass, OrganisationKind
 from supervision.domain import (
+    CAMPAIGN_TRANSITIONS,
     CREDIT_ORDER,
+    DRAWABLE_KINDS,
+    INSPECTION_TRANSITIONS,
     RESTORATION_CAUSE,
+    Campaign,
+    CampaignAction,
+    CampaignAlreadyDrawn,
+    CampaignParameters,
+    CampaignStatus,
     CreditPolicy,
     CreditStanding,
+    DrawRefused,
     Failure,
     FailureKind,
     FindingsRequiredOnFail,
     Inspection,
+    InspectionAction,
     InspectionFailed,
     InspectionKind,
+    InspectionStatus,
+    InspectorNotAssignable,
+    InvalidCampaign,
     InvalidCreditPolicy,
     InvalidInspection,
     NotAssignedInspector,
+    ReInspectionOfAnotherTarget,
     RectificationVerified,
     ResultAlreadyRecorded,
     SampleResult,
     SampleResultsRequired,
+    SamplesOnlyOnSpotChecks,
     SpotCheckFailed,
+    TargetKind,
     Verdict,
+    VerdictContradictsSamples,
+    VerdictRequired,
+    check_assignable,
     lowered,
     restored,
 )
+from supervision.domain.draw import DrawnTarget, Inspector, Target
 
 A, B, C, D = CREDIT_ORDER
 ORG = "91110105MA01234567"  # opaque here: the directory validates USCCs on entry
@@ -327,3 +348,128 @@ def test_only_an_assigned_inspector_records_a_re_inspection():
     follow_up = Inspection.re_inspection_of(failed_spot_check(), "RE-1", {"INS-C"})
     with pytest.raises(NotAssignedInspector):
         follow_up.record_result("INS-A", Verdict.PASS, "", T0)
+
+
+# --- the inspection lifecycle: recording as the inspector submits it --------------------------------
+
+
+def test_the_inspection_lifecycle_is_assigned_then_completed_once():
+    assert INSPECTION_TRANSITIONS[InspectionAction.RECORD] == (
+        frozenset({InspectionStatus.ASSIGNED}), InspectionStatus.COMPLETED
+    )
+    opened = organisation_inspection()
+    done = opened.record("INS-A", "pass", "", (), T0).inspection
+    assert (opened.status, done.status) == (InspectionStatus.ASSIGNED, InspectionStatus.COMPLETED)
+    with pytest.raises(ResultAlreadyRecorded):
+        done.record("INS-B", "fail", "second opinion", (), T0)
+
+
+def test_an_unassigned_inspector_is_refused_before_anything_about_the_inspection():
+    done = organisation_inspection().record("INS-A", "pass", "", (), T0).inspection
+    with pytest.raises(NotAssignedInspector):
+        done.record("INS-Z", None, "", (), T0)  # neither "already recorded" nor "verdict required"
+
+
+def test_an_organisation_inspection_is_recorded_with_a_verdict_and_no_samples():
+    with pytest.raises(VerdictRequired) as refused:
+        organisation_inspection().record("INS-A", None, "", (), T0)
+    assert (refused.value.field, refused.value.status_code) == ("verdict", 422)
+    with pytest.raises(SamplesOnlyOnSpotChecks) as refused:
+        organisation_inspection().record("INS-A", "pass", "", [SampleResult("CCC-1", True)], T0)
+    assert refused.value.field == "samples"
+
+
+def test_a_verdict_is_checked_before_a_second_result_on_an_organisation_inspection():
+    done = organisation_inspection().record("INS-A", "pass", "", (), T0).inspection
+    with pytest.raises(VerdictRequired):
+        done.record("INS-B", None, "", (), T0)
+
+
+def test_a_spot_check_verdict_follows_from_its_samples_and_a_contradicting_one_is_refused():
+    failing = [SampleResult("CCC-1", False, "overheats")]
+    with pytest.raises(VerdictContradictsSamples, match=r"verdict pass contradicts the sample results \(fail\)"):
+        spot_check().record("INS-A", "pass", "overheats", failing, T0)
+    recorded = spot_check().record("INS-A", "fail", "overheats", failing, T0)
+    assert recorded.verdict == Verdict.FAIL
+    assert spot_check().record("INS-A", None, "", [SampleResult("CCC-1", True)], T0).verdict == Verdict.PASS
+
+
+def test_a_re_inspection_targets_the_enterprise_of_its_spot_check():
+    with pytest.raises(ReInspectionOfAnotherTarget) as refused:
+        Inspection.re_inspection_of(failed_spot_check(), "RE-1", {"INS-C"}, target_id="91110105MA0000000X")
+    assert refused.value.field == "target_uscc"
+    assert Inspection.re_inspection_of(failed_spot_check(), "RE-1", {"INS-C"}, target_id=ORG).target_id == ORG
+
+
+def test_a_drawn_organisation_is_inspected_and_a_drawn_enterprise_spot_checked():
+    body = DrawnTarget(ORG, OrganisationKind.TESTING_LAB, A, ("INS-A", "INS-B"))
+    enterprise = DrawnTarget(ORG, OrganisationKind.ENTERPRISE, A, ("INS-A", "INS-B"))
+    assert Inspection.of_drawn_target("I-1", body).kind == InspectionKind.ORGANISATION_INSPECTION
+    opened = Inspection.of_drawn_target("I-2", enterprise)
+    assert (opened.kind, opened.status, opened.inspector_ids) == (
+        InspectionKind.PRODUCT_SPOT_CHECK, InspectionStatus.ASSIGNED, frozenset({"INS-A", "INS-B"})
+    )
+
+
+@pytest.mark.parametrize(
+    ("registered", "names"),
+    [
+        ({}, "inspector INS-A is not registered"),
+        ({"INS-A": Inspector("INS-A", "Zhang San", "91110000MA0000000X", "110000", False)}, "is not active"),
+        ({"INS-A": Inspector("INS-A", "Zhang San", ORG, "110000")}, "works for the target"),
+    ],
+)
+def test_only_registered_active_inspectors_without_a_conflict_are_assigned(registered, names):
+    with pytest.raises(InspectorNotAssignable, match=names) as refused:
+        check_assignable(ORG, ["INS-A"], registered)
+    assert refused.value.field == "inspector_ids"
+    check_assignable(ORG, ["INS-B"], {"INS-B": Inspector("INS-B", "Li Si", "91110000MA0000000X", "110000")})
+
+
+# --- the campaign lifecycle ---------------------------------------------------------------------
+
+
+def campaign(seed: str = "lottery 2024-05-01") -> Campaign:
+    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=dict.fromkeys(CREDIT_ORDER, "1"))
+    return Campaign.create("CAMP-1", "2024 H1", parameters, seed, T0)
+
+
+def directory_of(inspectors: int) -> tuple[list[Target], list[Inspector], dict[str, tuple[str, ...]]]:
+    targets = [Target(ORG, OrganisationKind.ENTERPRISE, "Beijing Kettle Works", B)]
+    people = [Inspector(f"INS-{i}", f"Inspector {i}", "91110000MA0000000X", "110000") for i in range(inspectors)]
+    return targets, people, {}
+
+
+def test_the_campaign_lifecycle_is_created_then_drawn_once():
+    assert CAMPAIGN_TRANSITIONS[CampaignAction.DRAW] == (frozenset({CampaignStatus.CREATED}), CampaignStatus.DRAWN)
+    created = campaign()
+    published = created.draw(*directory_of(3))
+    drawn = created.drawn(published, T0 + dt.timedelta(hours=1))
+    assert (created.status, drawn.status) == (CampaignStatus.CREATED, CampaignStatus.DRAWN)
+    assert drawn.snapshot_hash == published.snapshot_hash == published.result.snapshot_hash
+    assert [t.target_id for t in published.result.targets] == [ORG]
+    with pytest.raises(CampaignAlreadyDrawn, match="never redrawn") as refused:
+        drawn.draw(*directory_of(3))
+    assert refused.value.status_code == 409
+
+
+def test_a_campaign_with_too_few_inspectors_is_not_drawn_and_stays_created():
+    created = campaign()
+    with pytest.raises(DrawRefused) as refused:
+        created.draw(*directory_of(1))
+    assert refused.value.body()["shortfall_count"] == 1
+    assert created.status == CampaignStatus.CREATED
+
+
+def test_a_campaign_needs_a_published_seed():
+    with pytest.raises(InvalidCampaign, match="seed must not be blank") as refused:
+        campaign(seed="  ")
+    assert refused.value.field == "seed"
+
+
+# --- the directory --------------------------------------------------------------------------------
+
+
+def test_every_organisation_kind_is_a_drawable_target_kind_and_unknown_is_not():
+    assert {k.value for k in DRAWABLE_KINDS} == {k.value for k in OrganisationKind}
+    assert TargetKind.UNKNOWN not in DRAWABLE_KINDS

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conformity_shared import uscc
 from conformity_shared.events import CreditClass, OrganisationKind
-from supervision.draw import (
+from supervision.domain.draw import (
     ALGORITHM,
     CLASS_ORDER,
     CampaignParameters,

@@ -1,16 +1,48 @@
-"""The supervision service's tables: directories (targets, inspectors), credit history,
-campaigns with their published draws, inspections and their results."""
+"""The supervision service's tables (directories of targets and inspectors, credit history,
+campaigns with their published draws, inspections and their results), the mapping between
+their rows and the domain's objects, and the loads, saves and queries of the use cases."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
 
-from conformity_shared.db import UTCDateTime, messaging_tables
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conformity_shared.db import UTCDateTime, messaging_tables, upsertable_insert
+from conformity_shared.events import CreditClass, OrganisationKind
+
+from supervision.domain.campaign import (
+    CAMPAIGN_TRANSITIONS,
+    Campaign,
+    CampaignAction,
+    CampaignDraw,
+    CampaignParameters,
+    CampaignStatus,
+)
+from supervision.domain.credit import CREDIT_ORDER, CreditChange, CreditStanding
+from supervision.domain.directory import DRAWABLE_KINDS, CertificateStatus, TargetKind
+from supervision.domain.draw import Inspector, Target
+from supervision.domain.inspection import (
+    INSPECTION_TRANSITIONS,
+    Inspection,
+    InspectionAction,
+    InspectionResult,
+    InspectionStatus,
+    SampleResult,
+    Verdict,
+)
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)
 
 TZ = UTCDateTime()
+
+_KIND = {kind.value: kind for kind in OrganisationKind}
+_CLASS = {credit_class.value: credit_class for credit_class in CreditClass}
 
 targets = sa.Table(
     "targets",
@@ -96,3 +128,384 @@ inspection_assignments = sa.Table(
     sa.Column("inspection_id", sa.String(36), sa.ForeignKey("inspections.id"), primary_key=True),
     sa.Column("inspector_id", sa.String(64), sa.ForeignKey("inspectors.id"), primary_key=True),
 )
+
+
+# ==================================================================================
+# The target directory and credit standings
+# ==================================================================================
+
+
+async def list_target(
+    session: AsyncSession, uscc: str, kind: TargetKind, name: str, at: dt.datetime, *, overwrite: bool = True
+) -> None:
+    """List the organisation in the directory with a new organisation's credit standing, or,
+    when it is listed already, update its kind and name (`overwrite`) or leave it (not)."""
+    standing = CreditStanding.new(uscc, at)
+    insert = upsertable_insert(session, targets).values(
+        uscc=uscc, kind=kind.value, name=name, credit_class=standing.credit_class.value,
+        clean_since=standing.clean_since, updated_at=at,
+    )
+    if overwrite:
+        statement = insert.on_conflict_do_update(
+            index_elements=["uscc"], set_={"kind": kind.value, "name": name, "updated_at": at}
+        )
+    else:
+        statement = insert.on_conflict_do_nothing(index_elements=["uscc"])
+    await session.execute(statement)
+
+
+async def target_kind(session: AsyncSession, uscc: str) -> str | None:
+    return await session.scalar(sa.select(targets.c.kind).where(targets.c.uscc == uscc))
+
+
+async def mirror_issued_certificate(session: AsyncSession, certificate_number: str, holder_uscc: str) -> None:
+    """Record a newly issued certificate of the holder as valid (replacing any earlier entry)."""
+    await session.execute(
+        sa.delete(target_certificates).where(target_certificates.c.certificate_number == certificate_number)
+    )
+    await session.execute(
+        sa.insert(target_certificates).values(
+            certificate_number=certificate_number, holder_uscc=holder_uscc, status=CertificateStatus.VALID.value
+        )
+    )
+
+
+async def set_certificate_status(session: AsyncSession, certificate_number: str, status: CertificateStatus) -> None:
+    await session.execute(
+        sa.update(target_certificates)
+        .where(target_certificates.c.certificate_number == certificate_number)
+        .values(status=status.value)
+    )
+
+
+async def holder_certificates(session: AsyncSession, holder_uscc: str) -> list[tuple[str, str]]:
+    """(number, status) of the holder's certificates as the directory knows them, by number."""
+    c = target_certificates
+    rows = await session.execute(
+        sa.select(c.c.certificate_number, c.c.status).where(c.c.holder_uscc == holder_uscc).order_by(c.c.certificate_number)
+    )
+    return [(number, status) for number, status in rows]
+
+
+async def load_standing_for_update(session: AsyncSession, uscc: str) -> CreditStanding:
+    """The organisation's credit standing, locked until the transaction ends; it must be listed."""
+    row = (await session.execute(sa.select(targets).where(targets.c.uscc == uscc).with_for_update())).one()
+    return CreditStanding(uscc, _CLASS[row.credit_class], row.clean_since)
+
+
+async def save_standing(session: AsyncSession, standing: CreditStanding, at: dt.datetime) -> None:
+    await session.execute(
+        sa.update(targets).where(targets.c.uscc == standing.organisation).values(
+            credit_class=standing.credit_class.value, clean_since=standing.clean_since, updated_at=at
+        )
+    )
+
+
+async def add_credit_change(session: AsyncSession, change: CreditChange, cause_event_id: str | None) -> None:
+    """Keep the change in the organisation's credit history, with its cause and the event behind it."""
+    await session.execute(
+        sa.insert(credit_changes).values(
+            organisation_uscc=change.organisation, previous=change.previous.value, current=change.current.value,
+            cause=change.published_cause, cause_event_id=cause_event_id, at=change.at,
+        )
+    )
+
+
+async def standings_clean_since(session: AsyncSession, clean_before: dt.datetime) -> list[CreditStanding]:
+    """Organisations below the best class whose clean period started at or before `clean_before`."""
+    rows = await session.execute(
+        sa.select(targets.c.uscc, targets.c.credit_class, targets.c.clean_since)
+        .where(targets.c.credit_class != CREDIT_ORDER[0].value)  # the best class has nothing to restore
+        .where(targets.c.clean_since <= clean_before)
+    )
+    return [CreditStanding(uscc, _CLASS[credit_class], clean_since) for uscc, credit_class, clean_since in rows]
+
+
+async def target_page(session: AsyncSession, kind: str | None, limit: int, offset: int) -> Sequence[sa.RowMapping]:
+    query = sa.select(targets).order_by(targets.c.uscc).limit(limit).offset(offset)
+    if kind:
+        query = query.where(targets.c.kind == kind)
+    return (await session.execute(query)).mappings().all()
+
+
+async def target_row(session: AsyncSession, uscc: str) -> sa.Row[Any] | None:
+    return (await session.execute(sa.select(targets).where(targets.c.uscc == uscc))).first()
+
+
+async def credit_history(session: AsyncSession, uscc: str) -> Sequence[sa.Row[Any]]:
+    query = sa.select(credit_changes).where(credit_changes.c.organisation_uscc == uscc).order_by(credit_changes.c.id)
+    return (await session.execute(query)).all()
+
+
+# ==================================================================================
+# Inspectors
+# ==================================================================================
+
+
+async def inspector_is_registered(session: AsyncSession, inspector_id: str) -> bool:
+    return await session.scalar(sa.select(inspectors.c.id).where(inspectors.c.id == inspector_id)) is not None
+
+
+async def add_inspector(session: AsyncSession, inspector: Inspector, registered_at: dt.datetime) -> None:
+    await session.execute(
+        sa.insert(inspectors).values(
+            id=inspector.id, name=inspector.name, organisation=inspector.organisation, region=inspector.region,
+            active=inspector.active, registered_at=registered_at,
+        )
+    )
+
+
+async def inspector_directory(session: AsyncSession) -> Sequence[sa.RowMapping]:
+    return (await session.execute(sa.select(inspectors).order_by(inspectors.c.id))).mappings().all()
+
+
+async def inspectors_by_id(session: AsyncSession, inspector_ids: Sequence[str]) -> dict[str, Inspector]:
+    rows = await session.execute(
+        sa.select(inspectors.c.id, inspectors.c.name, inspectors.c.organisation, inspectors.c.region, inspectors.c.active)
+        .where(inspectors.c.id.in_(inspector_ids))
+    )
+    return {row.id: Inspector(*row) for row in rows}
+
+
+# ==================================================================================
+# Inspections
+# ==================================================================================
+
+
+def inspection_from_row(row: sa.Row[Any], assigned: Sequence[str]) -> Inspection:
+    result = None
+    if row.verdict:
+        result = InspectionResult(
+            inspector_id=row.recorded_by, verdict=Verdict(row.verdict), findings=row.findings or "",
+            recorded_at=row.completed_at,
+            samples=tuple(SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in row.samples),
+        )
+    return Inspection(
+        id=row.id, kind=row.kind, target_id=row.target_uscc, target_kind=row.target_kind,
+        inspector_ids=frozenset(assigned), result=result, spot_check_id=row.spot_check_id,
+        certificates_to_verify=tuple(row.certificates_to_verify), status=row.status,
+    )
+
+
+async def inspection_row(session: AsyncSession, inspection_id: str) -> sa.Row[Any] | None:
+    return (await session.execute(sa.select(inspections).where(inspections.c.id == inspection_id))).first()
+
+
+async def assigned_inspectors(session: AsyncSession, inspection_id: str) -> list[str]:
+    a = inspection_assignments
+    query = sa.select(a.c.inspector_id).where(a.c.inspection_id == inspection_id).order_by(a.c.inspector_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def load_inspection(session: AsyncSession, inspection_id: str) -> Inspection | None:
+    row = await inspection_row(session, inspection_id)
+    if row is None:
+        return None
+    return inspection_from_row(row, await assigned_inspectors(session, inspection_id))
+
+
+async def add_inspections(
+    session: AsyncSession, opened: Sequence[Inspection], campaign_id: str | None, at: dt.datetime
+) -> None:
+    """Insert inspections and their assignments in two bulk statements (a draw may open many)."""
+    if not opened:
+        return
+    await session.execute(
+        sa.insert(inspections),
+        [
+            {
+                "id": inspection.id, "campaign_id": campaign_id, "target_uscc": inspection.target_id,
+                "target_kind": inspection.target_kind.value, "kind": inspection.kind.value,
+                "spot_check_id": inspection.spot_check_id,
+                "certificates_to_verify": list(inspection.certificates_to_verify), "status": inspection.status.value,
+                "samples": [], "created_at": at,
+            }
+            for inspection in opened
+        ],
+    )
+    await session.execute(
+        sa.insert(inspection_assignments),
+        [
+            {"inspection_id": inspection.id, "inspector_id": i}
+            for inspection in opened
+            for i in sorted(inspection.inspector_ids)
+        ],
+    )
+
+
+async def save_result(session: AsyncSession, completed: Inspection) -> bool:
+    """Store the result of a completed inspection; False when another request recorded one first."""
+    result = completed.result
+    assert result is not None  # a completed inspection has its result
+    allowed_from, _ = INSPECTION_TRANSITIONS[InspectionAction.RECORD]
+    changed = await session.execute(
+        sa.update(inspections)
+        .where(inspections.c.id == completed.id)
+        .where(inspections.c.status.in_([status.value for status in allowed_from]))
+        .values(
+            status=completed.status.value, verdict=result.verdict.value, findings=result.findings,
+            samples=[{"certificate_number": s.certificate_number, "passed": s.passed, "finding": s.finding}
+                     for s in result.samples],
+            completed_at=result.recorded_at, recorded_by=result.inspector_id,
+        )
+    )
+    return changed.rowcount == 1
+
+
+async def inspection_page(
+    session: AsyncSession,
+    assigned_to: str | None,
+    campaign_id: str | None,
+    status: InspectionStatus | None,
+    limit: int,
+    offset: int,
+) -> Sequence[sa.Row[Any]]:
+    """Inspections, newest first; only those assigned to `assigned_to` when given."""
+    i, a = inspections, inspection_assignments
+    query = sa.select(i).order_by(i.c.created_at.desc(), i.c.id).limit(limit).offset(offset)
+    if assigned_to is not None:
+        query = query.where(i.c.id.in_(sa.select(a.c.inspection_id).where(a.c.inspector_id == assigned_to)))
+    if campaign_id:
+        query = query.where(i.c.campaign_id == campaign_id)
+    if status:
+        query = query.where(i.c.status == status.value)
+    return (await session.execute(query)).all()
+
+
+async def assignments_of(session: AsyncSession, inspection_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Each inspection's assigned inspectors, sorted."""
+    assigned: dict[str, list[str]] = {inspection_id: [] for inspection_id in inspection_ids}
+    if not assigned:
+        return assigned
+    a = inspection_assignments
+    pairs = await session.execute(
+        sa.select(a.c.inspection_id, a.c.inspector_id)
+        .where(a.c.inspection_id.in_(list(assigned)))
+        .order_by(a.c.inspector_id)
+    )
+    for inspection_id, inspector_id in pairs:
+        assigned[inspection_id].append(inspector_id)
+    return assigned
+
+
+async def completed_results(
+    session: AsyncSession,
+    organisation: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    limit: int,
+    offset: int,
+) -> Sequence[sa.Row[Any]]:
+    """Completed inspections with their target's name, latest first, completed in [since, until)."""
+    i = inspections
+    query = (
+        sa.select(i, targets.c.name)
+        .join(targets, targets.c.uscc == i.c.target_uscc, isouter=True)
+        .where(i.c.status == InspectionStatus.COMPLETED.value)
+        .order_by(i.c.completed_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if organisation:
+        query = query.where(i.c.target_uscc == organisation)
+    if since:
+        query = query.where(i.c.completed_at >= since)
+    if until:
+        query = query.where(i.c.completed_at < until)
+    return (await session.execute(query)).all()
+
+
+# ==================================================================================
+# Campaigns and their published draws
+# ==================================================================================
+
+# The snapshot bytes and the result can be large (a million targets): read only when needed.
+CAMPAIGN_SUMMARY = [column for column in campaigns.c if column.name not in ("snapshot", "result")]
+
+
+def campaign_from_row(row: sa.Row[Any]) -> Campaign:
+    parameters = CampaignParameters(
+        kinds=frozenset(row.target_kinds), ratios=dict(row.ratios), inspectors_per_target=row.inspectors_per_target
+    )
+    return Campaign(
+        id=row.id, name=row.name, parameters=parameters, seed=row.seed, created_at=row.created_at,
+        status=CampaignStatus(row.status), drawn_at=row.drawn_at, snapshot_hash=row.snapshot_hash,
+    )
+
+
+async def add_campaign(session: AsyncSession, campaign: Campaign) -> None:
+    parameters = campaign.parameters
+    await session.execute(
+        sa.insert(campaigns).values(
+            id=campaign.id, name=campaign.name, target_kinds=sorted(k.value for k in parameters.kinds),
+            ratios={c.value: format(r.normalize(), "f") for c, r in parameters.ratios.items()},
+            inspectors_per_target=parameters.inspectors_per_target, seed=campaign.seed,
+            status=campaign.status.value, created_at=campaign.created_at,
+        )
+    )
+
+
+async def load_campaign_for_update(session: AsyncSession, campaign_id: str) -> Campaign | None:
+    query = sa.select(*CAMPAIGN_SUMMARY).where(campaigns.c.id == campaign_id).with_for_update()
+    row = (await session.execute(query)).first()
+    return campaign_from_row(row) if row is not None else None
+
+
+async def draw_directory(
+    session: AsyncSession,
+) -> tuple[list[Target], list[Inspector], dict[str, tuple[str, ...]]]:
+    """The directories as the draw sees them, one query each (a draw reads every target), and
+    the assignments of the campaign drawn last."""
+    t = targets
+    target_rows = await session.execute(
+        sa.select(t.c.uscc, t.c.kind, t.c.name, t.c.credit_class)
+        .where(t.c.kind.in_([kind.value for kind in sorted(DRAWABLE_KINDS)]))
+    )
+    # Dictionary lookups rather than enum calls: a draw may read a million rows.
+    drawable = [Target(uscc, _KIND[kind], name, _CLASS[cls]) for uscc, kind, name, cls in target_rows]
+    i = inspectors
+    inspector_rows = await session.execute(sa.select(i.c.id, i.c.name, i.c.organisation, i.c.region, i.c.active))
+    registered = [Inspector(*row) for row in inspector_rows]
+    previous = await session.scalar(
+        sa.select(campaigns.c.result)
+        .where(campaigns.c.status == CampaignStatus.DRAWN.value)
+        .order_by(campaigns.c.drawn_at.desc(), campaigns.c.id)
+        .limit(1)
+    )
+    assignments = {e["id"]: tuple(e["inspectors"]) for e in previous["targets"]} if previous else {}
+    return drawable, registered, assignments
+
+
+async def save_drawn_campaign(session: AsyncSession, campaign: Campaign, published: CampaignDraw) -> bool:
+    """Store the published draw with the campaign; False when another request drew it first."""
+    allowed_from, _ = CAMPAIGN_TRANSITIONS[CampaignAction.DRAW]
+    changed = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign.id)
+        .where(campaigns.c.status.in_([status.value for status in allowed_from]))
+        .values(
+            status=campaign.status.value, snapshot=published.snapshot_bytes, snapshot_hash=published.snapshot_hash,
+            result=json.loads(published.result.to_json()), drawn_at=campaign.drawn_at,
+        )
+    )
+    return changed.rowcount == 1
+
+
+async def campaign_summary(session: AsyncSession, campaign_id: str) -> sa.Row[Any] | None:
+    """The campaign without its snapshot bytes, with its result (None until drawn)."""
+    query = sa.select(*CAMPAIGN_SUMMARY, campaigns.c.result).where(campaigns.c.id == campaign_id)
+    return (await session.execute(query)).first()
+
+
+async def campaign_columns(session: AsyncSession, campaign_id: str, *columns: Any) -> sa.Row[Any] | None:
+    """The campaign's status and the given columns."""
+    query = sa.select(campaigns.c.status, *columns).where(campaigns.c.id == campaign_id)
+    return (await session.execute(query)).first()
+
+
+async def campaign_page(session: AsyncSession, drawn_only: bool, limit: int, offset: int) -> Sequence[sa.Row[Any]]:
+    c = campaigns
+    query = sa.select(*CAMPAIGN_SUMMARY).order_by(c.c.created_at.desc(), c.c.id).limit(limit).offset(offset)
+    if drawn_only:
+        query = query.where(c.c.status == CampaignStatus.DRAWN.value)
+    return (await session.execute(query)).all()

@@ -4,7 +4,7 @@
     python -m supervision.verify_draw --snapshot snapshot.json --result result.json --seed SEED [--hash HEX]
 
 Prints CONFIRMED (exit 0) or REFUTED with the differences (exit 1); 2 when the published
-data cannot be read. Only the standard library and `supervision.draw` are used, so anyone
+data cannot be read. Only the standard library and `supervision.domain.draw` are used, so anyone
 can run it without a token or the platform's dependencies beyond this package.
 """
 
@@ -24,7 +24,7 @@ from typing import TextIO
 
 from conformity_shared.errors import DomainError
 
-from supervision.draw import ALGORITHM, DrawResult, Snapshot, Verification, verify
+from supervision.domain.draw import ALGORITHM, DrawResult, Snapshot, Verification, verify
 
 
 @dataclass(frozen=True)

@@ -447,8 +447,21 @@ def _draw_targets(key: bytes, snapshot: Snapshot) -> tuple[list[Target], list[Cl
 
 
 def _assign(key: bytes, snapshot: Snapshot, drawn: list[Target]) -> list[tuple[str, ...]]:
+    """Each drawn target's inspectors (ids sorted), in the order of `drawn`."""
     n = snapshot.parameters.inspectors_per_target
     active = [i for i in snapshot.inspectors if i.active]  # inactive inspectors are never drawn
+    exclusions = _exclusions(snapshot, drawn, active, n)
+    deal = _Deal(key, len(active))
+    return [tuple(sorted(active[k].id for k in deal.take(n, excluded))) for excluded in exclusions]
+
+
+def _exclusions(
+    snapshot: Snapshot, drawn: list[Target], active: list[Inspector], n: int
+) -> list[frozenset[int]]:
+    """Per drawn target, the positions in `active` the conflict rules exclude.
+
+    Raises InsufficientInspectors naming every target left with fewer than n eligible.
+    """
     index = {inspector.id: k for k, inspector in enumerate(active)}
     by_organisation: dict[str, list[int]] = {}
     for k, inspector in enumerate(active):
@@ -477,42 +490,57 @@ def _assign(key: bytes, snapshot: Snapshot, drawn: list[Target]) -> list[tuple[s
         exclusions.append(excluded)
     if shortfalls:
         raise InsufficientInspectors(shortfalls)
+    return exclusions
 
-    # Load balancing: inspectors are dealt from rounds, each a fresh shuffle of all active
-    # inspectors; every position is dealt once, so loads differ by at most about one.
-    stream = _Stream(key, "inspectors")
-    queue: list[int] = []
-    dealt = bytearray()
-    head = 0
-    assignments: list[tuple[str, ...]] = []
-    for excluded in exclusions:
+
+class _Deal:
+    """Load balancing: inspectors are dealt from rounds, each a fresh shuffle of all active
+    inspectors; every position is dealt once, so loads differ by at most about one."""
+
+    def __init__(self, key: bytes, inspectors: int) -> None:
+        self._stream = _Stream(key, "inspectors")
+        self._inspectors = inspectors
+        self._queue: list[int] = []
+        self._dealt = bytearray()
+        self._head = 0
+
+    def take(self, n: int, excluded: frozenset[int]) -> list[int]:
+        """The next n undealt positions whose inspectors are not excluded, each inspector once."""
+        queue, dealt = self._queue, self._dealt
         picked: list[int] = []
-        position = head
+        position = self._head
         rounds_added = 0
         while len(picked) < n:
             if position == len(queue):
-                # One fresh round holds every eligible inspector, and the check above made
+                # One fresh round holds every eligible inspector, and the exclusion check made
                 # sure there are at least n; a second round would mean a bug, not a loop.
                 rounds_added += 1
                 assert rounds_added == 1, "inspector deal found too few eligible inspectors"
-                round_ = list(range(len(active)))
-                stream.shuffle_prefix(round_, len(round_) - 1)
-                queue.extend(round_)
-                dealt.extend(bytes(len(round_)))
+                self._add_round()
             if not dealt[position]:
                 candidate = queue[position]
                 if candidate not in excluded and candidate not in picked:
                     picked.append(candidate)
                     dealt[position] = 1
             position += 1
+        self._skip_dealt()
+        return picked
+
+    def _add_round(self) -> None:
+        round_ = list(range(self._inspectors))
+        self._stream.shuffle_prefix(round_, len(round_) - 1)
+        self._queue.extend(round_)
+        self._dealt.extend(bytes(len(round_)))
+
+    def _skip_dealt(self) -> None:
+        queue, dealt, head = self._queue, self._dealt, self._head
         while head < len(queue) and dealt[head]:
             head += 1
         if head > 1 << 16:  # drop the dealt prefix so the queue stays small
             del queue[:head]
             del dealt[:head]
             head = 0
-        assignments.append(tuple(sorted(active[k].id for k in picked)))
-    return assignments
+        self._head = head
 
 
 def draw(seed: str, snapshot: Snapshot) -> DrawResult:

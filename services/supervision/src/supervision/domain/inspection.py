@@ -1,168 +1,33 @@
-"""Supervision rules: credit classes, and who may record which inspection result.
+"""Inspections: who records which result, and what a recorded result sets off.
 
-Pure Python, no I/O. The service layer loads these objects, calls a rule and turns the
-returned facts (credit changes, failed spot checks, verified rectifications) into the
-shared events.
+Pure Python, no I/O, no clock: every rule receives the instant it decides at. The service
+loads an ``Inspection``, calls ``record``, saves the completed inspection and turns the
+returned facts (failed spot checks, verified rectifications, failed inspections, a credit
+failure) into the shared events.
+
+Lifecycle (a second result raises ``ResultAlreadyRecorded``, HTTP 409)::
+
+    assigned --record--> completed
+
+An inspection is opened assigned to its inspectors, drawn in a campaign or ordered by the
+regulator; one of them records its one result. A product spot check is recorded with one
+result per sampled certificate and fails when any sample fails; an organisation inspection
+and a re-inspection are recorded with a verdict.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
 from conformity_shared.errors import Conflict, DomainError, Forbidden
-from conformity_shared.events import CreditClass, OrganisationKind
+from conformity_shared.events import OrganisationKind
 
-# ==================================================================================
-# Credit classes
-# ==================================================================================
-
-# Best first: lowering moves right, restoration moves left.
-CREDIT_ORDER: tuple[CreditClass, ...] = (CreditClass.A, CreditClass.B, CreditClass.C, CreditClass.D)
-RESTORATION_CAUSE = "clean_period"
-
-
-class FailureKind(StrEnum):
-    """Failures anywhere that lower an organisation's credit class (DESIGN, supervision)."""
-
-    SPOT_CHECK_FAILED = "spot_check_failed"
-    INSPECTION_FAILED = "inspection_failed"
-    COMMITMENT_BREACHED = "commitment_breached"
-    LAB_FAILURE = "lab_failure"
-
-
-# How many classes each failure lowers. A breached commitment marks the organisation as
-# untrustworthy (a signed declaration proved false), so it goes to D from any class;
-# the other failures cost one class each.
-DEFAULT_LOWERING: Mapping[FailureKind, int] = MappingProxyType(
-    {
-        FailureKind.SPOT_CHECK_FAILED: 1,
-        FailureKind.INSPECTION_FAILED: 1,
-        FailureKind.LAB_FAILURE: 1,
-        FailureKind.COMMITMENT_BREACHED: len(CREDIT_ORDER) - 1,
-    }
-)
-DEFAULT_CLEAN_PERIOD = dt.timedelta(days=365)
-
-
-class InvalidCreditPolicy(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "credit_policy", [{"rule": "credit_policy", "detail": message}])
-
-
-@dataclass(frozen=True)
-class CreditPolicy:
-    """Configurable credit rules: classes lost per failure, and the clean period."""
-
-    clean_period: dt.timedelta = DEFAULT_CLEAN_PERIOD
-    lowering: Mapping[FailureKind, int] = field(default_factory=lambda: DEFAULT_LOWERING)
-
-    def __post_init__(self) -> None:
-        if self.clean_period <= dt.timedelta(0):
-            raise InvalidCreditPolicy(f"the clean period must be positive, is {self.clean_period}")
-        lowering = {FailureKind(k): v for k, v in self.lowering.items()}
-        missing = [k.value for k in FailureKind if k not in lowering]
-        if missing:
-            raise InvalidCreditPolicy(f"classes to lower are required for every failure, missing: {', '.join(missing)}")
-        bad = [f"{k}={v}" for k, v in lowering.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1]
-        if bad:
-            raise InvalidCreditPolicy(f"every failure lowers at least one class: {', '.join(bad)}")
-        object.__setattr__(self, "lowering", MappingProxyType(lowering))
-
-
-def lowered(credit_class: CreditClass, classes: int) -> CreditClass:
-    """The class `classes` steps worse, never below D."""
-    position = CREDIT_ORDER.index(CreditClass(credit_class))
-    return CREDIT_ORDER[min(position + classes, len(CREDIT_ORDER) - 1)]
-
-
-def restored(credit_class: CreditClass) -> CreditClass:
-    """The class one step better, never above A."""
-    position = CREDIT_ORDER.index(CreditClass(credit_class))
-    return CREDIT_ORDER[max(position - 1, 0)]
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One failure of an organisation: what, which record (inspection, round, approval), when."""
-
-    kind: FailureKind
-    reference: str
-    at: dt.datetime
-
-
-@dataclass(frozen=True)
-class CreditChange:
-    """A change of credit class, as CreditClassChangedV1 publishes it."""
-
-    organisation: str
-    previous: CreditClass
-    current: CreditClass
-    cause: str  # a FailureKind value, or RESTORATION_CAUSE
-    at: dt.datetime
-    reference: str | None = None
-
-
-@dataclass(frozen=True)
-class CreditStanding:
-    """An organisation's credit class and the start of its current clean period.
-
-    `clean_since` is the later of the last failure and the last restoration; every full
-    clean period after it earns one class back.
-    """
-
-    organisation: str
-    credit_class: CreditClass
-    clean_since: dt.datetime
-
-    @classmethod
-    def new(cls, organisation: str, at: dt.datetime, credit_class: CreditClass = CreditClass.A) -> CreditStanding:
-        """A newly listed organisation: no failure on record, so class A unless told otherwise."""
-        return cls(organisation, CreditClass(credit_class), at)
-
-    def record_failure(
-        self, failure: Failure, policy: CreditPolicy | None = None
-    ) -> tuple[CreditStanding, CreditChange | None]:
-        """Lower the class by the policy's steps for this failure (never below D).
-
-        The failure restarts the clean period even at D; the change is None when the
-        class cannot move.
-        """
-        policy = policy or CreditPolicy()
-        current = lowered(self.credit_class, policy.lowering[FailureKind(failure.kind)])
-        standing = replace(self, credit_class=current, clean_since=max(self.clean_since, failure.at))
-        if current == self.credit_class:
-            return standing, None
-        cause = FailureKind(failure.kind).value
-        change = CreditChange(self.organisation, self.credit_class, current, cause, failure.at, failure.reference)
-        return standing, change
-
-    def restore_if_clean(
-        self, now: dt.datetime, policy: CreditPolicy | None = None
-    ) -> tuple[CreditStanding, CreditChange | None]:
-        """Raise the class by one after a full clean period without failures (never above A).
-
-        The next period starts where this one ended, not at `now`, so the result does not
-        depend on how often the check runs; a long clean record earns one class per call
-        until it is caught up.
-        """
-        policy = policy or CreditPolicy()
-        if self.credit_class == CreditClass.A:
-            return self, None
-        period_end = self.clean_since + policy.clean_period
-        if now < period_end:
-            return self, None
-        current = restored(self.credit_class)
-        standing = replace(self, credit_class=current, clean_since=period_end)
-        return standing, CreditChange(self.organisation, self.credit_class, current, RESTORATION_CAUSE, period_end)
-
-
-# ==================================================================================
-# Inspections and their results
-# ==================================================================================
+from supervision.domain.credit import Failure, FailureKind
+from supervision.domain.draw import DrawnTarget, Inspector
 
 
 class InspectionKind(StrEnum):
@@ -174,6 +39,32 @@ class InspectionKind(StrEnum):
 class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
+
+
+class InspectionStatus(StrEnum):
+    ASSIGNED = "assigned"  # open: its inspectors are to record the result
+    COMPLETED = "completed"  # its one result is recorded, and published
+
+
+class InspectionAction(StrEnum):
+    RECORD = "record"
+
+
+# action: (statuses it is allowed from, the status it leads to)
+INSPECTION_TRANSITIONS: Mapping[InspectionAction, tuple[frozenset[InspectionStatus], InspectionStatus]] = (
+    MappingProxyType(
+        {InspectionAction.RECORD: (frozenset({InspectionStatus.ASSIGNED}), InspectionStatus.COMPLETED)}
+    )
+)
+
+# Which inspection a drawn target gets: organisations are inspected, enterprises spot-checked.
+INSPECTION_FOR: Mapping[OrganisationKind, InspectionKind] = MappingProxyType(
+    {
+        OrganisationKind.CERTIFICATION_BODY: InspectionKind.ORGANISATION_INSPECTION,
+        OrganisationKind.TESTING_LAB: InspectionKind.ORGANISATION_INSPECTION,
+        OrganisationKind.ENTERPRISE: InspectionKind.PRODUCT_SPOT_CHECK,
+    }
+)
 
 
 class NotAssignedInspector(Forbidden):
@@ -226,6 +117,54 @@ class InvalidInspection(DomainError):
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message, field, [{"rule": "inspection", "detail": message}])
+
+
+class VerdictRequired(DomainError):
+    """Rule: an organisation inspection or a re-inspection is recorded with its verdict."""
+
+    def __init__(self) -> None:
+        super().__init__("verdict (pass or fail) is required for this inspection", "verdict")
+
+
+class SamplesOnlyOnSpotChecks(DomainError):
+    """Rule: per-certificate sample results are what a product spot check is recorded with, only."""
+
+    def __init__(self) -> None:
+        super().__init__("sample results belong to product spot checks only", "samples")
+
+
+class VerdictContradictsSamples(DomainError):
+    """Rule: a spot check's verdict follows from its samples; one given must be that one."""
+
+    def __init__(self, given: Verdict | str, from_samples: Verdict) -> None:
+        super().__init__(f"verdict {given} contradicts the sample results ({from_samples})", "verdict")
+
+
+class ReInspectionOfAnotherTarget(DomainError):
+    """Rule: a re-inspection checks the enterprise whose spot check failed, no other."""
+
+    def __init__(self) -> None:
+        super().__init__("a re-inspection targets the enterprise of its spot check", "target_uscc")
+
+
+class InspectorNotAssignable(DomainError):
+    """Rule: an inspection is assigned registered, active inspectors without a conflict of interest."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "inspector_ids")
+
+
+def check_assignable(target_id: str, inspector_ids: Sequence[str], registered: Mapping[str, Inspector]) -> None:
+    """Refuse, naming the first inspector at fault, one who is not registered, not active, or
+    who works for the target (a conflict of interest)."""
+    for inspector_id in inspector_ids:
+        inspector = registered.get(inspector_id)
+        if inspector is None:
+            raise InspectorNotAssignable(f"inspector {inspector_id} is not registered")
+        if not inspector.active:
+            raise InspectorNotAssignable(f"inspector {inspector_id} is not active")
+        if inspector.organisation == target_id:
+            raise InspectorNotAssignable(f"inspector {inspector_id} works for the target (conflict of interest)")
 
 
 @dataclass(frozen=True)
@@ -296,10 +235,15 @@ class Recorded:
     consequences: tuple[Consequence, ...]
     credit_failure: Failure | None
 
+    @property
+    def verdict(self) -> Verdict:
+        assert self.inspection.result is not None  # a recorded inspection has its result
+        return self.inspection.result.verdict
+
 
 @dataclass(frozen=True)
 class Inspection:
-    """One drawn (or follow-up) inspection of a target by its assigned inspectors."""
+    """One drawn (or ordered) inspection of a target by its assigned inspectors."""
 
     id: str
     kind: InspectionKind
@@ -310,13 +254,20 @@ class Inspection:
     # For a re-inspection: the failed spot check it follows up, and its failed certificates.
     spot_check_id: str | None = None
     certificates_to_verify: tuple[str, ...] = ()
+    status: InspectionStatus = InspectionStatus.ASSIGNED
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", InspectionKind(self.kind))
         object.__setattr__(self, "target_kind", OrganisationKind(self.target_kind))
         object.__setattr__(self, "inspector_ids", frozenset(self.inspector_ids))
+        object.__setattr__(self, "status", InspectionStatus(self.status))
         if not self.inspector_ids:
             raise InvalidInspection(f"inspection {self.id} has no assigned inspector", "inspector_ids")
+        self._check_kind_fits_target()
+        if (self.result is not None) != (self.status is InspectionStatus.COMPLETED):
+            raise InvalidInspection(f"inspection {self.id} is {self.status}: completed exactly when it has a result")
+
+    def _check_kind_fits_target(self) -> None:
         enterprise = self.target_kind == OrganisationKind.ENTERPRISE
         if self.kind == InspectionKind.ORGANISATION_INSPECTION and enterprise:
             raise InvalidInspection("an organisation inspection targets a certification body or a lab", "kind")
@@ -327,9 +278,26 @@ class Inspection:
                 "a re-inspection follows up a failed spot check and its certificates", "spot_check_id"
             )
 
+    # --- opening ---------------------------------------------------------------------
+
     @classmethod
-    def re_inspection_of(cls, spot_check: Inspection, id: str, inspector_ids: Iterable[str]) -> Inspection:
-        """Open the re-inspection that will verify rectification of a failed product spot check."""
+    def of_drawn_target(cls, id: str, target: DrawnTarget) -> Inspection:
+        """The inspection a campaign opens for a target it drew, assigned to the drawn inspectors."""
+        return cls(
+            id=id, kind=INSPECTION_FOR[target.kind], target_id=target.target_id, target_kind=target.kind,
+            inspector_ids=frozenset(target.inspector_ids),
+        )
+
+    @classmethod
+    def re_inspection_of(
+        cls, spot_check: Inspection, id: str, inspector_ids: Iterable[str], target_id: str | None = None
+    ) -> Inspection:
+        """Open the re-inspection that will verify rectification of a failed product spot check.
+
+        `target_id`, when the order names one, must be the spot check's enterprise.
+        """
+        if target_id is not None and target_id != spot_check.target_id:
+            raise ReInspectionOfAnotherTarget()
         if spot_check.kind != InspectionKind.PRODUCT_SPOT_CHECK:
             raise InvalidInspection(
                 f"only a product spot check is re-inspected, {spot_check.id} is a {spot_check.kind}"
@@ -346,15 +314,38 @@ class Inspection:
             certificates_to_verify=spot_check.result.failed_certificates,
         )
 
-    def _check_can_record(self, inspector_id: str) -> None:
-        if inspector_id not in self.inspector_ids:
-            raise NotAssignedInspector(inspector_id, self.id)
-        if self.result is not None:
-            raise ResultAlreadyRecorded(self.id)
+    # --- recording the result ----------------------------------------------------------
 
-    def record_result(
-        self, inspector_id: str, verdict: Verdict, findings: str, at: dt.datetime
+    def record(
+        self,
+        inspector_id: str,
+        verdict: Verdict | str | None,
+        findings: str,
+        samples: Iterable[SampleResult],
+        at: dt.datetime,
     ) -> Recorded:
+        """Record the result as an assigned inspector submits it.
+
+        A product spot check is recorded with its samples, and a verdict given with them must
+        be the one they give; any other inspection with a verdict and no samples.
+        """
+        if inspector_id not in self.inspector_ids:
+            # Checked before anything else so an unassigned inspector learns nothing of the inspection.
+            raise NotAssignedInspector(inspector_id, self.id)
+        samples = tuple(samples)
+        if self.kind is InspectionKind.PRODUCT_SPOT_CHECK:
+            recorded = self.record_spot_check(inspector_id, samples, findings, at)
+            from_samples = recorded.verdict
+            if verdict and verdict != from_samples:
+                raise VerdictContradictsSamples(verdict, from_samples)
+            return recorded
+        if not verdict:
+            raise VerdictRequired()
+        if samples:
+            raise SamplesOnlyOnSpotChecks()
+        return self.record_result(inspector_id, Verdict(verdict), findings, at)
+
+    def record_result(self, inspector_id: str, verdict: Verdict, findings: str, at: dt.datetime) -> Recorded:
         """Record pass, or fail with findings, for an organisation inspection or a re-inspection.
 
         A re-inspection that passes verifies rectification of the spot check's certificates.
@@ -366,20 +357,20 @@ class Inspection:
         findings = findings.strip()
         if verdict == Verdict.FAIL and not findings:
             raise FindingsRequiredOnFail(self.id)
-        recorded = replace(self, result=InspectionResult(inspector_id, verdict, findings, at))
-
+        completed = self._completed(InspectionResult(inspector_id, verdict, findings, at))
         if verdict == Verdict.PASS:
-            if self.kind == InspectionKind.RE_INSPECTION:
-                assert self.spot_check_id is not None  # guaranteed by __post_init__
-                certificates = self.certificates_to_verify
-                verified = RectificationVerified(self.id, self.spot_check_id, self.target_id, certificates)
-                return Recorded(recorded, (verified,), None)
-            return Recorded(recorded, (), None)
+            return Recorded(completed, self._passed_consequences(), None)
         if self.kind == InspectionKind.RE_INSPECTION:
             # The certificates stay suspended; their suspension deadline takes its course.
-            return Recorded(recorded, (), Failure(FailureKind.SPOT_CHECK_FAILED, self.id, at))
+            return Recorded(completed, (), Failure(FailureKind.SPOT_CHECK_FAILED, self.id, at))
         failed = InspectionFailed(self.id, self.target_id, self.target_kind, findings)
-        return Recorded(recorded, (failed,), Failure(FailureKind.INSPECTION_FAILED, self.id, at))
+        return Recorded(completed, (failed,), Failure(FailureKind.INSPECTION_FAILED, self.id, at))
+
+    def _passed_consequences(self) -> tuple[Consequence, ...]:
+        if self.kind != InspectionKind.RE_INSPECTION:
+            return ()
+        assert self.spot_check_id is not None  # guaranteed by __post_init__
+        return (RectificationVerified(self.id, self.spot_check_id, self.target_id, self.certificates_to_verify),)
 
     def record_spot_check(
         self, inspector_id: str, samples: Iterable[SampleResult], findings: str, at: dt.datetime
@@ -398,8 +389,19 @@ class Inspection:
         verdict = Verdict.FAIL if failed else Verdict.PASS
         if failed and not findings:
             raise FindingsRequiredOnFail(self.id)
-        recorded = replace(self, result=InspectionResult(inspector_id, verdict, findings, at, samples))
+        completed = self._completed(InspectionResult(inspector_id, verdict, findings, at, samples))
         if not failed:
-            return Recorded(recorded, (), None)
+            return Recorded(completed, (), None)
         spot_check_failed = SpotCheckFailed(self.id, self.target_id, failed, findings)
-        return Recorded(recorded, (spot_check_failed,), Failure(FailureKind.SPOT_CHECK_FAILED, self.id, at))
+        return Recorded(completed, (spot_check_failed,), Failure(FailureKind.SPOT_CHECK_FAILED, self.id, at))
+
+    def _check_can_record(self, inspector_id: str) -> None:
+        if inspector_id not in self.inspector_ids:
+            raise NotAssignedInspector(inspector_id, self.id)
+        allowed_from, _ = INSPECTION_TRANSITIONS[InspectionAction.RECORD]
+        if self.status not in allowed_from:
+            raise ResultAlreadyRecorded(self.id)
+
+    def _completed(self, result: InspectionResult) -> Inspection:
+        _, to = INSPECTION_TRANSITIONS[InspectionAction.RECORD]
+        return replace(self, result=result, status=to)

@@ -1,0 +1,98 @@
+"""Typed commands: what the routes hand to the use cases, validated on the way in.
+
+Where the HTTP body is exactly the command, the route takes the command as its body type;
+a result's inspection comes from the path, so the route builds `RecordResult`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from conformity_shared.events import CreditClass, OrganisationKind
+from conformity_shared.uscc import USCC
+
+from supervision.domain.draw import DEFAULT_RATIOS, MIN_INSPECTORS_PER_TARGET
+from supervision.domain.inspection import InspectionKind
+
+# The HTTP spellings of the domain's InspectionKind, Verdict and InspectionStatus (a test keeps
+# them equal): Literal keeps the 422 answers for an unknown value as they have always been.
+InspectionKindName = Literal["organisation_inspection", "product_spot_check", "re_inspection"]
+VerdictName = Literal["pass", "fail"]
+InspectionStatusName = Literal["assigned", "completed"]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RegisterInspector(Command):
+    """The regulator registers an inspector."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    organisation: USCC = Field(description="the inspector's employer; never drawn to inspect it")
+    region: str = Field(min_length=1, max_length=40)
+    active: bool = True
+
+
+class OrderInspection(Command):
+    """The regulator orders an inspection outside a campaign (also a re-inspection)."""
+
+    target_uscc: USCC
+    target_kind: OrganisationKind
+    kind: InspectionKindName
+    inspector_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=10)
+    spot_check_id: str | None = Field(
+        default=None, description="for a re-inspection: the failed product spot check whose rectification it verifies"
+    )
+
+    @model_validator(mode="after")
+    def _re_inspection_names_its_spot_check(self) -> OrderInspection:
+        if self.kind == InspectionKind.RE_INSPECTION and not self.spot_check_id:
+            raise ValueError("spot_check_id is required for a re_inspection")
+        return self
+
+
+class Sample(Command):
+    """The result of the samples taken under one certificate."""
+
+    certificate_number: str = Field(min_length=1, max_length=40)
+    passed: bool
+    finding: str | None = Field(default=None, max_length=2000)
+
+
+class SubmittedResult(Command):
+    """A result as the inspector submits it (the body of `POST /inspections/{id}/result`)."""
+
+    verdict: VerdictName | None = Field(
+        default=None, description="required except for a product spot check, whose verdict follows from its samples"
+    )
+    findings: str = Field(default="", max_length=5000, description="required on fail")
+    samples: list[Sample] = Field(default_factory=list, max_length=1000, description="product spot checks only")
+
+
+class RecordResult(SubmittedResult):
+    """An assigned inspector records the result of inspection `inspection_id`."""
+
+    inspection_id: str
+
+
+class CreateCampaign(Command):
+    """The regulator opens a random-inspection campaign."""
+
+    name: str = Field(min_length=1, max_length=200)
+    target_kinds: list[OrganisationKind] = Field(
+        min_length=1, description="which directories are drawn from: certification_body, testing_lab, enterprise"
+    )
+    ratios: dict[CreditClass, str | int | float] = Field(
+        default_factory=lambda: {c: str(r) for c, r in DEFAULT_RATIOS.items()},
+        description='sampling ratio per credit class, between 0 and 1, one for each of A-D (decimal strings '
+        'such as "0.05" are exact); per class ceil(ratio x population) targets are drawn',
+    )
+    inspectors_per_target: int = Field(default=MIN_INSPECTORS_PER_TARGET, le=50, description="at least 2")
+    seed: str = Field(
+        min_length=1, max_length=200,
+        description="the published seed, e.g. a public lottery result of a stated date; the draw is a function of it",
+    )
