@@ -25,7 +25,8 @@ from conformity_shared.auth import Principal, Role
 from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import db, service, statistics
+from proficiency import db, service
+from proficiency.domain import iso13528
 from proficiency.app import ProficiencySettings, create_app
 
 REGULATOR = Principal("regulator", Role.REGULATOR)
@@ -147,7 +148,7 @@ async def test_consensus_round_takes_algorithm_a_and_its_uncertainty(runtime: Se
         await service.submit_result(runtime, lab(org), round_["id"], {"value": value, "expanded_uncertainty": 0.4, "coverage_factor": 2})
     report = await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
 
-    robust = statistics.algorithm_a(values)
+    robust = iso13528.algorithm_a(values)
     assert report["assigned_value"] == robust.x_star
     assert report["sigma_pt"] == robust.s_star
     assert report["standard_uncertainty"] == pytest.approx(1.25 * robust.s_star / math.sqrt(5))

@@ -1,5 +1,5 @@
 """Use cases of the proficiency service: each opens one unit of work, asks the domain
-(``domain`` and ``statistics``), saves the change and its events together.
+(``domain``, with ``domain.iso13528``), saves the change and its events together.
 
 Who may see what: the regulator sees everything; a lab sees the rounds it is enrolled in,
 its own result and scores, and the anonymised distribution of a closed round, never another

@@ -14,7 +14,8 @@ from conformity_shared.auth import Principal
 from conformity_shared.errors import Conflict, NotFound
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import db, domain, statistics
+from proficiency import db, domain
+from proficiency.domain import iso13528
 from proficiency.service.consequences import record_outcome
 from proficiency.service.refusals import invalid, naming
 from proficiency.service.views import iso
@@ -125,7 +126,7 @@ async def report_sample(
                 "sample_id", "a sample is reported once", f"reported at {row.reported_at.isoformat()}",
             )
         try:
-            statistics.ParticipantResult(
+            iso13528.ParticipantResult(
                 principal.org or "", request["value"], request.get("expanded_uncertainty"), request.get("coverage_factor")
             )
         except ValueError as exc:

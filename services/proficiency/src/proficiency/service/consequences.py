@@ -14,7 +14,8 @@ from conformity_shared import events
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import db, domain, statistics
+from proficiency import db, domain
+from proficiency.domain import iso13528
 
 log = structlog.get_logger("proficiency")
 
@@ -58,7 +59,7 @@ async def record_outcome(
         )
     ).all()
     history = [
-        domain.RoundOutcome(r.reference_id, statistics.Signal(r.signal)) if r.kind == "round"
+        domain.RoundOutcome(r.reference_id, iso13528.Signal(r.signal)) if r.kind == "round"
         else domain.BlindSampleOutcome(r.reference_id, bool(r.passed))
         for r in unsettled
     ]

@@ -13,7 +13,8 @@ from conformity_shared.auth import Principal
 from conformity_shared.errors import Conflict
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import db, domain, plot, statistics
+from proficiency import db, domain, plot
+from proficiency.domain import iso13528
 from proficiency.service.views import design_view, enrolled_labs, is_regulator, result_view, round_view, visible_round
 
 
@@ -56,7 +57,7 @@ async def round_report(runtime: ServiceRuntime, principal: Principal, round_id: 
         "robust_estimate": evaluation["robust_estimate"],
         "participants": len(scored),
         "enrolled_without_result": len(enrolled) - len(scored),
-        "signals": {s.value: 0 for s in statistics.Signal} | dict(Counter(x.signal for x in scored)),
+        "signals": {s.value: 0 for s in iso13528.Signal} | dict(Counter(x.signal for x in scored)),
         "acceptance_limits": {
             "acceptable": [evaluation["assigned_value"] - 2 * evaluation["sigma_pt"],
                            evaluation["assigned_value"] + 2 * evaluation["sigma_pt"]],

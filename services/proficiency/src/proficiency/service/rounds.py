@@ -18,7 +18,8 @@ from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import db, domain, statistics
+from proficiency import db, domain
+from proficiency.domain import iso13528
 from proficiency.service.consequences import record_outcome
 from proficiency.service.refusals import invalid, naming, refused
 from proficiency.service.reports import round_report
@@ -42,19 +43,19 @@ def _now() -> dt.datetime:
 # --- rounds: loading -----------------------------------------------------------------------
 
 
-def _design(row: Any) -> statistics.RoundDesign:
+def _design(row: Any) -> iso13528.RoundDesign:
     if row.assigned_value_method == "reference":
-        assigned: statistics.ReferenceAssignedValue | statistics.ConsensusAssignedValue = (
-            statistics.ReferenceAssignedValue(
+        assigned: iso13528.ReferenceAssignedValue | iso13528.ConsensusAssignedValue = (
+            iso13528.ReferenceAssignedValue(
                 row.reference_value, row.reference_expanded_uncertainty, row.reference_coverage_factor
             )
         )
     else:
-        assigned = statistics.ConsensusAssignedValue()
-    sigma: statistics.FixedSigmaPt | statistics.RobustSigmaPt = (
-        statistics.FixedSigmaPt(row.sigma_pt) if row.sigma_pt_method == "fixed" else statistics.RobustSigmaPt()
+        assigned = iso13528.ConsensusAssignedValue()
+    sigma: iso13528.FixedSigmaPt | iso13528.RobustSigmaPt = (
+        iso13528.FixedSigmaPt(row.sigma_pt) if row.sigma_pt_method == "fixed" else iso13528.RobustSigmaPt()
     )
-    return statistics.RoundDesign(assigned, sigma)
+    return iso13528.RoundDesign(assigned, sigma)
 
 
 async def _domain_round(session: Any, row: Any) -> domain.ProficiencyRound:
@@ -254,7 +255,7 @@ async def close_round(
     return await round_report(runtime, principal, round_id)
 
 
-def _evaluation_json(evaluation: statistics.RoundEvaluation) -> dict[str, Any]:
+def _evaluation_json(evaluation: iso13528.RoundEvaluation) -> dict[str, Any]:
     robust = evaluation.robust_estimate
     return {
         "assigned_value": evaluation.assigned_value,
