@@ -132,3 +132,47 @@ def inspector_body(inspector_id: str, organisation: str | None = None, **overrid
     }
     body.update(overrides)
     return body
+
+
+# --- proficiency ---------------------------------------------------------------------------
+
+
+def reference_design(value: float = 10.0, sigma_pt: float = 0.5, *, expanded_uncertainty: float = 0.1,
+                     coverage_factor: float = 2.0) -> dict[str, Any]:
+    """A round's design as `POST /rounds` takes it: a reference value with U and k, and a fixed
+    sigma_pt. By default u(x_pt) = 0.1 / 2 = 0.05, below 0.3 sigma_pt = 0.15: plain z scores."""
+    return {
+        "assigned_value": {"method": "reference", "value": value, "expanded_uncertainty": expanded_uncertainty,
+                           "coverage_factor": coverage_factor},
+        "sigma_pt": {"method": "fixed", "value": sigma_pt},
+    }
+
+
+def proficiency_round(
+    labs: Iterable[str],
+    deadline: dt.datetime,
+    *,
+    field: str = "TL-FOOD",
+    measurand: str = "lead in rice flour",
+    unit: str = "mg/kg",
+    design: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A round as `POST /rounds` takes it, enrolling `labs`; by default `reference_design()`."""
+    body: dict[str, Any] = {
+        "field": field, "measurand": measurand, "unit": unit, "deadline": deadline.isoformat(),
+        **(design or reference_design()), "labs": list(labs),
+    }
+    body.update(overrides)
+    return body
+
+
+def blind_sample(org: str, *, field: str = "TL-FOOD", known_value: float = 0.20, tolerance: float = 0.03,
+                 **overrides: Any) -> dict[str, Any]:
+    """A blind sample for lab `org` as `POST /blind-samples` takes it."""
+    body: dict[str, Any] = {
+        "field": field, "lab_uscc": org, "measurand": "cadmium in rice", "unit": "mg/kg",
+        "description": "rice, 500 g, sample S-17", "known_value": known_value, "tolerance": tolerance,
+    }
+    body.update(overrides)
+    return body
