@@ -86,6 +86,20 @@ def lab_application(org: str, path: str = "commitment", *, fields: Iterable[str]
     return application(org, path, kind="testing_lab", fields=fields, staff=staff, capital=None, **overrides)
 
 
+def standard_application(
+    org: str,
+    *,
+    fields: Iterable[str] = ("CCC-07", "MS-QMS"),
+    staff: int | Mapping[str, int] = 15,
+    capital: int | None = 8_000_000,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A certification body's standard-path application (no commitment text) that meets every
+    rule, by default with a high-risk field (CCC-07) that the commitment path would refuse."""
+    overrides.setdefault("commitment_text", None)
+    return application(org, "standard", fields=fields, staff=staff, capital=capital, **overrides)
+
+
 # --- certificates --------------------------------------------------------------------------
 
 
@@ -134,26 +148,6 @@ def inspector_body(inspector_id: str, organisation: str | None = None, **overrid
     return body
 
 
-# --- approval (service tests) ----------------------------------------------------------------
-
-
-def standard_application(
-    org: str,
-    *,
-    fields: Iterable[str] = ("CCC-07", "MS-QMS"),
-    staff: int | Mapping[str, int] = 15,
-    capital: int | None = 8_000_000,
-    **overrides: Any,
-) -> dict[str, Any]:
-    """A certification body's standard-path application (no commitment text) that meets every
-    rule, by default with a high-risk field (CCC-07) that the commitment path would refuse."""
-    overrides.setdefault("commitment_text", None)
-    return application(org, "standard", fields=fields, staff=staff, capital=capital, **overrides)
-
-
-# --- supervision (continued) ---------------------------------------------------------------
-
-
 def certificate_issued(
     holder: str, issuing_body: str, number: str | None = None, **overrides: Any
 ) -> events.CertificateIssuedV1:
@@ -179,3 +173,47 @@ def campaign_request(**overrides: Any) -> dict[str, Any]:
         "seed": "lottery 2024-05-01: 03 17 22 28 31 + 09",
     }
     return body | overrides
+
+
+# --- proficiency ---------------------------------------------------------------------------
+
+
+def reference_design(value: float = 10.0, sigma_pt: float = 0.5, *, expanded_uncertainty: float = 0.1,
+                     coverage_factor: float = 2.0) -> dict[str, Any]:
+    """A round's design as `POST /rounds` takes it: a reference value with U and k, and a fixed
+    sigma_pt. By default u(x_pt) = 0.1 / 2 = 0.05, below 0.3 sigma_pt = 0.15: plain z scores."""
+    return {
+        "assigned_value": {"method": "reference", "value": value, "expanded_uncertainty": expanded_uncertainty,
+                           "coverage_factor": coverage_factor},
+        "sigma_pt": {"method": "fixed", "value": sigma_pt},
+    }
+
+
+def proficiency_round(
+    labs: Iterable[str],
+    deadline: dt.datetime,
+    *,
+    field: str = "TL-FOOD",
+    measurand: str = "lead in rice flour",
+    unit: str = "mg/kg",
+    design: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A round as `POST /rounds` takes it, enrolling `labs`; by default `reference_design()`."""
+    body: dict[str, Any] = {
+        "field": field, "measurand": measurand, "unit": unit, "deadline": deadline.isoformat(),
+        **(design or reference_design()), "labs": list(labs),
+    }
+    body.update(overrides)
+    return body
+
+
+def blind_sample(org: str, *, field: str = "TL-FOOD", known_value: float = 0.20, tolerance: float = 0.03,
+                 **overrides: Any) -> dict[str, Any]:
+    """A blind sample for lab `org` as `POST /blind-samples` takes it."""
+    body: dict[str, Any] = {
+        "field": field, "lab_uscc": org, "measurand": "cadmium in rice", "unit": "mg/kg",
+        "description": "rice, 500 g, sample S-17", "known_value": known_value, "tolerance": tolerance,
+    }
+    body.update(overrides)
+    return body

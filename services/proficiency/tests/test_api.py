@@ -5,152 +5,121 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from conformity_shared import db as shared_db
-from conformity_shared import uscc
-from conformity_shared.auth import Role
+from conformity_devstack.factories import new_uscc, proficiency_round, reference_design
 from conformity_devstack.testing import token
-
-from proficiency.app import ProficiencySettings, create_app
+from conformity_shared.auth import Role
 
 REGULATOR = token(Role.REGULATOR)
-
-
-def new_uscc() -> str:
-    return uscc.make(random.Random())
 
 
 def as_lab(org: str) -> dict[str, str]:
     return token(Role.LAB, org=org)
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    settings = ProficiencySettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False)
-    application = create_app(settings)
-    await shared_db.migrate("proficiency:migrations", settings.resolved_database_url())
-    yield application
-    await application.state.runtime.engine.dispose()
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The routes without the lifespan (no broker): the database is migrated by `app`."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://proficiency") as client:
-        yield client
-
-
 def round_body(labs: list[str], seconds: float = 3600) -> dict:
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return {
-        "field": "TL-ELEC", "measurand": "insulation resistance", "unit": "MΩ", "deadline": deadline.isoformat(),
-        "assigned_value": {"method": "reference", "value": 100.0, "expanded_uncertainty": 1.0, "coverage_factor": 2},
-        "sigma_pt": {"method": "fixed", "value": 5.0},
-        "labs": labs,
-    }
+    design = reference_design(100.0, 5.0, expanded_uncertainty=1.0, coverage_factor=2)
+    return proficiency_round(labs, deadline, field="TL-ELEC", measurand="insulation resistance", unit="MΩ", design=design)
 
 
 def error_fields(response: httpx.Response) -> set[str]:
     return {str(e["loc"][-1]) for e in response.json()["detail"]}
 
 
-async def test_bad_round_input_is_refused_naming_the_field(http: httpx.AsyncClient) -> None:
+async def test_bad_round_input_is_refused_naming_the_field(client: httpx.AsyncClient) -> None:
     body = round_body([new_uscc()])
     body["sigma_pt"] = {"method": "fixed", "value": -1}
     body["deadline"] = "2030-01-01T00:00:00"  # no time zone
     body["labs"] = ["91110105MA0000000X"]
-    response = await http.post("/rounds", json=body, headers=REGULATOR)
+    response = await client.post("/rounds", json=body, headers=REGULATOR)
     assert response.status_code == 422
     assert error_fields(response) == {"value", "deadline", "0"}  # sigma_pt.fixed.value, deadline, labs.0
     assert any("Unified Social Credit Code" in e["msg"] for e in response.json()["detail"])
 
 
-async def test_result_with_u_but_no_k_is_refused_naming_coverage_factor(http: httpx.AsyncClient) -> None:
+async def test_result_with_u_but_no_k_is_refused_naming_coverage_factor(client: httpx.AsyncClient) -> None:
     org = new_uscc()
-    created = (await http.post("/rounds", json=round_body([org]), headers=REGULATOR)).json()
-    response = await http.post(
+    created = (await client.post("/rounds", json=round_body([org]), headers=REGULATOR)).json()
+    response = await client.post(
         f"/rounds/{created['id']}/results", json={"value": 101.0, "expanded_uncertainty": 2.0}, headers=as_lab(org)
     )
     assert response.status_code == 422
     assert error_fields(response) == {"coverage_factor"}
-    misspelt = await http.post(f"/rounds/{created['id']}/results", json={"valeu": 1}, headers=as_lab(org))
+    misspelt = await client.post(f"/rounds/{created['id']}/results", json={"valeu": 1}, headers=as_lab(org))
     assert misspelt.status_code == 422 and {"value", "valeu"} <= error_fields(misspelt)
 
 
-async def test_roles_are_enforced(http: httpx.AsyncClient) -> None:
+async def test_roles_are_enforced(client: httpx.AsyncClient) -> None:
     org = new_uscc()
-    assert (await http.post("/rounds", json=round_body([org]))).status_code == 401
-    assert (await http.post("/rounds", json=round_body([org]), headers=as_lab(org))).status_code == 403
-    created = (await http.post("/rounds", json=round_body([org]), headers=REGULATOR)).json()
-    assert (await http.post(f"/rounds/{created['id']}/results", json={"value": 1.0}, headers=REGULATOR)).status_code == 403
-    assert (await http.post(f"/rounds/{created['id']}/close", headers=as_lab(org))).status_code == 403
-    assert (await http.get("/blind-samples", headers=as_lab(org))).status_code == 403
-    assert (await http.get(f"/labs/{org}/outcomes", headers=as_lab(org))).status_code == 403
+    assert (await client.post("/rounds", json=round_body([org]))).status_code == 401
+    assert (await client.post("/rounds", json=round_body([org]), headers=as_lab(org))).status_code == 403
+    created = (await client.post("/rounds", json=round_body([org]), headers=REGULATOR)).json()
+    assert (await client.post(f"/rounds/{created['id']}/results", json={"value": 1.0}, headers=REGULATOR)).status_code == 403
+    assert (await client.post(f"/rounds/{created['id']}/close", headers=as_lab(org))).status_code == 403
+    assert (await client.get("/blind-samples", headers=as_lab(org))).status_code == 403
+    assert (await client.get(f"/labs/{org}/outcomes", headers=as_lab(org))).status_code == 403
 
 
-async def test_refusals_name_the_field_and_the_rule(http: httpx.AsyncClient) -> None:
+async def test_refusals_name_the_field_and_the_rule(client: httpx.AsyncClient) -> None:
     org, outsider, other = new_uscc(), new_uscc(), new_uscc()
-    created = (await http.post("/rounds", json=round_body([org, other]), headers=REGULATOR)).json()
+    created = (await client.post("/rounds", json=round_body([org, other]), headers=REGULATOR)).json()
     url = f"/rounds/{created['id']}/results"
 
-    assert (await http.post(url, json={"value": 100.5}, headers=as_lab(org))).status_code == 201
-    duplicate = await http.post(url, json={"value": 100.7}, headers=as_lab(org))
+    assert (await client.post(url, json={"value": 100.5}, headers=as_lab(org))).status_code == 201
+    duplicate = await client.post(url, json={"value": 100.7}, headers=as_lab(org))
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "lab_uscc"
     assert duplicate.json()["failed_rules"][0]["rule"] == "a round takes one result per enrolled lab"
 
-    not_enrolled = await http.post(url, json={"value": 100.5}, headers=as_lab(outsider))
+    not_enrolled = await client.post(url, json={"value": 100.5}, headers=as_lab(outsider))
     assert not_enrolled.status_code == 403
     assert not_enrolled.json()["failed_rules"][0]["rule"] == "only labs enrolled in a round may submit results to it"
 
-    for_another = await http.post(url, json={"value": 100.5, "lab_uscc": other}, headers=as_lab(org))
+    for_another = await client.post(url, json={"value": 100.5, "lab_uscc": other}, headers=as_lab(org))
     assert for_another.status_code == 403 and for_another.json()["field"] == "lab_uscc"
 
 
-async def test_a_lab_reads_its_own_result_only(http: httpx.AsyncClient) -> None:
+async def test_a_lab_reads_its_own_result_only(client: httpx.AsyncClient) -> None:
     a, b = new_uscc(), new_uscc()
-    created = (await http.post("/rounds", json=round_body([a, b]), headers=REGULATOR)).json()
-    await http.post(f"/rounds/{created['id']}/results", json={"value": 100.5}, headers=as_lab(a))
+    created = (await client.post("/rounds", json=round_body([a, b]), headers=REGULATOR)).json()
+    await client.post(f"/rounds/{created['id']}/results", json={"value": 100.5}, headers=as_lab(a))
 
-    assert (await http.get(f"/rounds/{created['id']}/results/{a}", headers=as_lab(a))).json()["value"] == 100.5
-    assert (await http.get(f"/rounds/{created['id']}/results/{a}", headers=as_lab(b))).status_code == 404
-    assert (await http.get(f"/rounds/{created['id']}/results/{a}", headers=REGULATOR)).status_code == 200
-    assert (await http.get(f"/rounds/{created['id']}", headers=as_lab(new_uscc()))).status_code == 404
+    assert (await client.get(f"/rounds/{created['id']}/results/{a}", headers=as_lab(a))).json()["value"] == 100.5
+    assert (await client.get(f"/rounds/{created['id']}/results/{a}", headers=as_lab(b))).status_code == 404
+    assert (await client.get(f"/rounds/{created['id']}/results/{a}", headers=REGULATOR)).status_code == 200
+    assert (await client.get(f"/rounds/{created['id']}", headers=as_lab(new_uscc()))).status_code == 404
 
 
-async def test_closed_round_report_and_plot_over_http(http: httpx.AsyncClient) -> None:
+async def test_closed_round_report_and_plot_over_http(client: httpx.AsyncClient) -> None:
     labs = [new_uscc() for _ in range(4)]
-    created = (await http.post("/rounds", json=round_body(labs, seconds=1.5), headers=REGULATOR)).json()
+    created = (await client.post("/rounds", json=round_body(labs, seconds=1.5), headers=REGULATOR)).json()
     for org, value in zip(labs, [100.0, 104.0, 84.0, 117.0]):
-        assert (await http.post(f"/rounds/{created['id']}/results", json={"value": value}, headers=as_lab(org))).status_code == 201
-    early = await http.post(f"/rounds/{created['id']}/close", headers=REGULATOR)
+        assert (await client.post(f"/rounds/{created['id']}/results", json={"value": value}, headers=as_lab(org))).status_code == 201
+    early = await client.post(f"/rounds/{created['id']}/close", headers=REGULATOR)
     assert early.status_code == 409 and early.json()["field"] == "deadline"
     await asyncio.sleep(max(0.0, (dt.datetime.fromisoformat(created["deadline"]) - dt.datetime.now(dt.UTC)).total_seconds()) + 0.2)
 
-    closed = await http.post(f"/rounds/{created['id']}/close", headers=REGULATOR)
+    closed = await client.post(f"/rounds/{created['id']}/close", headers=REGULATOR)
     assert closed.status_code == 200, closed.text
     assert closed.json()["signals"] == {"acceptable": 2, "warning": 0, "action": 2}
 
-    report = (await http.get(f"/rounds/{created['id']}/report", headers=as_lab(labs[3]))).json()
+    report = (await client.get(f"/rounds/{created['id']}/report", headers=as_lab(labs[3]))).json()
     assert report["your_result"]["scores"]["score"] == pytest.approx(3.4)
     assert all(org not in str(report) for org in labs[:3])
 
-    svg = await http.get(f"/rounds/{created['id']}/report/plot", headers=as_lab(labs[0]))
+    svg = await client.get(f"/rounds/{created['id']}/report/plot", headers=as_lab(labs[0]))
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
-    png = await http.get(f"/rounds/{created['id']}/report/plot?format=png", headers=REGULATOR)
+    png = await client.get(f"/rounds/{created['id']}/report/plot?format=png", headers=REGULATOR)
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
 
 
-async def test_blind_sample_routes_keep_the_known_value_from_the_lab(http: httpx.AsyncClient) -> None:
+async def test_blind_sample_routes_keep_the_known_value_from_the_lab(client: httpx.AsyncClient) -> None:
     org = new_uscc()
-    registered = await http.post(
+    registered = await client.post(
         "/blind-samples",
         json={"field": "TL-ELEC", "lab_uscc": org, "measurand": "leakage current", "unit": "mA",
               "known_value": 0.50, "tolerance": 0.05},
@@ -158,14 +127,14 @@ async def test_blind_sample_routes_keep_the_known_value_from_the_lab(http: httpx
     )
     assert registered.status_code == 201
     sample_id = registered.json()["id"]
-    listed = (await http.get("/samples", headers=as_lab(org))).json()["items"]
+    listed = (await client.get("/samples", headers=as_lab(org))).json()["items"]
     assert [s["id"] for s in listed] == [sample_id]
     assert "known_value" not in listed[0] and "tolerance" not in listed[0]
-    assert (await http.get(f"/samples/{sample_id}", headers=as_lab(new_uscc()))).status_code == 404
+    assert (await client.get(f"/samples/{sample_id}", headers=as_lab(new_uscc()))).status_code == 404
 
-    reported = await http.post(f"/samples/{sample_id}/result", json={"value": 0.62}, headers=as_lab(org))
+    reported = await client.post(f"/samples/{sample_id}/result", json={"value": 0.62}, headers=as_lab(org))
     assert reported.status_code == 200 and "passed" not in reported.json()
-    verdict = (await http.get(f"/blind-samples/{sample_id}", headers=REGULATOR)).json()
+    verdict = (await client.get(f"/blind-samples/{sample_id}", headers=REGULATOR)).json()
     assert verdict["passed"] is False
-    outcomes = (await http.get(f"/labs/{org}/outcomes", headers=REGULATOR)).json()
+    outcomes = (await client.get(f"/labs/{org}/outcomes", headers=REGULATOR)).json()
     assert outcomes["suspensions_required"][0]["evidence"] == [sample_id]

@@ -8,7 +8,16 @@ import pytest
 
 from proficiency.domain import (
     BlindSample,
+    BlindSampleAction,
     BlindSampleOutcome,
+    BlindSampleStatus,
+    DeadlinePassed,
+    EnrolmentAfterDeadline,
+    InvalidBlindSample,
+    InvalidMeasurement,
+    RoundAction,
+    RoundCannotBeEvaluated,
+    SampleAlreadyReported,
     DuplicateSubmission,
     LabNotEnrolled,
     LateSubmission,
@@ -22,13 +31,16 @@ from proficiency.domain import (
     is_lab_failure,
     suspension_required,
 )
-from proficiency.statistics import (
+from proficiency.domain.blind_sample import TRANSITIONS as SAMPLE_TRANSITIONS
+from proficiency.domain.iso13528 import (
+    ConsensusAssignedValue,
     FixedSigmaPt,
     ReferenceAssignedValue,
     RoundDesign,
     ScoreKind,
     Signal,
 )
+from proficiency.domain.round import TRANSITIONS as ROUND_TRANSITIONS
 
 DEADLINE = datetime(2025, 6, 30, 17, 0, tzinfo=UTC)
 BEFORE = DEADLINE - timedelta(days=1)
@@ -245,3 +257,96 @@ def test_first_rule_met_is_the_reason_given():
 
     assert reason is not None
     assert reason.rule is SuspensionRule.FAILED_BLIND_SAMPLE
+
+
+# --- Lifecycles as transition tables ---------------------------------------------------
+
+
+def test_round_lifecycle_table_lets_only_an_open_round_move():
+    assert ROUND_TRANSITIONS[RoundAction.CLOSE] == (frozenset({RoundStatus.OPEN}), RoundStatus.CLOSED)
+    for action in (RoundAction.ENROL, RoundAction.SUBMIT):
+        assert ROUND_TRANSITIONS[action] == (frozenset({RoundStatus.OPEN}), RoundStatus.OPEN)
+
+
+def test_round_is_opened_only_with_its_deadline_ahead():
+    with pytest.raises(DeadlinePassed) as refused:
+        ProficiencyRound.open("PT-1", field="F", measurand="lead", unit="µg/L", deadline=DEADLINE, design=DESIGN,
+                              labs=["lab-A"], at=DEADLINE)
+    assert refused.value.field == "deadline" and refused.value.status_code == 422
+
+    opened = ProficiencyRound.open("PT-1", field="F", measurand="lead", unit="µg/L", deadline=DEADLINE, design=DESIGN,
+                                   labs=["lab-A", "lab-A"], at=BEFORE)
+    assert opened.status is RoundStatus.OPEN and opened.enrolled_labs == {"lab-A"}
+
+
+def test_enrolling_twice_is_harmless_and_only_before_the_deadline():
+    pt_round = open_round(enrolled=("lab-A",))
+
+    assert pt_round.enrol(["lab-B", "lab-A", "lab-B"], at=BEFORE) == ["lab-B"]
+    assert pt_round.enrolled_labs == {"lab-A", "lab-B"}
+    with pytest.raises(EnrolmentAfterDeadline) as late:
+        pt_round.enrol(["lab-C"], at=AFTER)
+    assert late.value.status_code == 409 and late.value.field == "deadline"
+
+
+def test_closed_round_takes_no_enrolment():
+    pt_round = open_round()
+    pt_round.close(at=AFTER)
+
+    with pytest.raises(RoundClosed, match="no lab can be enrolled"):
+        pt_round.enrol(["lab-Z"], at=BEFORE)
+
+
+def test_refusals_answer_with_their_field_rule_and_status():
+    pt_round = open_round()
+    with pytest.raises(LabNotEnrolled) as refused:
+        pt_round.submit("lab-Z", 10.0, at=BEFORE)
+
+    assert refused.value.status_code == 403 and refused.value.field == "lab_uscc"
+    assert refused.value.rules == [
+        {"rule": LabNotEnrolled.rule, "field": "lab_uscc", "detail": "lab lab-Z is not enrolled in round PT-2025-07"}
+    ]
+
+
+def test_uncertainty_without_its_coverage_factor_is_refused_naming_the_field():
+    with pytest.raises(InvalidMeasurement) as refused:
+        open_round().submit("lab-A", 10.0, expanded_uncertainty=0.2, at=BEFORE)
+
+    assert refused.value.field == "coverage_factor" and refused.value.status_code == 422
+
+
+def test_round_without_enough_results_for_a_consensus_cannot_be_evaluated():
+    design = RoundDesign(assigned_value=ConsensusAssignedValue(), sigma_pt=FixedSigmaPt(0.5))
+    pt_round = ProficiencyRound("PT-1", field="F", measurand="lead", unit="µg/L", deadline=DEADLINE, design=design,
+                                enrolled_labs=["lab-A"])
+    pt_round.submit("lab-A", 10.0, at=BEFORE)
+
+    with pytest.raises(RoundCannotBeEvaluated, match="at least 3") as refused:
+        pt_round.close(at=AFTER)
+    assert refused.value.field == "results"
+    assert pt_round.status is RoundStatus.OPEN
+
+
+def test_blind_sample_is_reported_once():
+    sample = BlindSample("BS-1", known_value=50.0, tolerance=2.0)
+
+    verdict = sample.report_result("lab-A", 51.5, at=BEFORE)
+
+    assert verdict.passed and sample.status is BlindSampleStatus.REPORTED
+    assert sample.report is not None and sample.report.at == BEFORE
+    with pytest.raises(SampleAlreadyReported) as twice:
+        sample.report_result("lab-A", 50.0, at=AFTER)
+    assert twice.value.status_code == 409 and twice.value.field == "sample_id"
+    assert sample.report.value == 51.5
+
+
+def test_blind_sample_lifecycle_table():
+    assert SAMPLE_TRANSITIONS[BlindSampleAction.REPORT] == (
+        frozenset({BlindSampleStatus.ASSIGNED}), BlindSampleStatus.REPORTED
+    )
+
+
+def test_blind_sample_needs_a_usable_tolerance():
+    with pytest.raises(InvalidBlindSample) as refused:
+        BlindSample("BS-1", known_value=50.0, tolerance=-1.0)
+    assert refused.value.field == "tolerance"

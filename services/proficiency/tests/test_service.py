@@ -10,71 +10,44 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 
-from conformity_shared import db as shared_db
-from conformity_shared import events, uscc
-from conformity_shared.auth import Principal, Role
+from conformity_devstack.factories import REGULATOR, blind_sample, lab, new_uscc, proficiency_round, reference_design
+from conformity_shared import events
+from conformity_shared.auth import Principal
+from conformity_shared.clock import FixedClock
 from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import db, service, statistics
-from proficiency.app import ProficiencySettings, create_app
+from proficiency import commands, db, service
+from proficiency.domain import iso13528
 
-REGULATOR = Principal("regulator", Role.REGULATOR)
 FIELD = "TL-FOOD"
 LAB_FAILED = events.LabFailureV1.ce_type
 SUSPENSION_REQUIRED = events.LabFieldSuspensionRequiredV1.ce_type
 
 
-def new_uscc() -> str:
-    return uscc.make(random.Random())
+@pytest.fixture(autouse=True)
+def clock(runtime: ServiceRuntime) -> FixedClock:
+    """The service's clock stands still; a test moves it with `move_clock`."""
+    runtime.clock = FixedClock(instant=dt.datetime.now(dt.UTC))
+    return runtime.clock
 
 
-def lab(org: str) -> Principal:
-    return Principal(org, Role.LAB, org=org)
+def now(runtime: ServiceRuntime) -> dt.datetime:
+    return runtime.clock.now()
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    settings = ProficiencySettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False)
-    application = create_app(settings)
-    await shared_db.migrate("proficiency:migrations", settings.resolved_database_url())
-    yield application
-    await application.state.runtime.engine.dispose()
-
-
-@pytest.fixture
-def runtime(app: FastAPI) -> ServiceRuntime:
-    return app.state.runtime
-
-
-@pytest.fixture
-def labs() -> list[str]:
-    return [new_uscc() for _ in range(5)]
-
-
-def reference_design(value: float = 10.0, sigma: float = 0.5) -> dict[str, Any]:
-    # u(x_pt) = 0.1 / 2 = 0.05, below 0.3 sigma_pt = 0.15: plain z scores.
-    return {
-        "assigned_value": {"method": "reference", "value": value, "expanded_uncertainty": 0.1, "coverage_factor": 2.0},
-        "sigma_pt": {"method": "fixed", "value": sigma},
-    }
+def move_clock(runtime: ServiceRuntime, instant: dt.datetime) -> None:
+    runtime.clock = FixedClock(runtime.clock.zone, instant)
 
 
 async def new_round(runtime: ServiceRuntime, labs: list[str], design: dict[str, Any] | None = None) -> dict[str, Any]:
-    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    request = {
-        "field": FIELD, "measurand": "lead in rice flour", "unit": "mg/kg", "deadline": deadline, "labs": labs,
-        **(design or reference_design()),
-    }
+    deadline = now(runtime) + dt.timedelta(hours=1)
+    request = commands.CreateRound.model_validate(proficiency_round(labs, deadline, field=FIELD, design=design))
     return await service.create_round(runtime, REGULATOR, request)
 
 
@@ -82,12 +55,32 @@ def after(round_: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(round_["deadline"]) + dt.timedelta(seconds=1)
 
 
+def result(round_id: str, value: float, **measured: Any) -> commands.SubmitResult:
+    """The command to submit `value` (and U, k, or the lab it names) to a round."""
+    named = measured.pop("lab_uscc", None)
+    # Built without validation, so that the use case's own refusals are what is tested.
+    measurement = commands.Measurement.model_construct(
+        value=value, expanded_uncertainty=measured.get("expanded_uncertainty"),
+        coverage_factor=measured.get("coverage_factor"),
+    )
+    return commands.SubmitResult(round_id=round_id, measurement=measurement, lab_uscc=named)
+
+
+async def submit(runtime: ServiceRuntime, principal: Principal, round_id: str, value: float, **measured: Any) -> dict[str, Any]:
+    return await service.submit_result(runtime, principal, result(round_id, value, **measured))
+
+
+async def close_after_deadline(runtime: ServiceRuntime, round_: dict[str, Any]) -> dict[str, Any]:
+    move_clock(runtime, after(round_))
+    return await service.close_round(runtime, REGULATOR, round_["id"])
+
+
 async def run_round(runtime: ServiceRuntime, results: dict[str, float]) -> dict[str, Any]:
     """A reference-value round in FIELD with these results, closed after its deadline."""
     round_ = await new_round(runtime, list(results))
     for org, value in results.items():
-        await service.submit_result(runtime, lab(org), round_["id"], {"value": value})
-    return await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+        await submit(runtime, lab(org), round_["id"], value)
+    return await close_after_deadline(runtime, round_)
 
 
 CONSEQUENCES = (LAB_FAILED, SUSPENSION_REQUIRED)
@@ -144,10 +137,10 @@ async def test_consensus_round_takes_algorithm_a_and_its_uncertainty(runtime: Se
     values = [10.1, 9.8, 10.4, 12.9, 10.0]
     round_ = await new_round(runtime, labs, design)
     for org, value in zip(labs, values):
-        await service.submit_result(runtime, lab(org), round_["id"], {"value": value, "expanded_uncertainty": 0.4, "coverage_factor": 2})
-    report = await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+        await submit(runtime, lab(org), round_["id"], value, expanded_uncertainty=0.4, coverage_factor=2)
+    report = await close_after_deadline(runtime, round_)
 
-    robust = statistics.algorithm_a(values)
+    robust = iso13528.algorithm_a(values)
     assert report["assigned_value"] == robust.x_star
     assert report["sigma_pt"] == robust.s_star
     assert report["standard_uncertainty"] == pytest.approx(1.25 * robust.s_star / math.sqrt(5))
@@ -161,9 +154,9 @@ async def test_consensus_round_takes_algorithm_a_and_its_uncertainty(runtime: Se
 async def test_consensus_round_with_too_few_results_is_not_evaluated(runtime: ServiceRuntime, labs: list[str]) -> None:
     design = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "fixed", "value": 0.5}}
     round_ = await new_round(runtime, labs, design)
-    await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0})
+    await submit(runtime, lab(labs[0]), round_["id"], 10.0)
     with pytest.raises(DomainError) as refused:
-        await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+        await close_after_deadline(runtime, round_)
     assert refused.value.field == "results" and "at least 3" in refused.value.message
     assert (await service.get_round(runtime, REGULATOR, round_["id"]))["status"] == "open"
 
@@ -171,10 +164,10 @@ async def test_consensus_round_with_too_few_results_is_not_evaluated(runtime: Se
 async def test_round_with_a_deadline_in_the_past_is_refused(runtime: ServiceRuntime) -> None:
     request = {
         "field": FIELD, "measurand": "lead", "unit": "mg/kg",
-        "deadline": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1), **reference_design(),
+        "deadline": now(runtime) - dt.timedelta(minutes=1), **reference_design(),
     }
     with pytest.raises(DomainError) as refused:
-        await service.create_round(runtime, REGULATOR, request)
+        await service.create_round(runtime, REGULATOR, commands.CreateRound.model_validate(request))
     assert refused.value.field == "deadline"
 
 
@@ -185,20 +178,20 @@ async def test_round_is_not_closed_before_its_deadline_nor_twice(runtime: Servic
     assert early.value.field == "deadline"
     assert "closed only once its deadline has passed" in early.value.rules[0]["rule"]
 
-    await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+    await close_after_deadline(runtime, round_)
     with pytest.raises(Conflict) as twice:
-        await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+        await close_after_deadline(runtime, round_)
     assert twice.value.field == "status"
 
 
 async def test_enrolling_twice_is_harmless_and_closed_rounds_take_no_labs(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs[:2])
-    enrolled = await service.enrol(runtime, REGULATOR, round_["id"], labs[1:3])
+    enrolled = await service.enrol(runtime, REGULATOR, commands.EnrolLabs(round_id=round_["id"], labs=labs[1:3]))
     assert enrolled["newly_enrolled"] == [labs[2]]
     assert {e["lab_uscc"] for e in enrolled["enrolled_labs"]} == set(labs[:3])
-    await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+    await close_after_deadline(runtime, round_)
     with pytest.raises(Conflict):
-        await service.enrol(runtime, REGULATOR, round_["id"], [labs[4]])
+        await service.enrol(runtime, REGULATOR, commands.EnrolLabs(round_id=round_["id"], labs=[labs[4]]))
 
 
 # --- refused submissions ----------------------------------------------------------------------
@@ -207,7 +200,8 @@ async def test_enrolling_twice_is_harmless_and_closed_rounds_take_no_labs(runtim
 async def test_late_submission_is_refused(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs)
     with pytest.raises(DomainError) as refused:
-        await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0}, now=after(round_))
+        move_clock(runtime, after(round_))
+        await submit(runtime, lab(labs[0]), round_["id"], 10.0)
     assert refused.value.status_code == 409
     assert refused.value.field == "deadline"
     assert refused.value.rules[0]["rule"] == "a round accepts results only until its deadline"
@@ -216,15 +210,16 @@ async def test_late_submission_is_refused(runtime: ServiceRuntime, labs: list[st
 async def test_a_result_on_the_deadline_is_on_time(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs)
     on_time = dt.datetime.fromisoformat(round_["deadline"])
-    accepted = await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0}, now=on_time)
+    move_clock(runtime, on_time)
+    accepted = await submit(runtime, lab(labs[0]), round_["id"], 10.0)
     assert accepted["value"] == 10.0
 
 
 async def test_duplicate_submission_is_refused(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs)
-    await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0})
+    await submit(runtime, lab(labs[0]), round_["id"], 10.0)
     with pytest.raises(DomainError) as refused:
-        await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.2})
+        await submit(runtime, lab(labs[0]), round_["id"], 10.2)
     assert refused.value.status_code == 409
     assert refused.value.field == "lab_uscc"
     assert refused.value.rules[0]["rule"] == "a round takes one result per enrolled lab"
@@ -234,7 +229,7 @@ async def test_duplicate_submission_is_refused(runtime: ServiceRuntime, labs: li
 async def test_lab_not_enrolled_cannot_submit(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs[:3])
     with pytest.raises(DomainError) as refused:
-        await service.submit_result(runtime, lab(labs[4]), round_["id"], {"value": 10.0})
+        await submit(runtime, lab(labs[4]), round_["id"], 10.0)
     assert refused.value.status_code == 403
     assert refused.value.rules[0]["rule"] == "only labs enrolled in a round may submit results to it"
 
@@ -242,7 +237,7 @@ async def test_lab_not_enrolled_cannot_submit(runtime: ServiceRuntime, labs: lis
 async def test_lab_cannot_submit_for_another_lab(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs)
     with pytest.raises(DomainError) as refused:
-        await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0, "lab_uscc": labs[1]})
+        await submit(runtime, lab(labs[0]), round_["id"], 10.0, lab_uscc=labs[1])
     assert refused.value.status_code == 403 and refused.value.field == "lab_uscc"
     with pytest.raises(NotFound):
         await service.get_result(runtime, REGULATOR, round_["id"], labs[1])
@@ -251,7 +246,7 @@ async def test_lab_cannot_submit_for_another_lab(runtime: ServiceRuntime, labs: 
 async def test_uncertainty_without_coverage_factor_is_refused(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs)
     with pytest.raises(DomainError) as refused:
-        await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0, "expanded_uncertainty": 0.2})
+        await submit(runtime, lab(labs[0]), round_["id"], 10.0, expanded_uncertainty=0.2)
     assert refused.value.field == "coverage_factor"
 
 
@@ -260,8 +255,8 @@ async def test_uncertainty_without_coverage_factor_is_refused(runtime: ServiceRu
 
 async def test_lab_cannot_read_another_labs_result(runtime: ServiceRuntime, labs: list[str]) -> None:
     round_ = await new_round(runtime, labs)
-    await service.submit_result(runtime, lab(labs[0]), round_["id"], {"value": 10.0})
-    await service.submit_result(runtime, lab(labs[1]), round_["id"], {"value": 10.3})
+    await submit(runtime, lab(labs[0]), round_["id"], 10.0)
+    await submit(runtime, lab(labs[1]), round_["id"], 10.3)
 
     with pytest.raises(NotFound) as hidden:
         await service.get_result(runtime, lab(labs[1]), round_["id"], labs[0])
@@ -375,11 +370,11 @@ async def test_one_run_of_action_signals_suspends_the_field_once(runtime: Servic
 async def test_action_signals_in_different_fields_do_not_add_up(runtime: ServiceRuntime, labs: list[str]) -> None:
     await run_round(runtime, dict(zip(labs, [10.1, 9.8, 10.2, 11.6, 10.0])))
     other_field = {**reference_design(), "field": "TL-CHEM", "measurand": "phthalates", "unit": "mg/kg",
-                   "deadline": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), "labs": labs}
-    round_ = await service.create_round(runtime, REGULATOR, other_field)
+                   "deadline": now(runtime) + dt.timedelta(hours=1), "labs": labs}
+    round_ = await service.create_round(runtime, REGULATOR, commands.CreateRound.model_validate(other_field))
     for org, value in zip(labs, [10.1, 9.8, 10.2, 11.6, 10.0]):
-        await service.submit_result(runtime, lab(org), round_["id"], {"value": value})
-    await service.close_round(runtime, REGULATOR, round_["id"], now=after(round_))
+        await submit(runtime, lab(org), round_["id"], value)
+    await close_after_deadline(runtime, round_)
 
     assert [t for t, _, _ in await outbox(runtime)] == [LAB_FAILED, LAB_FAILED]
 
@@ -388,11 +383,12 @@ async def test_action_signals_in_different_fields_do_not_add_up(runtime: Service
 
 
 async def register_sample(runtime: ServiceRuntime, org: str) -> dict[str, Any]:
-    return await service.register_blind_sample(
-        runtime, REGULATOR,
-        {"field": FIELD, "lab_uscc": org, "measurand": "cadmium in rice", "unit": "mg/kg",
-         "description": "rice, 500 g, sample S-17", "known_value": 0.20, "tolerance": 0.03},
-    )
+    registration = commands.RegisterBlindSample.model_validate(blind_sample(org, field=FIELD))
+    return await service.register_blind_sample(runtime, REGULATOR, registration)
+
+
+def report(sample_id: str, value: float) -> commands.ReportSample:
+    return commands.ReportSample(sample_id=sample_id, measurement=commands.Measurement(value=value))
 
 
 async def test_blind_sample_within_tolerance_passes_and_stays_hidden(runtime: ServiceRuntime, labs: list[str]) -> None:
@@ -402,7 +398,7 @@ async def test_blind_sample_within_tolerance_passes_and_stays_hidden(runtime: Se
     for hidden in ("known_value", "tolerance", "passed", "deviation"):
         assert hidden not in assigned["items"][0]
 
-    reported = await service.report_sample(runtime, lab(labs[0]), sample["id"], {"value": 0.23})
+    reported = await service.report_sample(runtime, lab(labs[0]), report(sample["id"], 0.23))
     assert reported["status"] == "reported" and "passed" not in reported
     verdict = await service.get_blind_sample(runtime, sample["id"])
     assert verdict["passed"] is True and verdict["deviation"] == pytest.approx(0.03)
@@ -411,7 +407,7 @@ async def test_blind_sample_within_tolerance_passes_and_stays_hidden(runtime: Se
 
 async def test_failed_blind_sample_is_a_failure_that_requires_suspension(runtime: ServiceRuntime, labs: list[str]) -> None:
     sample = await register_sample(runtime, labs[0])
-    await service.report_sample(runtime, lab(labs[0]), sample["id"], {"value": 0.26})
+    await service.report_sample(runtime, lab(labs[0]), report(sample["id"], 0.26))
 
     assert (await service.get_blind_sample(runtime, sample["id"]))["passed"] is False
     emitted = await outbox(runtime)
@@ -427,17 +423,17 @@ async def test_blind_sample_is_reported_once_and_only_by_its_lab(runtime: Servic
     with pytest.raises(NotFound):
         await service.sample_for_lab(runtime, lab(labs[1]), sample["id"])
     with pytest.raises(NotFound):
-        await service.report_sample(runtime, lab(labs[1]), sample["id"], {"value": 0.2})
-    await service.report_sample(runtime, lab(labs[0]), sample["id"], {"value": 0.2})
+        await service.report_sample(runtime, lab(labs[1]), report(sample["id"], 0.2))
+    await service.report_sample(runtime, lab(labs[0]), report(sample["id"], 0.2))
     with pytest.raises(DomainError) as twice:
-        await service.report_sample(runtime, lab(labs[0]), sample["id"], {"value": 0.21})
+        await service.report_sample(runtime, lab(labs[0]), report(sample["id"], 0.21))
     assert twice.value.status_code == 409 and twice.value.field == "sample_id"
 
 
 async def test_action_signal_after_a_passed_blind_sample_still_counts_as_in_a_row(runtime: ServiceRuntime, labs: list[str]) -> None:
     await run_round(runtime, dict(zip(labs, [10.1, 9.8, 10.2, 11.6, 10.0])))
     sample = await register_sample(runtime, labs[3])
-    await service.report_sample(runtime, lab(labs[3]), sample["id"], {"value": 0.2})
+    await service.report_sample(runtime, lab(labs[3]), report(sample["id"], 0.2))
     await run_round(runtime, dict(zip(labs, [10.1, 9.8, 10.2, 11.6, 10.0])))
 
     assert [t for t, _, _ in await outbox(runtime)] == [LAB_FAILED, LAB_FAILED, SUSPENSION_REQUIRED]

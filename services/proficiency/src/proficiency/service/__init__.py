@@ -1,5 +1,5 @@
-"""Use cases of the proficiency service: each opens one unit of work, asks the domain
-(``domain`` and ``statistics``), saves the change and its events together.
+"""Use cases of the proficiency service: each opens one unit of work, takes its time from the
+unit of work's clock, asks the domain, and saves the change and its events together.
 
 Who may see what: the regulator sees everything; a lab sees the rounds it is enrolled in,
 its own result and scores, and the anonymised distribution of a closed round, never another
@@ -14,7 +14,7 @@ from proficiency.service.blind_samples import (
     sample_for_lab,
     samples_for_lab,
 )
-from proficiency.service.consequences import lab_outcomes
+from proficiency.service.outcomes import lab_outcomes
 from proficiency.service.reports import round_plot, round_report
 from proficiency.service.rounds import (
     close_round,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proficiency.statistics import (
+from proficiency.domain.iso13528 import (
     MINIMUM_RESULTS_FOR_ALGORITHM_A,
     AlgorithmADidNotConverge,
     ConsensusAssignedValue,

@@ -3,7 +3,7 @@
 Pure functions and frozen dataclasses, no I/O. What each function computes and
 which clause asks for it is said in its docstring; the choices the standard
 leaves open (stopping rule, minimum number of results, floating-point guard)
-are documented in ``STATISTICS.md`` next to this package.
+are documented in ``STATISTICS.md`` at the root of the service.
 
 Symbols follow the standard: ``x`` a participant's result, ``x_pt`` the
 assigned value, ``u(x_pt)`` its standard uncertainty, ``sigma_pt`` the standard
@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 # Written here rather than taken from a library: no maintained Python package
 # implements ISO 13528 Algorithm A, and the stopping rule must be ours to document.
@@ -86,17 +87,9 @@ def algorithm_a(
 ) -> RobustEstimate:
     """Robust mean x* and robust standard deviation s* by ISO 13528:2015 Algorithm A.
 
-    C.3.1: start with x* = median(x_i) and s* = 1.483 median|x_i - x*|; then
-    repeat: delta = 1.5 s*, winsorise every x_i to [x* - delta, x* + delta],
-    x* = mean of the winsorised values, s* = 1.134 x their standard deviation
-    (p - 1 in the denominator).
-
-    Stopping rule (ours, documented): stop after the first iteration in which
-    neither x* nor s* moved by more than ``tolerance`` x s*. The standard says
-    convergence "may be assumed" once the third significant figure stops
-    changing; iterating on to numerical convergence satisfies that, lands on the
-    fixed point the rule approximates, and keeps the result independent of the
-    order, offset and unit of the data.
+    C.3.1: start with x* = median(x_i) and s* = 1.483 median|x_i - x*|
+    (``algorithm_a_start``); then repeat ``algorithm_a_iteration`` until
+    ``algorithm_a_has_settled`` (our stopping rule, said there).
 
     When more than half the results are identical the starting s* is 0, so
     delta = 0 and the algorithm's fixed point is x* = median, s* = 0: that is
@@ -106,41 +99,64 @@ def algorithm_a(
     or a value that is not a finite number, and AlgorithmADidNotConverge when
     ``max_iterations`` iterations were not enough.
     """
-    data = _finite_values(values)
+    data = _algorithm_a_data(values, tolerance, max_iterations)
     p = len(data)
-    if p < MINIMUM_RESULTS_FOR_ALGORITHM_A:
+    steps = [algorithm_a_start(data)]
+    if steps[0].s_star == 0.0:
+        return RobustEstimate(steps[0].x_star, 0.0, 0, p, tuple(steps))
+    for iteration in range(1, max_iterations + 1):
+        previous = steps[-1]
+        current = algorithm_a_iteration(data, previous)
+        steps.append(current)
+        if algorithm_a_has_settled(previous, current, tolerance):
+            return RobustEstimate(current.x_star, current.s_star, iteration, p, tuple(steps))
+    raise AlgorithmADidNotConverge(
+        f"Algorithm A did not converge in {max_iterations} iterations "
+        f"(last x* = {steps[-1].x_star!r}, s* = {steps[-1].s_star!r})"
+    )
+
+
+def algorithm_a_start(data: Sequence[float]) -> AlgorithmAStep:
+    """The starting values of C.3.1: x* = median(x_i), s* = 1.483 median|x_i - x*|."""
+    x_star = _median(data)
+    return AlgorithmAStep(x_star, MAD_FACTOR * _median([abs(x - x_star) for x in data]))
+
+
+def algorithm_a_iteration(data: Sequence[float], step: AlgorithmAStep) -> AlgorithmAStep:
+    """One iteration of C.3.1: delta = 1.5 s*, winsorise every x_i to [x* - delta, x* + delta],
+    x* = mean of the winsorised values, s* = 1.134 x their standard deviation (p - 1)."""
+    delta = WINSORISING_FACTOR * step.s_star
+    low, high = step.x_star - delta, step.x_star + delta
+    winsorised = [min(max(x, low), high) for x in data]
+    x_star = math.fsum(winsorised) / len(data)
+    return AlgorithmAStep(x_star, S_STAR_FACTOR * _sample_standard_deviation(winsorised, x_star))
+
+
+def algorithm_a_has_settled(previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
+    """Our stopping rule: neither x* nor s* moved by more than ``tolerance`` x s*.
+
+    The standard says convergence "may be assumed" once the third significant
+    figure stops changing; iterating on to numerical convergence satisfies that,
+    lands on the fixed point the rule approximates, and keeps the result
+    independent of the order, offset and unit of the data.
+    """
+    return (
+        abs(current.x_star - previous.x_star) <= tolerance * current.s_star
+        and abs(current.s_star - previous.s_star) <= tolerance * current.s_star
+    )
+
+
+def _algorithm_a_data(values: Iterable[float], tolerance: float, max_iterations: int) -> list[float]:
+    data = _finite_values(values)
+    if len(data) < MINIMUM_RESULTS_FOR_ALGORITHM_A:
         raise ValueError(
-            f"Algorithm A needs at least {MINIMUM_RESULTS_FOR_ALGORITHM_A} results, got {p}"
+            f"Algorithm A needs at least {MINIMUM_RESULTS_FOR_ALGORITHM_A} results, got {len(data)}"
         )
     if not tolerance > 0:
         raise ValueError(f"tolerance must be positive, got {tolerance}")
     if max_iterations < 1:
         raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
-
-    x_star = _median(data)
-    s_star = MAD_FACTOR * _median([abs(x - x_star) for x in data])
-    steps = [AlgorithmAStep(x_star, s_star)]
-    if s_star == 0.0:
-        return RobustEstimate(x_star, 0.0, 0, p, tuple(steps))
-
-    for iteration in range(1, max_iterations + 1):
-        delta = WINSORISING_FACTOR * s_star
-        low, high = x_star - delta, x_star + delta
-        winsorised = [min(max(x, low), high) for x in data]
-        new_x_star = math.fsum(winsorised) / p
-        new_s_star = S_STAR_FACTOR * _sample_standard_deviation(winsorised, new_x_star)
-        steps.append(AlgorithmAStep(new_x_star, new_s_star))
-        settled = (
-            abs(new_x_star - x_star) <= tolerance * new_s_star
-            and abs(new_s_star - s_star) <= tolerance * new_s_star
-        )
-        x_star, s_star = new_x_star, new_s_star
-        if settled:
-            return RobustEstimate(x_star, s_star, iteration, p, tuple(steps))
-    raise AlgorithmADidNotConverge(
-        f"Algorithm A did not converge in {max_iterations} iterations "
-        f"(last x* = {x_star!r}, s* = {s_star!r})"
-    )
+    return data
 
 
 def _finite_values(values: Iterable[float]) -> list[float]:
@@ -292,10 +308,25 @@ class ParticipantResult:
         return self.expanded_uncertainty / self.coverage_factor
 
 
+class AssignedValueMethod(StrEnum):
+    """How x_pt is obtained: a reference value (7.4) or the participants' consensus (7.7)."""
+
+    REFERENCE = "reference"
+    CONSENSUS = "consensus"
+
+
+class SigmaPtMethod(StrEnum):
+    """How sigma_pt is obtained: fixed in advance, or s* of the round's results (8.6)."""
+
+    FIXED = "fixed"
+    ROBUST = "robust"
+
+
 @dataclass(frozen=True)
 class ReferenceAssignedValue:
     """x_pt is a reference value (e.g. a certified reference material) stated with U and k."""
 
+    method: ClassVar[AssignedValueMethod] = AssignedValueMethod.REFERENCE
     value: float
     expanded_uncertainty: float
     coverage_factor: float
@@ -313,11 +344,14 @@ class ReferenceAssignedValue:
 class ConsensusAssignedValue:
     """x_pt is x* of Algorithm A over the participants' results (7.7)."""
 
+    method: ClassVar[AssignedValueMethod] = AssignedValueMethod.CONSENSUS
+
 
 @dataclass(frozen=True)
 class FixedSigmaPt:
     """sigma_pt set in advance (by experts, a general model or earlier rounds)."""
 
+    method: ClassVar[SigmaPtMethod] = SigmaPtMethod.FIXED
     value: float
 
     def __post_init__(self) -> None:
@@ -327,6 +361,8 @@ class FixedSigmaPt:
 @dataclass(frozen=True)
 class RobustSigmaPt:
     """sigma_pt = s* of Algorithm A over this round's results (8.6)."""
+
+    method: ClassVar[SigmaPtMethod] = SigmaPtMethod.ROBUST
 
 
 @dataclass(frozen=True)
@@ -397,28 +433,8 @@ def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) ->
     """
     _require_one_result_per_lab(results)
     robust = algorithm_a([r.value for r in results]) if design.needs_algorithm_a else None
-
-    if isinstance(design.assigned_value, ReferenceAssignedValue):
-        reference = design.assigned_value
-        x_pt = reference.value
-        u_x_pt = standard_uncertainty_from_expanded(reference.expanded_uncertainty, reference.coverage_factor)
-        expanded_u_x_pt = reference.expanded_uncertainty
-    else:
-        assert robust is not None
-        x_pt = robust.x_star
-        u_x_pt = standard_uncertainty_of_consensus(robust.s_star, robust.p)
-        expanded_u_x_pt = CONSENSUS_COVERAGE_FACTOR * u_x_pt
-
-    if isinstance(design.sigma_pt, FixedSigmaPt):
-        sigma_pt = design.sigma_pt.value
-    else:
-        assert robust is not None
-        if robust.s_star == 0:
-            raise ValueError(
-                "sigma_pt cannot be derived from s*: s* is 0 because more than half the results are identical"
-            )
-        sigma_pt = robust.s_star
-
+    x_pt, u_x_pt, expanded_u_x_pt = assigned_value_with_uncertainty(design, robust)
+    sigma_pt = sigma_pt_of_round(design, robust)
     z_prime_used = not uncertainty_of_assigned_value_is_negligible(u_x_pt, sigma_pt)
     labs = tuple(
         _lab_performance(r, x_pt, u_x_pt, expanded_u_x_pt, sigma_pt, z_prime_used) for r in results
@@ -432,6 +448,32 @@ def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) ->
         robust_estimate=robust,
         labs=labs,
     )
+
+
+def assigned_value_with_uncertainty(
+    design: RoundDesign, robust: RobustEstimate | None
+) -> tuple[float, float, float]:
+    """x_pt, u(x_pt) and U(x_pt): the reference value with u = U/k and its stated U (7.4),
+    or x* of Algorithm A with u = 1.25 s*/sqrt(p) (7.7) and U = 2 u."""
+    if isinstance(design.assigned_value, ReferenceAssignedValue):
+        reference = design.assigned_value
+        u_x_pt = standard_uncertainty_from_expanded(reference.expanded_uncertainty, reference.coverage_factor)
+        return reference.value, u_x_pt, reference.expanded_uncertainty
+    assert robust is not None
+    u_x_pt = standard_uncertainty_of_consensus(robust.s_star, robust.p)
+    return robust.x_star, u_x_pt, CONSENSUS_COVERAGE_FACTOR * u_x_pt
+
+
+def sigma_pt_of_round(design: RoundDesign, robust: RobustEstimate | None) -> float:
+    """sigma_pt: the fixed value, or s* of Algorithm A (8.6), which must not be 0."""
+    if isinstance(design.sigma_pt, FixedSigmaPt):
+        return design.sigma_pt.value
+    assert robust is not None
+    if robust.s_star == 0:
+        raise ValueError(
+            "sigma_pt cannot be derived from s*: s* is 0 because more than half the results are identical"
+        )
+    return robust.s_star
 
 
 def _require_one_result_per_lab(results: Sequence[ParticipantResult]) -> None:
