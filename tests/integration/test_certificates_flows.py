@@ -200,7 +200,7 @@ async def test_failed_spot_check_suspends_the_named_certificates_and_rectificati
         for number in (first, second, other_check):
             answer = await until_status(certs, number, "suspended")
             assert answer["suspension"]["reason"] == "spot_check_failed"
-            assert answer["suspension"]["until"] == domain.add_months(dt.datetime.now(dt.UTC).date(), 6).isoformat()
+            assert answer["suspension"]["until"] == domain.add_months(runtime_of(certs).clock.today(), 6).isoformat()
         assert (await status_of(certs, untouched))["status"] == "valid"
         seen = await reader.until(lambda s: len(of_type(s, "certificate.suspended.v1", mine)) == 3)
         caused_by_a = [e for e in of_type(seen, "certificate.suspended.v1", {first, second})]
@@ -357,13 +357,13 @@ async def test_public_verification_single_and_in_bulk_with_unknown_numbers(
         await grant_by_event(producer, body, ["MS-QMS"])
         known = [await issue_once_approved(certs, body, holder)]
         known += [(await issue(certs, body, holder)).json()["number"] for _ in range(2)]
-        prefix = domain.number_prefix("management_system", dt.datetime.now(dt.UTC).date().year, body)
+        prefix = domain.number_prefix("management_system", runtime_of(certs).clock.today().year, body)
         unknown = [domain.certificate_number(prefix, 90_000_000 + i) for i in range(2)]
 
         single = await certs.get(f"/public/certificates/{known[0]}")  # no token
         assert single.status_code == 200
         assert single.json()["holder"] == {"uscc": holder, "name": "Hangzhou Kettle Works"}
-        assert single.json()["validity"]["from"] == dt.datetime.now(dt.UTC).date().isoformat()
+        assert single.json()["validity"]["from"] == runtime_of(certs).clock.today().isoformat()
         missing = await certs.get(f"/public/certificates/{unknown[0]}")
         assert missing.status_code == 404 and missing.json()["field"] == "number"
 

@@ -135,6 +135,33 @@ def approval_granted(
     )
 
 
+def approval_change(event_type: type[events.ApprovalEvent], org: str, approval_id: str, **fields: Any) -> Any:
+    """An approval event about a certification body's approval (suspended, reinstated, scope
+    reduced, revoked): `fields` are the event's own (`reason`, `fields`, `remaining_fields`...)."""
+    fields.setdefault("reason", "decided by the regulator")
+    return event_type(approval_id=approval_id, organisation_uscc=org, kind="certification_body", **fields)
+
+
+def spot_check_failed(
+    holder: str, numbers: Iterable[str], *, inspection_id: str | None = None, findings: str = "sample overheats"
+) -> events.SpotCheckFailedV1:
+    """Supervision's failed product spot check of `holder`, naming the certificates `numbers`."""
+    return events.SpotCheckFailedV1(
+        inspection_id=inspection_id or str(uuid.uuid4()), holder_uscc=holder, certificate_numbers=list(numbers),
+        findings=findings,
+    )
+
+
+def rectification_verified(
+    holder: str, spot_check_id: str, numbers: Iterable[str], *, inspection_id: str | None = None
+) -> events.RectificationVerifiedV1:
+    """Supervision's re-inspection that verified the rectification after spot check `spot_check_id`."""
+    return events.RectificationVerifiedV1(
+        inspection_id=inspection_id or str(uuid.uuid4()), spot_check_id=spot_check_id, holder_uscc=holder,
+        certificate_numbers=list(numbers),
+    )
+
+
 # --- supervision ---------------------------------------------------------------------------
 
 

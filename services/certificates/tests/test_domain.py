@@ -14,8 +14,11 @@ from conformity_shared.errors import Conflict, DomainError
 from certificates.domain import (
     DEFAULT_VALIDITY_YEARS,
     FINAL_STATUSES,
+    SUSPENDED_ON_REVOCATION,
     TRANSITIONS,
+    Action,
     BodyStanding,
+    BodyStatus,
     Certificate,
     CertificateNumber,
     HistoryEntry,
@@ -33,6 +36,7 @@ from certificates.domain import (
     is_valid_certificate_number,
     may_issue,
     number_prefix,
+    validity,
 )
 
 BODY = "91350100M000100Y43"
@@ -41,6 +45,7 @@ NUMBER = "MSC20260Y4300000042"
 VALID_FROM = dt.date(2026, 3, 10)
 VALID_UNTIL = dt.date(2029, 3, 9)
 T0 = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+DAY0 = dt.date(2026, 6, 1)  # the regulator's date at T0 (18:00 in Beijing)
 SUSPENDED_UNTIL = dt.date(2026, 12, 1)
 
 
@@ -96,6 +101,14 @@ def test_validity_from_a_leap_day_ends_on_28_february() -> None:
 
 def test_validity_is_configurable() -> None:
     assert default_valid_until(Scheme.CCC, VALID_FROM, {Scheme.CCC: 2}) == dt.date(2028, 3, 9)
+
+
+def test_validity_defaults_to_today_and_the_scheme_and_is_not_issued_expired() -> None:
+    assert validity(Scheme.MANAGEMENT_SYSTEM, VALID_FROM) == (VALID_FROM, VALID_UNTIL)
+    assert validity(Scheme.CCC, VALID_FROM, dt.date(2026, 1, 1)) == (dt.date(2026, 1, 1), dt.date(2030, 12, 31))
+    with pytest.raises(DomainError, match="not issued expired") as refused:
+        validity(Scheme.CCC, VALID_FROM, dt.date(2015, 1, 1))
+    assert refused.value.field == "valid_until"
 
 
 # --- the certificate number ------------------------------------------------------------
@@ -188,17 +201,19 @@ def test_issuance_needs_a_well_formed_number() -> None:
 # --- every legal and every illegal transition ------------------------------------------
 
 AFTER_VALIDITY = dt.datetime(2029, 3, 10, 1, 0, tzinfo=dt.UTC)
+DAY_AFTER_VALIDITY = dt.date(2029, 3, 10)
 AFTER_DEADLINE = dt.datetime(2026, 12, 2, 1, 0, tzinfo=dt.UTC)
+DAY_AFTER_DEADLINE = dt.date(2026, 12, 2)
 
 # Each action is called with dates that satisfy its time conditions, so that only the
 # status can make it illegal.
 ACTIONS: dict[str, Callable[[Certificate], HistoryEntry]] = {
-    "suspend": lambda c: c.suspend(SuspensionReason.MISUSE, at=T0, actor="body:alice"),
-    "reinstate": lambda c: c.reinstate("corrective action verified", at=T0, actor="body:alice"),
+    "suspend": lambda c: c.suspend(SuspensionReason.MISUSE, at=T0, today=DAY0, actor="body:alice"),
+    "reinstate": lambda c: c.reinstate("corrective action verified", at=T0, today=DAY0, actor="body:alice"),
     "withdraw": lambda c: c.withdraw("serious misuse", at=T0, actor="body:alice"),
     "cancel": lambda c: c.cancel("holder stopped production", at=T0, actor="body:alice"),
-    "expire": lambda c: c.expire(at=AFTER_VALIDITY),
-    "withdraw_after_deadline": lambda c: c.withdraw_after_deadline(at=AFTER_DEADLINE),
+    "expire": lambda c: c.expire(at=AFTER_VALIDITY, today=DAY_AFTER_VALIDITY),
+    "withdraw_after_deadline": lambda c: c.withdraw_after_deadline(at=AFTER_DEADLINE, today=DAY_AFTER_DEADLINE),
 }
 
 LEGAL: dict[tuple[Status, str], Status] = {
@@ -221,6 +236,10 @@ def test_the_transition_table_matches_the_design() -> None:
         assert status in allowed_from and target is to
     assert FINAL_STATUSES == {Status.WITHDRAWN, Status.CANCELLED, Status.EXPIRED}
     assert len(LEGAL) + len(ILLEGAL) == len(Status) * len(ACTIONS)
+
+
+def test_a_revoked_body_s_certificates_are_those_the_lifecycle_lets_be_suspended() -> None:
+    assert SUSPENDED_ON_REVOCATION == TRANSITIONS[Action.SUSPEND][0] == {Status.VALID}
 
 
 @pytest.mark.parametrize(("status", "action"), list(LEGAL), ids=[f"{s.value}-{a}" for s, a in LEGAL])
@@ -249,30 +268,30 @@ def test_illegal_transition(status: Status, action: str) -> None:
 
 def test_reinstating_withdrawn_certificate_is_illegal() -> None:
     with pytest.raises(IllegalTransition, match="cannot reinstate .*: a withdrawn certificate is final"):
-        certificate(Status.WITHDRAWN).reinstate("rectified", at=T0)
+        certificate(Status.WITHDRAWN).reinstate("rectified", at=T0, today=DAY0)
 
 
 def test_suspending_expired_certificate_is_illegal() -> None:
     with pytest.raises(IllegalTransition, match="cannot suspend .*: an? expired certificate is final"):
-        certificate(Status.EXPIRED).suspend(SuspensionReason.SPOT_CHECK_FAILED, at=T0)
+        certificate(Status.EXPIRED).suspend(SuspensionReason.SPOT_CHECK_FAILED, at=T0, today=DAY0)
 
 
 def test_suspending_suspended_certificate_is_illegal() -> None:
     with pytest.raises(IllegalTransition, match="already suspended"):
-        certificate(Status.SUSPENDED).suspend(SuspensionReason.MISUSE, at=T0)
+        certificate(Status.SUSPENDED).suspend(SuspensionReason.MISUSE, at=T0, today=DAY0)
 
 
 def test_reinstating_valid_certificate_is_illegal() -> None:
     with pytest.raises(IllegalTransition, match="only a suspended certificate can be reinstated"):
-        certificate().reinstate("why", at=T0)
+        certificate().reinstate("why", at=T0, today=DAY0)
 
 
 def test_every_transition_appends_a_history_entry() -> None:
     cert = certificate()
     t1, t2 = T0, T0 + dt.timedelta(days=10)
-    cert.suspend(SuspensionReason.SPOT_CHECK_FAILED, at=t1, cause_event_id="evt-1", suspended_by="insp-7",
+    cert.suspend(SuspensionReason.SPOT_CHECK_FAILED, at=t1, today=t1.date(), cause_event_id="evt-1", suspended_by="insp-7",
                  note="sample overheats")
-    cert.reinstate("rectification verified", at=t2, cause_event_id="evt-2")
+    cert.reinstate("rectification verified", at=t2, today=t2.date(), cause_event_id="evt-2")
     cert.cancel("holder request", at=t2, actor="body:alice")
     assert [(h.from_status, h.to_status, h.reason, h.actor, h.cause_event_id, h.at) for h in cert.history] == [
         (Status.VALID, Status.SUSPENDED, "spot_check_failed", None, "evt-1", t1),
@@ -293,32 +312,32 @@ def test_transition_needs_a_reason() -> None:
 @pytest.mark.parametrize("reason", list(SuspensionReason))
 def test_every_design_reason_suspends(reason: SuspensionReason) -> None:
     cert = certificate()
-    cert.suspend(reason.value, at=T0)
+    cert.suspend(reason.value, at=T0, today=DAY0)
     assert cert.suspension_reason == reason.value
 
 
 def test_suspension_reason_must_be_one_of_the_design() -> None:
     with pytest.raises(DomainError, match="a suspension reason is one of spot_check_failed"):
-        certificate().suspend("bad_weather", at=T0)
+        certificate().suspend("bad_weather", at=T0, today=DAY0)
 
 
 def test_suspension_deadline_defaults_to_6_months() -> None:
     cert = certificate()
-    cert.suspend(SuspensionReason.SURVEILLANCE_OVERDUE, at=T0)
+    cert.suspend(SuspensionReason.SURVEILLANCE_OVERDUE, at=T0, today=DAY0)
     assert cert.suspended_until == dt.date(2026, 12, 1)
 
 
 def test_suspension_deadline_is_configurable() -> None:
     cert = certificate()
-    cert.suspend(SuspensionReason.MISUSE, at=T0, months=3)
+    cert.suspend(SuspensionReason.MISUSE, at=T0, today=DAY0, months=3)
     assert cert.suspended_until == dt.date(2026, 9, 1)
     cert = certificate()
-    cert.suspend(SuspensionReason.MISUSE, at=T0, until=dt.date(2026, 7, 15))
+    cert.suspend(SuspensionReason.MISUSE, at=T0, today=DAY0, until=dt.date(2026, 7, 15))
     assert cert.suspended_until == dt.date(2026, 7, 15)
     with pytest.raises(DomainError, match="must be after"):
-        certificate().suspend(SuspensionReason.MISUSE, at=T0, until=T0.date())
+        certificate().suspend(SuspensionReason.MISUSE, at=T0, today=DAY0, until=DAY0)
     with pytest.raises(DomainError, match="at least one month"):
-        certificate().suspend(SuspensionReason.MISUSE, at=T0, months=0)
+        certificate().suspend(SuspensionReason.MISUSE, at=T0, today=DAY0, months=0)
 
 
 def test_six_months_from_the_end_of_august_is_the_end_of_february() -> None:
@@ -329,7 +348,7 @@ def test_six_months_from_the_end_of_august_is_the_end_of_february() -> None:
 
 def test_suspension_keeps_which_spot_check_suspended_it() -> None:
     cert = certificate()
-    cert.suspend(SuspensionReason.SPOT_CHECK_FAILED, at=T0, suspended_by="insp-7", cause_event_id="evt-1")
+    cert.suspend(SuspensionReason.SPOT_CHECK_FAILED, at=T0, today=DAY0, suspended_by="insp-7", cause_event_id="evt-1")
     assert cert.suspended_by == "insp-7"
     assert cert.is_suspended_by_spot_check("insp-7")
     assert not cert.is_suspended_by_spot_check("insp-8")
@@ -340,35 +359,35 @@ def test_rectification_reinstates_only_certificates_suspended_by_that_spot_check
     by_other = certificate(Status.SUSPENDED, suspended_by="insp-8")
     for_misuse = certificate(Status.SUSPENDED, suspension_reason="misuse", suspended_by="insp-7")
 
-    entry = by_this.reinstate_after_rectification("insp-7", at=T0, cause_event_id="evt-5")
+    entry = by_this.reinstate_after_rectification("insp-7", at=T0, today=DAY0, cause_event_id="evt-5")
     assert by_this.status is Status.VALID
     assert entry.reason == "rectification verified for spot check insp-7" and entry.cause_event_id == "evt-5"
     for cert in (by_other, for_misuse):
         with pytest.raises(IllegalTransition, match="reinstates only what that spot check suspended"):
-            cert.reinstate_after_rectification("insp-7", at=T0)
+            cert.reinstate_after_rectification("insp-7", at=T0, today=DAY0)
         assert cert.status is Status.SUSPENDED
     with pytest.raises(IllegalTransition, match="withdrawn certificate is final"):
-        certificate(Status.WITHDRAWN).reinstate_after_rectification("insp-7", at=T0)
+        certificate(Status.WITHDRAWN).reinstate_after_rectification("insp-7", at=T0, today=DAY0)
 
 
 def test_reinstatement_clears_the_suspension() -> None:
     cert = certificate(Status.SUSPENDED)
-    cert.reinstate("rectified", at=T0)
+    cert.reinstate("rectified", at=T0, today=DAY0)
     assert (cert.suspension_reason, cert.suspended_until, cert.suspended_by) == (None, None, None)
 
 
 def test_reinstatement_refused_after_the_suspension_deadline() -> None:
     cert = certificate(Status.SUSPENDED)
-    cert.reinstate("rectified on the last day", at=dt.datetime(2026, 12, 1, 23, 0, tzinfo=dt.UTC))
+    cert.reinstate("rectified on the last day", at=dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC), today=SUSPENDED_UNTIL)
     late = certificate(Status.SUSPENDED)
     with pytest.raises(IllegalTransition, match="deadline 2026-12-01 has passed"):
-        late.reinstate("rectified", at=AFTER_DEADLINE)
+        late.reinstate("rectified", at=AFTER_DEADLINE, today=DAY_AFTER_DEADLINE)
 
 
 def test_reinstatement_refused_after_the_validity() -> None:
     cert = certificate(Status.SUSPENDED, suspended_until=dt.date(2029, 6, 1))
     with pytest.raises(IllegalTransition, match="validity ended on 2029-03-09"):
-        cert.reinstate("rectified", at=AFTER_VALIDITY)
+        cert.reinstate("rectified", at=AFTER_VALIDITY, today=DAY_AFTER_VALIDITY)
 
 
 # --- time-based rules -----------------------------------------------------------------
@@ -378,7 +397,7 @@ def test_suspension_deadline_passed_withdraws() -> None:
     cert = certificate(Status.SUSPENDED)
     assert cert.due_transition(SUSPENDED_UNTIL) is None  # the deadline day itself still allows reinstatement
     assert cert.due_transition(SUSPENDED_UNTIL + dt.timedelta(days=1)) is Status.WITHDRAWN
-    entry = cert.apply_due_transition(at=AFTER_DEADLINE)
+    entry = cert.apply_due_transition(at=AFTER_DEADLINE, today=DAY_AFTER_DEADLINE)
     assert cert.status is Status.WITHDRAWN
     assert entry is not None and entry.reason == "suspension deadline 2026-12-01 passed without reinstatement"
     assert entry.actor == "system"
@@ -393,7 +412,7 @@ def test_validity_end_passed_expires() -> None:
     cert = certificate()
     assert cert.due_transition(VALID_UNTIL) is None  # the last day of validity
     assert cert.due_transition(VALID_UNTIL + dt.timedelta(days=1)) is Status.EXPIRED
-    entry = cert.apply_due_transition(at=AFTER_VALIDITY)
+    entry = cert.apply_due_transition(at=AFTER_VALIDITY, today=DAY_AFTER_VALIDITY)
     assert cert.status is Status.EXPIRED and entry is not None and entry.reason == "validity ended on 2029-03-09"
 
 
@@ -451,3 +470,36 @@ def test_issuance_refused(body: BodyStanding | None, field: str, rule: str, mess
     assert refused.value.rule == rule
     assert refused.value.status_code == 422
     assert refused.value.rules == [{"rule": rule, "detail": str(refused.value)}]
+
+
+# --- the read model of a body's approval ------------------------------------------------
+
+GRANTED = BodyStanding.granted(BODY, "approval-1", ["MS-QMS", "MS-EMS"])
+
+
+def test_the_read_model_follows_only_the_latest_granted_approval() -> None:
+    assert GRANTED.follows("approval-1") and not GRANTED.follows("approval-0")
+    assert not BodyStanding(BODY, None).follows("approval-1")  # never granted (a lab)
+
+
+def test_a_whole_reinstatement_keeps_the_field_suspensions() -> None:
+    suspended = GRANTED.suspend(["MS-EMS"]).suspend()
+    assert (suspended.status, suspended.suspended_fields) == (BodyStatus.SUSPENDED, {"MS-EMS"})
+    reinstated = suspended.reinstate()
+    assert (reinstated.status, reinstated.suspended_fields) == (BodyStatus.ACTIVE, {"MS-EMS"})
+    assert reinstated.reinstate(["MS-EMS"]).suspended_fields == frozenset()
+
+
+def test_a_revocation_is_final_for_later_suspensions_and_reinstatements() -> None:
+    revoked = GRANTED.revoke()
+    assert revoked.suspend() is revoked and revoked.reinstate() is revoked
+    assert revoked.suspend(["MS-QMS"]) is revoked
+    with pytest.raises(IssuanceRefused) as refused:
+        may_issue(revoked, "MS-QMS")
+    assert refused.value.rule == "body_revoked"
+
+
+def test_a_reduced_scope_refuses_the_removed_field() -> None:
+    with pytest.raises(IssuanceRefused) as refused:
+        may_issue(GRANTED.reduce_scope(["MS-QMS"]), "MS-EMS")
+    assert refused.value.rule == "outside_scope"

@@ -11,54 +11,44 @@ import asyncio
 import datetime as dt
 import random
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 
 from conformity_shared import db as shared_db, events, uscc
-from conformity_shared.auth import Principal, Role
+from conformity_shared.clock import FixedClock
 from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
+from conformity_devstack.factories import (
+    REGULATOR,
+    agency,
+    approval_change,
+    approval_granted,
+    certificate_request,
+    new_uscc,
+    rectification_verified,
+    spot_check_failed,
+)
 
 from certificates import consumers, db, domain, loader, scheduler, service
-from certificates.app import CertificatesSettings, create_app
+from certificates.app import create_app
+from certificates.commands import (
+    CancelCertificate,
+    IssueCertificate,
+    ReinstateCertificate,
+    SuspendCertificate,
+    WithdrawCertificate,
+)
+from certificates.settings import CertificatesSettings
 
-REGULATOR = Principal("regulator", Role.REGULATOR)
-TODAY = dt.datetime.now(dt.UTC).date()
-
-
-# --- fixtures and helpers --------------------------------------------------------------
-
-
-def settings_for(data_dir: Path) -> CertificatesSettings:
-    return CertificatesSettings(data_dir=data_dir, kafka_bootstrap_servers="127.0.0.1:1", log_json=False)
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    settings = settings_for(tmp_path)
-    application = create_app(settings)
-    await shared_db.migrate("certificates:migrations", settings.resolved_database_url())
-    yield application
-    await application.state.runtime.engine.dispose()
-
-
-@pytest.fixture
-def runtime(app: FastAPI) -> ServiceRuntime:
-    return app.state.runtime
+# --- helpers --------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def rng() -> random.Random:
     return random.Random()
-
-
-def agency(org: str) -> Principal:
-    return Principal(org, Role.AGENCY, org=org)
 
 
 async def deliver(runtime: ServiceRuntime, event: events.Event) -> str:
@@ -73,25 +63,13 @@ async def deliver(runtime: ServiceRuntime, event: events.Event) -> str:
 
 
 async def grant(runtime: ServiceRuntime, body: str, fields: list[str], approval_id: str | None = None) -> str:
-    approval_id = approval_id or str(uuid.uuid4())
-    await deliver(runtime, events.ApprovalGrantedV1(
-        approval_id=approval_id, organisation_uscc=body, kind="certification_body",
-        organisation_name="Fujian Certification Co.", fields=fields, path="commitment",
-        granted_at=dt.datetime.now(dt.UTC),
-    ))
-    return approval_id
-
-
-def issue_request(holder: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "management_system",
-        "field": "MS-QMS", "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
-        **overrides,
-    }
+    event = approval_granted(body, fields, approval_id=approval_id)
+    await deliver(runtime, event)
+    return event.approval_id
 
 
 async def issue(runtime: ServiceRuntime, body: str, holder: str, **overrides: Any) -> dict[str, Any]:
-    return await service.issue(runtime, agency(body), issue_request(holder, **overrides))
+    return await service.issue(runtime, agency(body), IssueCertificate(**certificate_request(holder, **overrides)))
 
 
 async def outbox(runtime: ServiceRuntime) -> list[tuple[str, str]]:
@@ -111,7 +89,7 @@ async def history(runtime: ServiceRuntime, number: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def body(runtime: ServiceRuntime, rng: random.Random) -> str:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     await grant(runtime, code, ["MS-QMS", "CCC-07"])
     return code
 
@@ -120,30 +98,32 @@ async def body(runtime: ServiceRuntime, rng: random.Random) -> str:
 
 
 async def test_issuance_within_scope_gives_a_numbered_valid_certificate_and_its_event(
-    runtime: ServiceRuntime, body: str, rng: random.Random
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
 ) -> None:
-    holder = uscc.make(rng)
+    holder = new_uscc(rng)
     cert = await issue(runtime, body, holder)
     number = domain.CertificateNumber.parse(cert["number"])
     assert (number.scheme, number.year, number.body_code, number.sequence) == (
-        domain.Scheme.MANAGEMENT_SYSTEM, TODAY.year, body[-4:], 1
+        domain.Scheme.MANAGEMENT_SYSTEM, today.year, body[-4:], 1
     )
     assert cert["status"] == "valid"
-    assert cert["validity"] == {"from": TODAY.isoformat(),
-                                "until": domain.default_valid_until("management_system", TODAY).isoformat()}
+    assert cert["validity"] == {"from": today.isoformat(),
+                                "until": domain.default_valid_until("management_system", today).isoformat()}
     assert [(h["from"], h["to"], h["reason"]) for h in cert["history"]] == [(None, "valid", "issued")]
     assert await outbox(runtime) == [("certificate.issued.v1", cert["number"])]
 
 
-async def test_ccc_certificate_is_valid_five_years_by_default(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    cert = await issue(runtime, body, uscc.make(rng), scheme="CCC", field="CCC-07",
-                       valid_from=dt.date(TODAY.year, 1, 10))
-    assert cert["validity"]["until"] == dt.date(TODAY.year + 5, 1, 9).isoformat()
-    assert cert["number"].startswith(f"CCC{TODAY.year}{body[-4:]}")
+async def test_ccc_certificate_is_valid_five_years_by_default(
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
+) -> None:
+    cert = await issue(runtime, body, new_uscc(rng), scheme="CCC", field="CCC-07",
+                       valid_from=dt.date(today.year, 1, 10))
+    assert cert["validity"]["until"] == dt.date(today.year + 5, 1, 9).isoformat()
+    assert cert["number"].startswith(f"CCC{today.year}{body[-4:]}")
 
 
 async def test_concurrent_issuance_never_draws_the_same_number(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    issued = await asyncio.gather(*(issue(runtime, body, uscc.make(rng)) for _ in range(12)))
+    issued = await asyncio.gather(*(issue(runtime, body, new_uscc(rng)) for _ in range(12)))
     sequences = sorted(domain.CertificateNumber.parse(c["number"]).sequence for c in issued)
     assert sequences == list(range(1, 13))
 
@@ -155,90 +135,102 @@ async def test_issuance_refused_outside_the_approved_scope(
     runtime: ServiceRuntime, body: str, rng: random.Random, field: str, rule: str
 ) -> None:
     with pytest.raises(domain.IssuanceRefused) as refused:
-        await issue(runtime, body, uscc.make(rng), field=field)
+        await issue(runtime, body, new_uscc(rng), field=field)
     assert refused.value.rule == rule and refused.value.status_code == 422 and refused.value.field == "field"
     assert await outbox(runtime) == []
 
 
 async def test_issuance_refused_for_a_body_never_approved(runtime: ServiceRuntime, rng: random.Random) -> None:
     with pytest.raises(domain.IssuanceRefused) as refused:
-        await issue(runtime, uscc.make(rng), uscc.make(rng))
+        await issue(runtime, new_uscc(rng), new_uscc(rng))
     assert refused.value.rule == "not_approved"
 
 
 async def test_issuance_refused_while_the_body_is_suspended_and_allowed_after_reinstatement(
     runtime: ServiceRuntime, rng: random.Random
 ) -> None:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     approval = await grant(runtime, code, ["MS-QMS"])
-    common = dict(approval_id=approval, organisation_uscc=code, kind="certification_body")
-    await deliver(runtime, events.ApprovalSuspendedV1(**common, reason="failed inspection"))
+    await deliver(runtime, approval_change(events.ApprovalSuspendedV1, code, approval, reason="failed inspection"))
     with pytest.raises(domain.IssuanceRefused, match="suspended") as refused:
-        await issue(runtime, code, uscc.make(rng))
+        await issue(runtime, code, new_uscc(rng))
     assert refused.value.rule == "body_suspended"
-    await deliver(runtime, events.ApprovalReinstatedV1(**common, reason="rectified"))
-    assert (await issue(runtime, code, uscc.make(rng)))["status"] == "valid"
+    await deliver(runtime, approval_change(events.ApprovalReinstatedV1, code, approval, reason="rectified"))
+    assert (await issue(runtime, code, new_uscc(rng)))["status"] == "valid"
 
 
 async def test_issuance_refused_in_a_suspended_field(runtime: ServiceRuntime, rng: random.Random) -> None:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     approval = await grant(runtime, code, ["MS-QMS", "MS-EMS"])
-    await deliver(runtime, events.ApprovalSuspendedV1(
-        approval_id=approval, organisation_uscc=code, kind="certification_body", fields=["MS-EMS"], reason="lab failures"
-    ))
+    await deliver(runtime, approval_change(events.ApprovalSuspendedV1, code, approval, fields=["MS-EMS"],
+                                           reason="lab failures"))
     with pytest.raises(domain.IssuanceRefused) as refused:
-        await issue(runtime, code, uscc.make(rng), field="MS-EMS")
+        await issue(runtime, code, new_uscc(rng), field="MS-EMS")
     assert refused.value.rule == "field_suspended"
-    assert (await issue(runtime, code, uscc.make(rng), field="MS-QMS"))["status"] == "valid"
+    assert (await issue(runtime, code, new_uscc(rng), field="MS-QMS"))["status"] == "valid"
 
 
 async def test_issuance_refused_for_a_revoked_body_and_a_later_suspension_does_not_undo_the_revocation(
     runtime: ServiceRuntime, rng: random.Random
 ) -> None:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     approval = await grant(runtime, code, ["MS-QMS"])
-    common = dict(approval_id=approval, organisation_uscc=code, kind="certification_body")
-    await deliver(runtime, events.ApprovalRevokedV1(**common, reason="commitment breached"))
-    await deliver(runtime, events.ApprovalSuspendedV1(**common, reason="late event"))
-    await deliver(runtime, events.ApprovalReinstatedV1(**common, reason="late event"))
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="commitment breached"))
+    await deliver(runtime, approval_change(events.ApprovalSuspendedV1, code, approval, reason="late event"))
+    await deliver(runtime, approval_change(events.ApprovalReinstatedV1, code, approval, reason="late event"))
     with pytest.raises(domain.IssuanceRefused) as refused:
-        await issue(runtime, code, uscc.make(rng))
+        await issue(runtime, code, new_uscc(rng))
     assert refused.value.rule == "body_revoked"
 
 
 async def test_scope_reduction_refuses_the_removed_field(runtime: ServiceRuntime, rng: random.Random) -> None:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     approval = await grant(runtime, code, ["MS-QMS", "MS-EMS"])
-    await deliver(runtime, events.ApprovalScopeReducedV1(
-        approval_id=approval, organisation_uscc=code, kind="certification_body", removed_fields=["MS-EMS"],
-        remaining_fields=["MS-QMS"], reason="staff left",
-    ))
+    await deliver(runtime, approval_change(events.ApprovalScopeReducedV1, code, approval, removed_fields=["MS-EMS"],
+                                           remaining_fields=["MS-QMS"], reason="staff left"))
     with pytest.raises(domain.IssuanceRefused) as refused:
-        await issue(runtime, code, uscc.make(rng), field="MS-EMS")
+        await issue(runtime, code, new_uscc(rng), field="MS-EMS")
     assert refused.value.rule == "outside_scope"
 
 
 async def test_issuance_of_an_already_expired_certificate_is_refused(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
     with pytest.raises(DomainError) as refused:
-        await issue(runtime, body, uscc.make(rng), valid_from=dt.date(2015, 1, 1))
+        await issue(runtime, body, new_uscc(rng), valid_from=dt.date(2015, 1, 1))
     assert refused.value.field == "valid_until"
 
 
 async def test_unknown_scheme_is_refused(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
     with pytest.raises(domain.UnknownScheme):
-        await issue(runtime, body, uscc.make(rng), scheme="organic")
+        await issue(runtime, body, new_uscc(rng), scheme="organic")
+
+
+async def test_business_dates_are_the_regulators_even_when_utc_is_still_the_day_before(
+    runtime: ServiceRuntime, body: str, rng: random.Random
+) -> None:
+    # 17:00 UTC on 1 June is 01:00 on 2 June in Beijing.
+    runtime.clock = FixedClock(instant=dt.datetime(2026, 6, 1, 17, 0, tzinfo=dt.UTC))
+    cert = await issue(runtime, body, new_uscc(rng))
+    assert cert["validity"] == {"from": "2026-06-02", "until": "2029-06-01"}
+    suspended = await service.suspend(runtime, agency(body), SuspendCertificate(number=cert["number"], reason="misuse"))
+    assert suspended["suspension"]["until"] == "2026-12-02"
+    assert suspended["last_change"]["at"] == "2026-06-01T17:00:00+00:00"  # instants stay UTC
 
 
 # --- object-level authorization ---------------------------------------------------------
 
 
 async def test_a_body_manages_only_the_certificates_it_issued(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    other = uscc.make(rng)
+    other = new_uscc(rng)
     await grant(runtime, other, ["MS-QMS"])
-    number = (await issue(runtime, body, uscc.make(rng)))["number"]
-    for action, reason in (("suspend", "misuse"), ("withdraw", "audit failed"), ("reinstate", "ok")):
+    number = (await issue(runtime, body, new_uscc(rng)))["number"]
+    requests = (
+        (service.suspend, SuspendCertificate(number=number, reason="misuse")),
+        (service.withdraw, WithdrawCertificate(number=number, reason="audit failed")),
+        (service.reinstate, ReinstateCertificate(number=number, reason="ok")),
+    )
+    for use_case, command in requests:
         with pytest.raises(domain.ActionForbidden) as refused:
-            await service.transition(runtime, agency(other), number, action, reason, None)
+            await use_case(runtime, agency(other), command)  # type: ignore[operator]
         assert refused.value.status_code == 403 and refused.value.rule == "not_issuing_body"
     with pytest.raises(domain.ActionForbidden):
         await service.get_certificate(runtime, agency(other), number)
@@ -249,10 +241,14 @@ async def test_a_body_manages_only_the_certificates_it_issued(runtime: ServiceRu
 async def test_the_issuing_body_and_the_regulator_may_suspend_and_withdraw(
     runtime: ServiceRuntime, body: str, rng: random.Random
 ) -> None:
-    number = (await issue(runtime, body, uscc.make(rng)))["number"]
-    suspended = await service.transition(runtime, agency(body), number, "suspend", "misuse", None, "logo on uncertified models")
+    number = (await issue(runtime, body, new_uscc(rng)))["number"]
+    suspended = await service.suspend(
+        runtime, agency(body), SuspendCertificate(number=number, reason="misuse", note="logo on uncertified models")
+    )
     assert suspended["status"] == "suspended" and suspended["history"][-1]["note"] == "logo on uncertified models"
-    withdrawn = await service.transition(runtime, REGULATOR, number, "withdraw", "misuse not corrected", None)
+    withdrawn = await service.withdraw(
+        runtime, REGULATOR, WithdrawCertificate(number=number, reason="misuse not corrected")
+    )
     assert withdrawn["status"] == "withdrawn"
     assert withdrawn["history"][-1]["actor"] == "regulator:regulator"
     assert [t for t, _ in await outbox(runtime)] == [
@@ -263,14 +259,18 @@ async def test_the_issuing_body_and_the_regulator_may_suspend_and_withdraw(
 async def test_holder_requested_cancellation_only_by_the_issuing_body_with_the_holder_reference(
     runtime: ServiceRuntime, body: str, rng: random.Random
 ) -> None:
-    number = (await issue(runtime, body, uscc.make(rng)))["number"]
+    number = (await issue(runtime, body, new_uscc(rng)))["number"]
     with pytest.raises(domain.ActionForbidden) as refused:
-        await service.transition(runtime, REGULATOR, number, "cancel", "holder stopped production", "letter 12")
+        await service.cancel(runtime, REGULATOR, CancelCertificate(
+            number=number, reason="holder stopped production", holder_reference="letter 12"
+        ))
     assert refused.value.rule == "holder_request_through_body"
     with pytest.raises(DomainError) as missing:
-        await service.transition(runtime, agency(body), number, "cancel", "holder stopped production", None)
+        await service.cancel(runtime, agency(body), CancelCertificate(number=number, reason="holder stopped production"))
     assert missing.value.field == "holder_reference"
-    cancelled = await service.transition(runtime, agency(body), number, "cancel", "holder stopped production", "letter 12")
+    cancelled = await service.cancel(runtime, agency(body), CancelCertificate(
+        number=number, reason="holder stopped production", holder_reference="letter 12"
+    ))
     assert cancelled["status"] == "cancelled"
     async with runtime.sessions() as session:
         request = (await session.execute(sa.select(db.holder_requests))).one()
@@ -282,80 +282,79 @@ async def test_holder_requested_cancellation_only_by_the_issuing_body_with_the_h
 async def test_suspension_at_the_holders_request_needs_the_reference(
     runtime: ServiceRuntime, body: str, rng: random.Random
 ) -> None:
-    number = (await issue(runtime, body, uscc.make(rng)))["number"]
+    number = (await issue(runtime, body, new_uscc(rng)))["number"]
     with pytest.raises(DomainError) as missing:
-        await service.transition(runtime, agency(body), number, "suspend", "holder_request", " ")
+        await service.suspend(
+            runtime, agency(body), SuspendCertificate(number=number, reason="holder_request", holder_reference=" ")
+        )
     assert missing.value.field == "holder_reference"
+    by_holder_request = SuspendCertificate(number=number, reason="holder_request", holder_reference="letter 7")
     with pytest.raises(domain.ActionForbidden):
-        await service.transition(runtime, REGULATOR, number, "suspend", "holder_request", "letter 7")
-    answer = await service.transition(runtime, agency(body), number, "suspend", "holder_request", "letter 7")
+        await service.suspend(runtime, REGULATOR, by_holder_request)
+    answer = await service.suspend(runtime, agency(body), by_holder_request)
     assert answer["suspension"]["reason"] == "holder_request"
 
 
 async def test_imposed_suspension_reasons_cannot_be_given_by_hand(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    number = (await issue(runtime, body, uscc.make(rng)))["number"]
+    number = (await issue(runtime, body, new_uscc(rng)))["number"]
     for reason in ("spot_check_failed", "issuing_body_revoked"):
         with pytest.raises(DomainError) as refused:
-            await service.transition(runtime, REGULATOR, number, "suspend", reason, None)
+            await service.suspend(runtime, REGULATOR, SuspendCertificate(number=number, reason=reason))
         assert refused.value.field == "reason"
 
 
 async def test_the_body_does_not_lift_a_spot_check_suspension_but_the_regulator_may(
     runtime: ServiceRuntime, body: str, rng: random.Random
 ) -> None:
-    holder = uscc.make(rng)
+    holder = new_uscc(rng)
     number = (await issue(runtime, body, holder))["number"]
-    await deliver(runtime, events.SpotCheckFailedV1(
-        inspection_id="insp-1", holder_uscc=holder, certificate_numbers=[number], findings="overheats"
-    ))
+    await deliver(runtime, spot_check_failed(holder, [number], inspection_id="insp-1", findings="overheats"))
     with pytest.raises(domain.ActionForbidden) as refused:
-        await service.transition(runtime, agency(body), number, "reinstate", "we checked", None)
+        await service.reinstate(runtime, agency(body), ReinstateCertificate(number=number, reason="we checked"))
     assert refused.value.rule == "imposed_suspension"
-    assert (await service.transition(runtime, REGULATOR, number, "reinstate", "appeal upheld", None))["status"] == "valid"
+    appeal = ReinstateCertificate(number=number, reason="appeal upheld")
+    assert (await service.reinstate(runtime, REGULATOR, appeal))["status"] == "valid"
 
 
 async def test_a_suspended_body_may_not_reinstate_its_certificates(runtime: ServiceRuntime, rng: random.Random) -> None:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     approval = await grant(runtime, code, ["MS-QMS"])
-    number = (await issue(runtime, code, uscc.make(rng)))["number"]
-    await service.transition(runtime, agency(code), number, "suspend", "surveillance_overdue", None)
-    await deliver(runtime, events.ApprovalSuspendedV1(
-        approval_id=approval, organisation_uscc=code, kind="certification_body", reason="failed inspection"
-    ))
+    number = (await issue(runtime, code, new_uscc(rng)))["number"]
+    await service.suspend(runtime, agency(code), SuspendCertificate(number=number, reason="surveillance_overdue"))
+    await deliver(runtime, approval_change(events.ApprovalSuspendedV1, code, approval, reason="failed inspection"))
     with pytest.raises(domain.ActionForbidden) as refused:
-        await service.transition(runtime, agency(code), number, "reinstate", "audit done", None)
+        await service.reinstate(runtime, agency(code), ReinstateCertificate(number=number, reason="audit done"))
     assert refused.value.rule == "body_suspended"
 
 
 async def test_illegal_transitions_answer_409_with_the_rule(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    number = (await issue(runtime, body, uscc.make(rng)))["number"]
-    await service.transition(runtime, REGULATOR, number, "withdraw", "fraud", None)
+    number = (await issue(runtime, body, new_uscc(rng)))["number"]
+    await service.withdraw(runtime, REGULATOR, WithdrawCertificate(number=number, reason="fraud"))
     with pytest.raises(Conflict, match="withdrawn certificate is final") as refused:
-        await service.transition(runtime, REGULATOR, number, "reinstate", "mistake", None)
+        await service.reinstate(runtime, REGULATOR, ReinstateCertificate(number=number, reason="mistake"))
     assert refused.value.status_code == 409
     with pytest.raises(NotFound):
-        await service.transition(runtime, REGULATOR, "MSC2026AAAA00000001", "withdraw", "x", None)
+        await service.withdraw(runtime, REGULATOR, WithdrawCertificate(number="MSC2026AAAA00000001", reason="x"))
 
 
 # --- automatic reactions ----------------------------------------------------------------
 
 
 async def test_failed_spot_check_suspends_the_named_valid_certificates_of_the_holder_for_six_months(
-    runtime: ServiceRuntime, body: str, rng: random.Random
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
 ) -> None:
-    holder, stranger = uscc.make(rng), uscc.make(rng)
+    holder, stranger = new_uscc(rng), new_uscc(rng)
     named = [(await issue(runtime, body, holder))["number"] for _ in range(2)]
     untouched = (await issue(runtime, body, holder))["number"]
     of_another_holder = (await issue(runtime, body, stranger))["number"]
-    cause = await deliver(runtime, events.SpotCheckFailedV1(
-        inspection_id="insp-9", holder_uscc=holder, certificate_numbers=[*named, of_another_holder, "CCC2026XXXX00000001"],
-        findings="overheats",
+    cause = await deliver(runtime, spot_check_failed(
+        holder, [*named, of_another_holder, "CCC2026XXXX00000001"], inspection_id="insp-9", findings="overheats"
     ))
     for number in named:
         answer = await public(runtime, number)
         assert answer["status"] == "suspended"
         assert answer["suspension"] == {"reason": "spot_check_failed",
-                                        "until": domain.add_months(TODAY, 6).isoformat()}
+                                        "until": domain.add_months(today, 6).isoformat()}
         assert (await history(runtime, number))[-1]["cause_event_id"] == cause
     assert (await public(runtime, untouched))["status"] == "valid"
     assert (await public(runtime, of_another_holder))["status"] == "valid"
@@ -365,15 +364,11 @@ async def test_failed_spot_check_suspends_the_named_valid_certificates_of_the_ho
 async def test_rectification_reinstates_exactly_the_certificates_that_spot_check_suspended(
     runtime: ServiceRuntime, body: str, rng: random.Random
 ) -> None:
-    holder = uscc.make(rng)
+    holder = new_uscc(rng)
     a, b, c = [(await issue(runtime, body, holder))["number"] for _ in range(3)]
-    await deliver(runtime, events.SpotCheckFailedV1(inspection_id="sc-1", holder_uscc=holder, certificate_numbers=[a, b],
-                                                    findings="x"))
-    await deliver(runtime, events.SpotCheckFailedV1(inspection_id="sc-2", holder_uscc=holder, certificate_numbers=[c],
-                                                    findings="y"))
-    await deliver(runtime, events.RectificationVerifiedV1(
-        inspection_id="re-1", spot_check_id="sc-1", holder_uscc=holder, certificate_numbers=[a, b, c]
-    ))
+    await deliver(runtime, spot_check_failed(holder, [a, b], inspection_id="sc-1", findings="x"))
+    await deliver(runtime, spot_check_failed(holder, [c], inspection_id="sc-2", findings="y"))
+    await deliver(runtime, rectification_verified(holder, "sc-1", [a, b, c], inspection_id="re-1"))
     assert [(await public(runtime, n))["status"] for n in (a, b, c)] == ["valid", "valid", "suspended"]
     assert sorted(k for t, k in await outbox(runtime) if t == "certificate.reinstated.v1") == sorted([a, b])
 
@@ -381,19 +376,17 @@ async def test_rectification_reinstates_exactly_the_certificates_that_spot_check
 async def test_revoked_approval_suspends_every_valid_certificate_of_the_body_one_event_each(
     runtime: ServiceRuntime, rng: random.Random
 ) -> None:
-    code = uscc.make(rng)
+    code = new_uscc(rng)
     approval = await grant(runtime, code, ["MS-QMS"])
-    valid = [(await issue(runtime, code, uscc.make(rng)))["number"] for _ in range(5)]
+    valid = [(await issue(runtime, code, new_uscc(rng)))["number"] for _ in range(5)]
     withdrawn = valid.pop()
-    await service.transition(runtime, REGULATOR, withdrawn, "withdraw", "fraud", None)
-    other_body = uscc.make(rng)
+    await service.withdraw(runtime, REGULATOR, WithdrawCertificate(number=withdrawn, reason="fraud"))
+    other_body = new_uscc(rng)
     await grant(runtime, other_body, ["MS-QMS"])
-    elsewhere = (await issue(runtime, other_body, uscc.make(rng)))["number"]
+    elsewhere = (await issue(runtime, other_body, new_uscc(rng)))["number"]
     before = len(await outbox(runtime))
 
-    cause = await deliver(runtime, events.ApprovalRevokedV1(
-        approval_id=approval, organisation_uscc=code, kind="certification_body", reason="commitment breached"
-    ))
+    cause = await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="commitment breached"))
     new = (await outbox(runtime))[before:]
     assert new == [("certificate.suspended.v1", n) for n in sorted(valid)]
     for number in valid:
@@ -408,16 +401,14 @@ async def test_revoked_approval_suspends_every_valid_certificate_of_the_body_one
     assert (await public(runtime, elsewhere))["status"] == "valid"
 
     # A second revocation event (another id) finds nothing valid any more.
-    await deliver(runtime, events.ApprovalRevokedV1(
-        approval_id=approval, organisation_uscc=code, kind="certification_body", reason="again"
-    ))
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="again"))
     assert len(await outbox(runtime)) == before + len(valid)
 
 
 async def test_bulk_suspension_of_a_large_body_keeps_history_and_one_event_per_certificate(
-    runtime: ServiceRuntime, tmp_path: Path
+    runtime: ServiceRuntime, today: dt.date
 ) -> None:
-    await loader.load(runtime.settings.resolved_database_url(), 3000, seed=11, bodies=2, enterprises=200, today=TODAY,
+    await loader.load(runtime.settings.resolved_database_url(), 3000, seed=11, bodies=2, enterprises=200, today=today,
                       migrate=False)
     async with runtime.sessions() as session:
         code, approval = (await session.execute(sa.select(db.bodies.c.uscc, db.bodies.c.approval_id).limit(1))).one()
@@ -427,9 +418,7 @@ async def test_bulk_suspension_of_a_large_body_keeps_history_and_one_event_per_c
         )).all())
         history_before = await session.scalar(sa.select(sa.func.count()).select_from(db.history))
     assert len(valid) > 1000
-    await deliver(runtime, events.ApprovalRevokedV1(
-        approval_id=approval, organisation_uscc=code, kind="certification_body", reason="revoked"
-    ))
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="revoked"))
     emitted = await outbox(runtime)
     assert [k for _, k in emitted] == sorted(valid) and {t for t, _ in emitted} == {"certificate.suspended.v1"}
     async with runtime.sessions() as session:
@@ -442,12 +431,13 @@ async def test_bulk_suspension_of_a_large_body_keeps_history_and_one_event_per_c
 # --- time-based transitions -------------------------------------------------------------
 
 
-async def test_passed_suspension_deadline_withdraws_once(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    holder = uscc.make(rng)
+async def test_passed_suspension_deadline_withdraws_once(
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
+) -> None:
+    holder = new_uscc(rng)
     number = (await issue(runtime, body, holder))["number"]
-    await deliver(runtime, events.SpotCheckFailedV1(inspection_id="sc", holder_uscc=holder, certificate_numbers=[number],
-                                                    findings="x"))
-    deadline = domain.add_months(TODAY, 6)
+    await deliver(runtime, spot_check_failed(holder, [number], inspection_id="sc", findings="x"))
+    deadline = domain.add_months(today, 6)
     assert (await scheduler.run_due_transitions(runtime, today=deadline))["withdrawn"] == 0  # the deadline day itself
     counts = await scheduler.run_due_transitions(runtime, today=deadline + dt.timedelta(days=1))
     assert counts["withdrawn"] == 1
@@ -463,7 +453,7 @@ async def test_passed_suspension_deadline_withdraws_once(runtime: ServiceRuntime
 
 
 async def test_passed_validity_expires_once(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    cert = await issue(runtime, body, uscc.make(rng))
+    cert = await issue(runtime, body, new_uscc(rng))
     until = dt.date.fromisoformat(cert["validity"]["until"])
     assert (await scheduler.run_due_transitions(runtime, today=until))["expired"] == 0
     assert (await scheduler.run_due_transitions(runtime, today=until + dt.timedelta(days=1)))["expired"] == 1
@@ -473,21 +463,21 @@ async def test_passed_validity_expires_once(runtime: ServiceRuntime, body: str, 
 
 
 async def test_when_validity_ends_before_the_suspension_deadline_the_certificate_expires(
-    runtime: ServiceRuntime, body: str, rng: random.Random
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
 ) -> None:
-    until = TODAY + dt.timedelta(days=30)
-    number = (await issue(runtime, body, uscc.make(rng), valid_until=until))["number"]
-    await service.transition(runtime, agency(body), number, "suspend", "misuse", None)
-    counts = await scheduler.run_due_transitions(runtime, today=domain.add_months(TODAY, 7))
+    until = today + dt.timedelta(days=30)
+    number = (await issue(runtime, body, new_uscc(rng), valid_until=until))["number"]
+    await service.suspend(runtime, agency(body), SuspendCertificate(number=number, reason="misuse"))
+    counts = await scheduler.run_due_transitions(runtime, today=domain.add_months(today, 7))
     assert counts == {"withdrawn": 0, "expired": 1, "skipped": 0}
     assert (await public(runtime, number))["status"] == "expired"
 
 
 async def test_two_instances_running_the_scheduler_at_once_transition_each_certificate_once(
-    runtime: ServiceRuntime, tmp_path: Path, body: str, rng: random.Random
+    runtime: ServiceRuntime, settings: CertificatesSettings, body: str, rng: random.Random
 ) -> None:
-    numbers = [(await issue(runtime, body, uscc.make(rng)))["number"] for _ in range(30)]
-    second = create_app(settings_for(tmp_path)).state.runtime
+    numbers = [(await issue(runtime, body, new_uscc(rng)))["number"] for _ in range(30)]
+    second = create_app(settings).state.runtime
     try:
         later = dt.date.fromisoformat((await public(runtime, numbers[0]))["validity"]["until"]) + dt.timedelta(days=1)
         results = await asyncio.gather(
@@ -504,18 +494,18 @@ async def test_only_one_instance_holds_the_scheduler_lease(
     runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scheduler, "HOLDER", "instance-a")
-    assert await scheduler._take_lease(runtime, "due-transitions", 60)
+    assert await scheduler.take_lease(runtime, "due-transitions", 60)
     monkeypatch.setattr(scheduler, "HOLDER", "instance-b")
-    assert not await scheduler._take_lease(runtime, "due-transitions", 60)
+    assert not await scheduler.take_lease(runtime, "due-transitions", 60)
     monkeypatch.setattr(scheduler, "HOLDER", "instance-a")
-    assert await scheduler._take_lease(runtime, "due-transitions", 60)  # renewal by the holder
+    assert await scheduler.take_lease(runtime, "due-transitions", 60)  # renewal by the holder
 
 
 # --- public verification ----------------------------------------------------------------
 
 
 async def test_public_verification_of_one_number(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
-    holder = uscc.make(rng)
+    holder = new_uscc(rng)
     number = (await issue(runtime, body, holder))["number"]
     answer = await service.verify(runtime, f" {number.lower()} ")
     assert answer["number"] == number and answer["status"] == "valid"
@@ -529,7 +519,7 @@ async def test_public_verification_of_one_number(runtime: ServiceRuntime, body: 
 async def test_batch_verification_answers_unknown_numbers_as_unknown(
     runtime: ServiceRuntime, body: str, rng: random.Random
 ) -> None:
-    known = [(await issue(runtime, body, uscc.make(rng)))["number"] for _ in range(3)]
+    known = [(await issue(runtime, body, new_uscc(rng)))["number"] for _ in range(3)]
     asked = [known[0], "MSC2026AAAA00000001", known[1], "not a number", known[2], known[0]]
     answer = await service.verify_many(runtime, asked)
     assert answer["count"] == 5 and answer["unknown"] == 2
@@ -550,10 +540,10 @@ async def test_batch_verification_is_limited_to_1000_numbers(runtime: ServiceRun
 
 
 async def test_loader_builds_a_consistent_data_set_without_outbox_rows(
-    runtime: ServiceRuntime, rng: random.Random
+    runtime: ServiceRuntime, rng: random.Random, today: dt.date
 ) -> None:
     report = await loader.load(runtime.settings.resolved_database_url(), 400, seed=3, bodies=4, enterprises=60,
-                               today=TODAY, migrate=False)
+                               today=today, migrate=False)
     assert report.certificates == 400 and report.bodies == 4 and report.enterprises == 60
     async with runtime.sessions() as session:
         certs = (await session.execute(sa.select(db.certificates))).all()
@@ -577,12 +567,12 @@ async def test_loader_builds_a_consistent_data_set_without_outbox_rows(
         entries = per_certificate[c.number]
         assert entries[0].from_status is None and entries[-1].to_status == c.status
     # Consistent on its day: nothing is due, and issuance continues the sequences.
-    assert await scheduler.run_due_transitions(runtime, today=TODAY) == {"withdrawn": 0, "expired": 0, "skipped": 0}
+    assert await scheduler.run_due_transitions(runtime, today=today) == {"withdrawn": 0, "expired": 0, "skipped": 0}
     loaded_body = next(iter(bodies.values()))
     field = loaded_body.fields[0]
     scheme = loader.FIELDS[field][0]
-    new = await issue(runtime, loaded_body.uscc, uscc.make(rng), field=field, scheme=scheme.value)
-    prefix = domain.number_prefix(scheme, TODAY.year, loaded_body.uscc)
+    new = await issue(runtime, loaded_body.uscc, new_uscc(rng), field=field, scheme=scheme.value)
+    prefix = domain.number_prefix(scheme, today.year, loaded_body.uscc)
     assert new["number"] == domain.certificate_number(prefix, sequences.get(prefix, 0) + 1)
 
 

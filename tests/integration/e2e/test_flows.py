@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from conformity_shared.auth import Role
+from conformity_shared.clock import Clock
 from conformity_devstack.testing import eventually, token
 
 from certificates import db as certificates_db, loader
@@ -360,7 +361,7 @@ async def test_flow_5_the_scheduler_withdraws_on_its_own_when_deadlines_pass(up,
     suspended certificates have all passed) are withdrawn by the service's own scheduler, with
     no request: each exactly once, each event the start of a chain of its own. Those whose
     validity ended before their deadline expire instead (the earlier date wins)."""
-    today = dt.datetime.now(dt.UTC).date()
+    today = Clock().today()  # the regulator's date, which the service's scheduler goes by
     long_ago = today - dt.timedelta(days=300)
     url = up.databases.url("certificates")
     async with up.databases.engine("certificates") as engine, engine.connect() as conn:

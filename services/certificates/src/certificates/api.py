@@ -1,18 +1,25 @@
-"""HTTP routes: parse, authorize, call the use case, shape the answer."""
+"""HTTP routes: parse, authorize the role, build the command, call one use case, answer."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from conformity_shared.errors import DomainError
 from conformity_shared.auth import Principal, Role, require
-from conformity_shared.uscc import USCC
+from conformity_shared.errors import DomainError
+from conformity_shared.runtime import RuntimeDep
 
 from certificates import scheduler, service
+from certificates.commands import (
+    CancelCertificate,
+    IssueCertificate,
+    ReinstateCertificate,
+    SuspendCertificate,
+    WithdrawCertificate,
+)
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 public = APIRouter(prefix="/public/certificates", tags=["public verification"])
@@ -20,17 +27,6 @@ public = APIRouter(prefix="/public/certificates", tags=["public verification"])
 Body = Annotated[Principal, Depends(require(Role.AGENCY, Role.REGULATOR))]
 Issuer = Annotated[Principal, Depends(require(Role.AGENCY))]
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
-
-
-class IssueRequest(BaseModel):
-    holder_uscc: USCC
-    holder_name: str = Field(min_length=1, max_length=300)
-    scheme: str = Field(description="CCC, voluntary_product, management_system or service")
-    field: str = Field(min_length=1, max_length=40, description="the certification field, from approval's catalogue")
-    product: str = Field(min_length=1, max_length=500, description="product, management system or service certified")
-    standard: str = Field(min_length=1, max_length=200)
-    valid_from: dt.date | None = Field(default=None, description="default: today")
-    valid_until: dt.date | None = Field(default=None, description="default: the scheme's validity")
 
 
 class TransitionRequest(BaseModel):
@@ -56,70 +52,68 @@ class VerifyBatch(BaseModel):
     )
 
 
-def _runtime(request: Request):  # noqa: ANN202
-    return request.app.state.runtime
-
-
 @router.post("", status_code=201, summary="Issue a certificate (certification body)")
-async def issue(body: IssueRequest, principal: Issuer, request: Request) -> dict:
-    return await service.issue(_runtime(request), principal, body.model_dump())
+async def issue(command: IssueCertificate, principal: Issuer, runtime: RuntimeDep) -> dict:
+    return await service.issue(runtime, principal, command)
 
 
 @router.get("", summary="List certificates (a body sees its own)")
 async def list_certificates(
     principal: Body,
-    request: Request,
+    runtime: RuntimeDep,
     status: str | None = None,
     holder_uscc: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    return await service.list_certificates(_runtime(request), principal, status, holder_uscc, limit, offset)
+    return await service.list_certificates(runtime, principal, status, holder_uscc, limit, offset)
 
 
 @router.post("/due-transitions", summary="Run the time-based transitions now (regulator)")
-async def run_due_transitions(principal: Regulator, request: Request, as_of: dt.date | None = None) -> dict:
+async def run_due_transitions(principal: Regulator, runtime: RuntimeDep, as_of: dt.date | None = None) -> dict:
     """What the in-service scheduler does on its own every interval: withdraw certificates
     whose suspension deadline has passed and expire those past validity (DESIGN flow 5).
 
     `as_of` runs them as on a later day: only where the service allows it
     (CONFORMITY_ALLOW_AS_OF, for demonstrations and tests), never in production."""
-    runtime = _runtime(request)
     if as_of is not None and not runtime.settings.allow_as_of:
         raise DomainError("as_of is disabled here (CONFORMITY_ALLOW_AS_OF is for demonstrations)", field="as_of")
     return await scheduler.run_due_transitions(runtime, as_of)
 
 
 @router.get("/{number}", summary="One certificate with its history")
-async def get_certificate(number: str, principal: Body, request: Request) -> dict:
-    return await service.get_certificate(_runtime(request), principal, number)
+async def get_certificate(number: str, principal: Body, runtime: RuntimeDep) -> dict:
+    return await service.get_certificate(runtime, principal, number)
 
 
 @router.post("/{number}/suspend", summary="Suspend a valid certificate")
-async def suspend(number: str, body: SuspendRequest, principal: Body, request: Request) -> dict:
-    return await service.transition(_runtime(request), principal, number, "suspend", body.reason, body.holder_reference, body.note)
+async def suspend(number: str, body: SuspendRequest, principal: Body, runtime: RuntimeDep) -> dict:
+    command = SuspendCertificate(number=number, reason=body.reason, holder_reference=body.holder_reference,
+                                 note=body.note)
+    return await service.suspend(runtime, principal, command)
 
 
 @router.post("/{number}/reinstate", summary="Reinstate a suspended certificate")
-async def reinstate(number: str, body: TransitionRequest, principal: Body, request: Request) -> dict:
-    return await service.transition(_runtime(request), principal, number, "reinstate", body.reason, body.holder_reference)
+async def reinstate(number: str, body: TransitionRequest, principal: Body, runtime: RuntimeDep) -> dict:
+    return await service.reinstate(runtime, principal, ReinstateCertificate(number=number, reason=body.reason))
 
 
 @router.post("/{number}/withdraw", summary="Withdraw a certificate")
-async def withdraw(number: str, body: TransitionRequest, principal: Body, request: Request) -> dict:
-    return await service.transition(_runtime(request), principal, number, "withdraw", body.reason, body.holder_reference)
+async def withdraw(number: str, body: TransitionRequest, principal: Body, runtime: RuntimeDep) -> dict:
+    return await service.withdraw(runtime, principal, WithdrawCertificate(number=number, reason=body.reason))
 
 
 @router.post("/{number}/cancel", summary="Cancel a certificate at the holder's request")
-async def cancel(number: str, body: TransitionRequest, principal: Body, request: Request) -> dict:
-    return await service.transition(_runtime(request), principal, number, "cancel", body.reason, body.holder_reference)
+async def cancel(number: str, body: TransitionRequest, principal: Body, runtime: RuntimeDep) -> dict:
+    command = CancelCertificate(number=number, reason=body.reason, holder_reference=body.holder_reference)
+    return await service.cancel(runtime, principal, command)
 
 
 @public.get("/{number}", summary="Verify one certificate (no token)")
-async def verify(number: str, request: Request) -> dict:
-    return await service.verify(_runtime(request), number)
+async def verify(number: str, runtime: RuntimeDep) -> dict:
+    return await service.verify(runtime, number)
 
 
 @public.post("/verify", summary="Verify up to 1,000 certificates at once (no token)")
-async def verify_batch(body: VerifyBatch, request: Request) -> dict:
-    return await service.verify_many(_runtime(request), body.numbers)
+async def verify_batch(body: VerifyBatch, runtime: RuntimeDep) -> dict:
+    return await service.verify_many(runtime, body.numbers)

@@ -1,11 +1,21 @@
-"""The certificates service's tables: certificates, their history, and its read model of
-approved bodies (fed only by approval events)."""
+"""The certificates service's tables (certificates, their history, its read model of approved
+bodies fed only by approval events), the mapping of rows to the domain, and the loads, saves
+and queries the use cases and the scheduler share."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from conformity_shared.db import UTCDateTime, messaging_tables
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conformity_shared.db import UTCDateTime, insert_many, messaging_tables, upsertable_insert
+from conformity_shared.errors import Conflict
+
+from certificates import domain
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)
@@ -18,7 +28,7 @@ bodies = sa.Table(
     sa.Column("uscc", sa.String(18), primary_key=True),
     sa.Column("approval_id", sa.String(64), nullable=False),
     sa.Column("name", sa.String(300), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # active | suspended | revoked
+    sa.Column("status", sa.String(20), nullable=False),  # domain.BodyStatus
     sa.Column("fields", sa.JSON, nullable=False),  # approved fields
     sa.Column("suspended_fields", sa.JSON, nullable=False),
     sa.Column("updated_at", TZ, nullable=False),
@@ -76,7 +86,7 @@ holder_requests = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("certificate_number", sa.String(40), sa.ForeignKey("certificates.number"), nullable=False, index=True),
-    sa.Column("action", sa.String(20), nullable=False),  # suspend | cancel
+    sa.Column("action", sa.String(20), nullable=False),  # domain.Action: suspend | cancel
     sa.Column("requested_by_body", sa.String(18), nullable=False),
     sa.Column("holder_reference", sa.String(200), nullable=False),
     sa.Column("at", TZ, nullable=False),
@@ -89,3 +99,299 @@ scheduler_leases = sa.Table(
     sa.Column("holder", sa.String(80), nullable=False),
     sa.Column("expires_at", TZ, nullable=False),
 )
+
+
+def status_in(column: sa.ColumnElement[Any], statuses: Iterable[domain.Status]) -> sa.ColumnElement[bool]:
+    """``column`` holds one of ``statuses``: an equality when there is one, so that the plan is
+    the same as for a written-out status."""
+    values = sorted(s.value for s in statuses)
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
+
+# --- the read model of approved bodies ---------------------------------------------------
+
+
+async def load_body(session: AsyncSession, uscc: str) -> domain.BodyStanding:
+    """What approval events said of the body; status None when none was seen."""
+    row = (await session.execute(sa.select(bodies).where(bodies.c.uscc == uscc))).first()
+    if row is None:
+        return domain.BodyStanding(uscc=uscc, status=None)
+    return domain.BodyStanding(
+        uscc=uscc, status=domain.BodyStatus(row.status), fields=frozenset(row.fields),
+        suspended_fields=frozenset(row.suspended_fields), approval_id=row.approval_id,
+    )
+
+
+def _body_values(standing: domain.BodyStanding, at: dt.datetime) -> dict[str, Any]:
+    status = domain.BodyStatus(standing.status)
+    return dict(
+        approval_id=standing.approval_id, status=status.value, fields=sorted(standing.fields),
+        suspended_fields=sorted(standing.suspended_fields), updated_at=at,
+    )
+
+
+async def save_body(session: AsyncSession, standing: domain.BodyStanding, at: dt.datetime) -> None:
+    await session.execute(sa.update(bodies).where(bodies.c.uscc == standing.uscc).values(**_body_values(standing, at)))
+
+
+async def save_granted_body(session: AsyncSession, standing: domain.BodyStanding, name: str, at: dt.datetime) -> None:
+    """Write a body's newly granted approval over whatever was known of it."""
+    values = dict(name=name, **_body_values(standing, at))
+    known = await session.scalar(sa.select(bodies.c.uscc).where(bodies.c.uscc == standing.uscc))
+    if known:
+        await session.execute(sa.update(bodies).where(bodies.c.uscc == standing.uscc).values(**values))
+    else:
+        await session.execute(sa.insert(bodies).values(uscc=standing.uscc, **values))
+
+
+# --- certificates: rows to the domain and back -------------------------------------------
+
+
+def certificate_from_row(row: Any) -> domain.Certificate:
+    return domain.Certificate(
+        number=row.number,
+        issuing_body_uscc=row.issuing_body_uscc,
+        holder_uscc=row.holder_uscc,
+        holder_name=row.holder_name,
+        scheme=row.scheme,
+        field=row.field,
+        product=row.product,
+        standard=row.standard,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        status=domain.Status(row.status),
+        suspension_reason=row.suspension_reason,
+        suspended_until=row.suspended_until,
+        suspended_by=row.suspended_by,
+    )
+
+
+async def load_certificate(session: AsyncSession, number: str) -> domain.Certificate | None:
+    """The certificate, locked for the change about to be made to it."""
+    query = sa.select(certificates).where(certificates.c.number == number).with_for_update()
+    row = (await session.execute(query)).first()
+    return certificate_from_row(row) if row else None
+
+
+async def load_certificates(session: AsyncSession, numbers: Iterable[str]) -> list[domain.Certificate]:
+    """The certificates with these numbers, in number order: one primary-key IN query."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return []
+    c = certificates
+    rows = (await session.execute(sa.select(c).where(c.c.number.in_(wanted)).order_by(c.c.number).with_for_update())).all()
+    return [certificate_from_row(row) for row in rows]
+
+
+async def insert_certificate(session: AsyncSession, cert: domain.Certificate) -> None:
+    """Write a newly issued certificate and its issuance entry."""
+    issued = cert.history[-1]
+    await session.execute(
+        sa.insert(certificates).values(
+            number=cert.number, issuing_body_uscc=cert.issuing_body_uscc, holder_uscc=cert.holder_uscc,
+            holder_name=cert.holder_name, scheme=cert.scheme, field=cert.field, product=cert.product,
+            standard=cert.standard, valid_from=cert.valid_from, valid_until=cert.valid_until,
+            status=cert.status.value, last_change_at=issued.at, last_change_reason=issued.reason, version=1,
+        )
+    )
+    await write_history(session, [cert])
+
+
+async def save_certificate(session: AsyncSession, cert: domain.Certificate) -> None:
+    """Write the certificate's new state and the history entries it gained.
+
+    The update is conditional on the status the certificate was read in, so that two
+    writers (two instances, a request racing the scheduler) never both transition it.
+    """
+    first, last = cert.history[0], cert.history[-1]
+    assert first.from_status is not None  # an issuance is inserted, not saved
+    changed = await session.execute(
+        sa.update(certificates)
+        .where(certificates.c.number == cert.number)
+        .where(certificates.c.status == first.from_status.value)
+        .values(
+            status=cert.status.value,
+            suspension_reason=cert.suspension_reason,
+            suspended_until=cert.suspended_until,
+            suspended_by=cert.suspended_by,
+            last_change_at=last.at,
+            last_change_reason=last.reason,
+            version=certificates.c.version + 1,
+        )
+    )
+    if changed.rowcount != 1:
+        raise Conflict(f"certificate {cert.number} was changed concurrently; try again", field="status")
+    await write_history(session, [cert])
+
+
+def history_row(number: str, h: domain.HistoryEntry) -> dict[str, Any]:
+    return dict(
+        certificate_number=number, from_status=h.from_status.value if h.from_status else None,
+        to_status=h.to_status.value, reason=h.reason, actor=h.actor, cause_event_id=h.cause_event_id, at=h.at,
+        note=h.note,
+    )
+
+
+async def write_history(session: AsyncSession, certs: Iterable[domain.Certificate]) -> None:
+    """Insert the history entries the certificates gained, in one executemany, and clear them."""
+    rows = []
+    for cert in certs:
+        rows.extend(history_row(cert.number, h) for h in cert.history)
+        cert.history.clear()
+    await insert_many(session, history, rows)
+
+
+async def next_sequence(session: AsyncSession, prefix: str) -> int:
+    """Allocate the next sequence of a number prefix in one atomic statement (an upsert that
+    returns the new value), so that concurrent issuers never draw the same number."""
+    t = number_sequences
+    statement = (
+        upsertable_insert(session, t).values(prefix=prefix, last=1)
+        .on_conflict_do_update(index_elements=[t.c.prefix], set_={"last": t.c.last + 1})
+        .returning(t.c.last)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def record_holder_request(
+    session: AsyncSession, number: str, action: domain.Action, body: str | None, reference: str | None, at: dt.datetime
+) -> None:
+    """Keep the holder's written request behind a cancellation or a suspension."""
+    await session.execute(
+        sa.insert(holder_requests).values(
+            id=str(uuid.uuid4()), certificate_number=number, action=action.value,
+            requested_by_body=body, holder_reference=reference, at=at,
+        )
+    )
+
+
+# --- every certificate of a body at once (a revoked approval) ------------------------------
+
+
+def _of_body(uscc: str, statuses: Iterable[domain.Status]) -> tuple[sa.ColumnElement[bool], ...]:
+    return certificates.c.issuing_body_uscc == uscc, status_in(certificates.c.status, statuses)
+
+
+async def any_certificate_of_body(
+    session: AsyncSession, uscc: str, statuses: Iterable[domain.Status]
+) -> domain.Certificate | None:
+    """One certificate of the body in one of ``statuses``, or None."""
+    row = (await session.execute(sa.select(certificates).where(*_of_body(uscc, statuses)).limit(1))).first()
+    return certificate_from_row(row) if row else None
+
+
+async def move_certificates_of_body(
+    session: AsyncSession, uscc: str, statuses: Iterable[domain.Status], moved: domain.Certificate
+) -> list[Any]:
+    """Give every certificate of the body that is in one of ``statuses`` at this instant the
+    state ``moved`` reached by its last transition, and its history entry, set-based: one
+    conditional UPDATE ... RETURNING, then the history rows by executemany. Returns the
+    (number, holder) of each, in number order."""
+    c, entry = certificates, moved.history[-1]
+    changed = (
+        await session.execute(
+            sa.update(c)
+            .where(*_of_body(uscc, statuses))
+            .values(
+                status=moved.status.value, suspension_reason=moved.suspension_reason,
+                suspended_until=moved.suspended_until, suspended_by=moved.suspended_by,
+                last_change_at=entry.at, last_change_reason=entry.reason, version=c.c.version + 1,
+            )
+            .returning(c.c.number, c.c.holder_uscc)
+        )
+    ).all()
+    changed.sort()
+    row = history_row("", entry)
+    await insert_many(session, history, [{**row, "certificate_number": number} for number, _ in changed])
+    return changed
+
+
+# --- time-based transitions --------------------------------------------------------------
+
+
+def due_conditions(today: dt.date) -> list[sa.ColumnElement[bool]]:
+    """What may be due on ``today``, each condition served by its own index; the domain
+    decides which transition applies (when both dates have passed, the earlier one)."""
+    c = certificates
+    return [
+        sa.and_(status_in(c.c.status, domain.WITHDRAWN_AT_DEADLINE), c.c.suspended_until < today),
+        sa.and_(status_in(c.c.status, domain.EXPIRED_AFTER_VALIDITY), c.c.valid_until < today),
+    ]
+
+
+async def load_due(
+    session: AsyncSession, condition: sa.ColumnElement[bool], after: str, limit: int
+) -> list[domain.Certificate]:
+    """Up to ``limit`` certificates meeting ``condition`` numbered after ``after``, in number order."""
+    c = certificates
+    query = sa.select(c).where(condition, c.c.number > after).order_by(c.c.number).limit(limit)
+    return [certificate_from_row(row) for row in (await session.execute(query)).all()]
+
+
+async def take_lease(session: AsyncSession, name: str, holder: str, now: dt.datetime, seconds: float) -> bool:
+    """Hold the lease ``name`` until ``seconds`` after ``now`` unless another holder has it
+    unexpired; True when ``holder`` has it (committed)."""
+    until = now + dt.timedelta(seconds=seconds)
+    lease = scheduler_leases
+    taken = await session.execute(
+        sa.update(lease)
+        .where(lease.c.name == name)
+        .where(sa.or_(lease.c.expires_at < now, lease.c.holder == holder))
+        .values(holder=holder, expires_at=until)
+    )
+    if taken.rowcount == 0:
+        if await session.scalar(sa.select(lease.c.name).where(lease.c.name == name)):
+            return False
+        try:
+            await session.execute(sa.insert(lease).values(name=name, holder=holder, expires_at=until))
+        except sa.exc.IntegrityError:
+            return False
+    await session.commit()
+    return True
+
+
+# --- queries -------------------------------------------------------------------------------
+
+# What public verification answers from: one primary-key lookup, no history.
+PUBLIC_COLUMNS = [
+    certificates.c.number, certificates.c.status, certificates.c.holder_uscc, certificates.c.holder_name,
+    certificates.c.issuing_body_uscc, certificates.c.scheme, certificates.c.field, certificates.c.product,
+    certificates.c.standard, certificates.c.valid_from, certificates.c.valid_until,
+    certificates.c.suspension_reason, certificates.c.suspended_until, certificates.c.last_change_at,
+    certificates.c.last_change_reason,
+]
+
+
+async def certificate_row(session: AsyncSession, number: str) -> Any:
+    return (await session.execute(sa.select(certificates).where(certificates.c.number == number))).first()
+
+
+async def history_of(session: AsyncSession, number: str) -> Sequence[Any]:
+    query = sa.select(history).where(history.c.certificate_number == number).order_by(history.c.id)
+    return (await session.execute(query)).all()
+
+
+async def certificate_rows(
+    session: AsyncSession, *, every_body: bool, issued_by: str | None, status: str | None, holder_uscc: str | None,
+    limit: int, offset: int,
+) -> Sequence[Any]:
+    """A page of certificates in number order: those ``issued_by`` unless ``every_body``, and
+    of ``status`` and ``holder_uscc`` where given."""
+    c = certificates
+    query = sa.select(c).order_by(c.c.number).limit(limit).offset(offset)
+    if not every_body:
+        query = query.where(c.c.issuing_body_uscc == issued_by)
+    if status:
+        query = query.where(c.c.status == status)
+    if holder_uscc:
+        query = query.where(c.c.holder_uscc == holder_uscc)
+    return (await session.execute(query)).all()
+
+
+async def public_row(session: AsyncSession, number: str) -> Any:
+    return (await session.execute(sa.select(*PUBLIC_COLUMNS).where(certificates.c.number == number))).first()
+
+
+async def public_rows(session: AsyncSession, numbers: Sequence[str]) -> Sequence[Any]:
+    """The public columns of the certificates with these numbers: one primary-key IN query."""
+    return (await session.execute(sa.select(*PUBLIC_COLUMNS).where(certificates.c.number.in_(numbers)))).all()

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -45,6 +46,7 @@ from rich.progress import (
 )
 
 from conformity_shared import db as shared_db, uscc
+from conformity_shared.clock import Clock
 
 from certificates import db, domain
 
@@ -198,7 +200,11 @@ def _day_between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
 
 
 class Generator:
-    """Certificates one at a time, with their history, consistent with the rules on ``today``."""
+    """Certificates one at a time, with their history, consistent with the rules on ``today``.
+
+    The random draws happen in a fixed order (body, holder, field, status, validity, product,
+    standard, then what changed the status), so that a seed always gives the same data set.
+    """
 
     def __init__(self, rng: random.Random, bodies: list[Body], enterprises: list[Enterprise], today: dt.date,
                  sequences: dict[str, int]) -> None:
@@ -209,27 +215,16 @@ class Generator:
         self._prefixes: dict[tuple[domain.Scheme, int, str], str] = {}
 
     def certificate(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        rng, today = self.rng, self.today
-        body = rng.choice(self.bodies)
-        holder = rng.choice(self.enterprises)
+        """One certificate row and its history rows."""
+        rng = self.rng
+        body, holder = rng.choice(self.bodies), rng.choice(self.enterprises)
         code = rng.choice(body.fields)
         scheme, products, standards = FIELDS[code]
         status = rng.choices(self._statuses, self._weights)[0]
-        years = domain.DEFAULT_VALIDITY_YEARS[scheme]
-        span = 365 * years
-        if status is domain.Status.EXPIRED:
-            valid_from = today - dt.timedelta(days=rng.randint(span + 2, span + 900))
-        else:  # still within validity on today
-            valid_from = today - dt.timedelta(days=rng.randint(0, span - 3))
+        valid_from = self._valid_from(scheme, status)
         valid_until = domain.default_valid_until(scheme, valid_from)
-        key = (scheme, valid_from.year, body.uscc)
-        prefix = self._prefixes.get(key) or self._prefixes.setdefault(key, domain.number_prefix(*key))
-        sequence = self.sequences.get(prefix, 0) + 1
-        self.sequences[prefix] = sequence
-        number = domain.certificate_number(prefix, sequence)
+        number = self._next_number(scheme, valid_from.year, body.uscc)
         issued_at = _at(valid_from, 9)
-        history = [dict(certificate_number=number, from_status=None, to_status="valid", reason="issued",
-                        actor=f"agency:{body.uscc}", cause_event_id=None, at=issued_at, note=None)]
         row: dict[str, Any] = dict(
             number=number, issuing_body_uscc=body.uscc, holder_uscc=holder.uscc, holder_name=holder.name,
             scheme=scheme.value, field=code, product=rng.choice(products).format(line=holder.line),
@@ -237,36 +232,67 @@ class Generator:
             suspension_reason=None, suspended_until=None, suspended_by=None, last_change_at=issued_at,
             last_change_reason="issued", version=1,
         )
-        change: tuple[str, str, str | None, dt.datetime] | None = None
-        match status:
-            case domain.Status.SUSPENDED:  # suspended in the last five months: its deadline is ahead
-                day = _day_between(rng, max(valid_from, today - dt.timedelta(days=150)), today)
-                reason = rng.choice(MANUAL_REASONS)
-                by, actor = None, f"agency:{body.uscc}"
-                if reason is domain.SuspensionReason.SPOT_CHECK_FAILED:  # by supervision's event
-                    by, actor = str(uuid.UUID(int=rng.getrandbits(128), version=4)), None
-                elif reason is domain.SuspensionReason.HOLDER_REQUEST:
-                    by = f"holder letter {day.year}-{rng.randint(1000, 9999)}"
-                until = domain.add_months(day, domain.DEFAULT_SUSPENSION_MONTHS)
-                row.update(suspension_reason=reason.value, suspended_until=until, suspended_by=by)
-                change = ("suspended", reason.value, actor, _at(day, 10))
-            case domain.Status.WITHDRAWN:
-                day = _day_between(rng, valid_from, today)
-                change = ("withdrawn", "nonconformities found in a surveillance audit were not corrected",
-                          f"agency:{body.uscc}", _at(day, 10))
-            case domain.Status.CANCELLED:
-                day = _day_between(rng, valid_from, today)
-                change = ("cancelled", "the holder stopped producing the certified product", f"agency:{body.uscc}",
-                          _at(day, 10))
-            case domain.Status.EXPIRED:
-                change = ("expired", f"validity ended on {valid_until}", domain.AUTOMATIC,
-                          _at(valid_until + dt.timedelta(days=1), 0))
+        history = [_history(number, None, domain.Status.VALID, "issued", f"agency:{body.uscc}", issued_at)]
+        change = self._status_change(row, status, body)
         if change is not None:
-            to, reason_text, actor, at = change
-            history.append(dict(certificate_number=number, from_status="valid", to_status=to, reason=reason_text,
-                                actor=actor, cause_event_id=None, at=at, note=None))
-            row.update(last_change_at=at, last_change_reason=reason_text)
+            history.append(change)
+            row.update(last_change_at=change["at"], last_change_reason=change["reason"])
         return row, history
+
+    def _valid_from(self, scheme: domain.Scheme, status: domain.Status) -> dt.date:
+        span = 365 * domain.DEFAULT_VALIDITY_YEARS[scheme]
+        if status is domain.Status.EXPIRED:
+            return self.today - dt.timedelta(days=self.rng.randint(span + 2, span + 900))
+        return self.today - dt.timedelta(days=self.rng.randint(0, span - 3))  # still within validity on today
+
+    def _next_number(self, scheme: domain.Scheme, year: int, body_uscc: str) -> str:
+        key = (scheme, year, body_uscc)
+        prefix = self._prefixes.get(key) or self._prefixes.setdefault(key, domain.number_prefix(*key))
+        sequence = self.sequences.get(prefix, 0) + 1
+        self.sequences[prefix] = sequence
+        return domain.certificate_number(prefix, sequence)
+
+    def _status_change(self, row: dict[str, Any], status: domain.Status, body: Body) -> dict[str, Any] | None:
+        """The history row of the transition that left the certificate in ``status`` (None for
+        valid), recording a suspension on ``row``."""
+        rng, valid_from, number = self.rng, row["valid_from"], row["number"]
+        match status:
+            case domain.Status.SUSPENDED:
+                return self._suspension(row, body)
+            case domain.Status.WITHDRAWN:
+                day = _day_between(rng, valid_from, self.today)
+                return _history(number, domain.Status.VALID, status,
+                                "nonconformities found in a surveillance audit were not corrected",
+                                f"agency:{body.uscc}", _at(day, 10))
+            case domain.Status.CANCELLED:
+                day = _day_between(rng, valid_from, self.today)
+                return _history(number, domain.Status.VALID, status, "the holder stopped producing the certified product",
+                                f"agency:{body.uscc}", _at(day, 10))
+            case domain.Status.EXPIRED:
+                until = row["valid_until"]
+                return _history(number, domain.Status.VALID, status, f"validity ended on {until}", domain.AUTOMATIC,
+                                _at(until + dt.timedelta(days=1), 0))
+        return None
+
+    def _suspension(self, row: dict[str, Any], body: Body) -> dict[str, Any]:
+        """Suspended in the last five months: its deadline is ahead."""
+        rng = self.rng
+        day = _day_between(rng, max(row["valid_from"], self.today - dt.timedelta(days=150)), self.today)
+        reason = rng.choice(MANUAL_REASONS)
+        by, actor = None, f"agency:{body.uscc}"
+        if reason is domain.SuspensionReason.SPOT_CHECK_FAILED:  # by supervision's event
+            by, actor = str(uuid.UUID(int=rng.getrandbits(128), version=4)), None
+        elif reason is domain.SuspensionReason.HOLDER_REQUEST:
+            by = f"holder letter {day.year}-{rng.randint(1000, 9999)}"
+        until = domain.add_months(day, domain.DEFAULT_SUSPENSION_MONTHS)
+        row.update(suspension_reason=reason.value, suspended_until=until, suspended_by=by)
+        return _history(row["number"], domain.Status.VALID, domain.Status.SUSPENDED, reason.value, actor, _at(day, 10))
+
+
+def _history(number: str, from_status: domain.Status | None, to_status: domain.Status, reason: str,
+             actor: str | None, at: dt.datetime) -> dict[str, Any]:
+    return dict(certificate_number=number, from_status=from_status.value if from_status else None,
+                to_status=to_status.value, reason=reason, actor=actor, cause_event_id=None, at=at, note=None)
 
 
 def _sqlite_tuning(dbapi_conn: Any, _record: Any) -> None:
@@ -275,6 +301,13 @@ def _sqlite_tuning(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA wal_autocheckpoint=50000")  # fewer checkpoints: index pages rewritten once, not per batch
     cur.close()
+
+
+def _engine(url: str) -> AsyncEngine:
+    engine = shared_db.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_tuning)
+    return engine
 
 
 def _upsert_sequences(dialect: str) -> Any:
@@ -301,71 +334,91 @@ async def load(
     batch_size: int = 25_000,
     migrate: bool = True,
     progress: Callable[[int], None] | None = None,
+    clock: Clock | None = None,
 ) -> LoadReport:
-    """Load ``count`` certificates into the database at ``url`` (migrated first); no outbox rows."""
+    """Load ``count`` certificates into the database at ``url`` (migrated first); no outbox rows.
+
+    The data set is consistent on ``today`` (default: the regulator's today by ``clock``)."""
     if count < 1:
         raise ValueError("count must be at least 1")
-    today = today or dt.datetime.now(dt.UTC).date()
+    clock = clock or Clock()
+    today = today or clock.today()
     bodies = bodies or max(3, min(700, count // 7_500))
     enterprises = enterprises or max(1, count // 3)
     rng = random.Random(seed)
     if migrate:
         await shared_db.migrate("certificates:migrations", url)
-    engine = shared_db.create_engine(url)
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine.sync_engine, "connect", _sqlite_tuning)
+    engine = _engine(url)
     started = time.monotonic()
-    history_rows = 0
-    by_status: dict[str, int] = {}
     try:
-        async with engine.connect() as conn:
-            taken = set((await conn.execute(sa.select(db.bodies.c.uscc))).scalars())
-            sequences = {
-                row.prefix: row.last
-                for row in await conn.execute(sa.select(db.number_sequences.c.prefix, db.number_sequences.c.last))
-            }
+        taken, sequences = await _already_loaded(engine)
         body_list = make_bodies(rng, bodies, taken)
         enterprise_list = make_enterprises(rng, enterprises, taken)
-        now = dt.datetime.now(dt.UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                sa.insert(db.bodies),
-                [dict(uscc=b.uscc, approval_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), name=b.name,
-                      status="active", fields=list(b.fields), suspended_fields=[], updated_at=now) for b in body_list],
-            )
+        await _write_bodies(engine, rng, body_list, clock.now())
         generator = Generator(rng, body_list, enterprise_list, today, sequences)
-        done = 0
-
-        while done < count:
-            size = min(batch_size, count - done)
-            rows, history = [], []
-            for _ in range(size):
-                row, entries = generator.certificate()
-                rows.append(row)
-                history.extend(entries)
-                by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-            rows.sort(key=lambda r: r["number"])  # neighbouring keys: fewer index pages touched per batch
-            async with engine.begin() as conn:
-                await shared_db.insert_many(conn, db.certificates, rows)
-                await shared_db.insert_many(conn, db.history, history)
-            done += size
-            history_rows += len(history)
-            if progress:
-                progress(done)
-        async with engine.begin() as conn:
-            touched = [dict(prefix=p, last=last) for p, last in sorted(generator.sequences.items())]
-            for i in range(0, len(touched), batch_size):
-                await conn.execute(_upsert_sequences(engine.dialect.name), touched[i : i + batch_size])
+        history_rows, by_status = await _write_certificates(engine, generator, count, batch_size, progress)
+        await _write_sequences(engine, generator.sequences, batch_size)
     finally:
         await engine.dispose()
     return LoadReport(url, count, history_rows, len(body_list), len(enterprise_list), time.monotonic() - started,
                       by_status)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`certificates-load --count N`: generate and load a data set of N certificates."""
-    from certificates.settings import CertificatesSettings
+async def _already_loaded(engine: AsyncEngine) -> tuple[set[str], dict[str, int]]:
+    """The USCCs of the bodies already there (new ones must differ) and the sequences in use."""
+    async with engine.connect() as conn:
+        taken = set((await conn.execute(sa.select(db.bodies.c.uscc))).scalars())
+        t = db.number_sequences
+        sequences = {row.prefix: row.last for row in await conn.execute(sa.select(t.c.prefix, t.c.last))}
+    return taken, sequences
 
+
+async def _write_bodies(engine: AsyncEngine, rng: random.Random, bodies: list[Body], now: dt.datetime) -> None:
+    """The read-model rows issuance checks, as if approval events had granted each body."""
+    rows = [
+        dict(uscc=b.uscc, approval_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), name=b.name,
+             status=domain.BodyStatus.ACTIVE.value, fields=list(b.fields), suspended_fields=[], updated_at=now)
+        for b in bodies
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(db.bodies), rows)
+
+
+async def _write_certificates(
+    engine: AsyncEngine, generator: Generator, count: int, batch_size: int, progress: Callable[[int], None] | None
+) -> tuple[int, dict[str, int]]:
+    """``count`` certificates with their history, ``batch_size`` per transaction; returns the
+    number of history rows and the count per status."""
+    done = history_rows = 0
+    by_status: dict[str, int] = {}
+    while done < count:
+        size = min(batch_size, count - done)
+        rows, history = [], []
+        for _ in range(size):
+            row, entries = generator.certificate()
+            rows.append(row)
+            history.extend(entries)
+            by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+        rows.sort(key=lambda r: r["number"])  # neighbouring keys: fewer index pages touched per batch
+        async with engine.begin() as conn:
+            await shared_db.insert_many(conn, db.certificates, rows)
+            await shared_db.insert_many(conn, db.history, history)
+        done += size
+        history_rows += len(history)
+        if progress:
+            progress(done)
+    return history_rows, by_status
+
+
+async def _write_sequences(engine: AsyncEngine, sequences: dict[str, int], batch_size: int) -> None:
+    """Bring ``number_sequences`` up to date, so that issuing over HTTP continues the sequences."""
+    touched = [dict(prefix=p, last=last) for p, last in sorted(sequences.items())]
+    async with engine.begin() as conn:
+        for i in range(0, len(touched), batch_size):
+            await conn.execute(_upsert_sequences(engine.dialect.name), touched[i : i + batch_size])
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certificates-load",
         description="Load a realistic data set of certificates into the certificates database "
@@ -380,17 +433,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--today", type=dt.date.fromisoformat, help="the day the data set is consistent on (YYYY-MM-DD)")
     parser.add_argument("--batch-size", type=int, default=25_000, help="rows per insert and transaction")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`certificates-load --count N`: generate and load a data set of N certificates."""
+    from certificates.settings import CertificatesSettings
+
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
-    url = args.database_url
-    if not url:
-        settings = CertificatesSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-        url = settings.resolved_database_url()
+    settings = CertificatesSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    url = args.database_url or settings.resolved_database_url()
     with progress_bar(args.count, "certificates", enabled=not args.quiet) as update:
         report = asyncio.run(
             load(url, args.count, seed=args.seed, bodies=args.bodies, enterprises=args.enterprises, today=args.today,
-                 batch_size=args.batch_size, progress=update)
+                 batch_size=args.batch_size, progress=update, clock=settings.clock())
         )
     statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_status.items()))
     print(

@@ -11,10 +11,10 @@ import datetime as dt
 import os
 import socket
 
-import sqlalchemy as sa
 import structlog
 
 from conformity_shared.errors import Conflict
+from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import PeriodicJob, ServiceRuntime
 
 from certificates import db, domain, service
@@ -24,68 +24,32 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 BATCH = 500
 
 
-async def _take_lease(runtime: ServiceRuntime, name: str, seconds: float) -> bool:
-    now = dt.datetime.now(dt.UTC)
-    lease = db.scheduler_leases
+async def take_lease(runtime: ServiceRuntime, name: str, seconds: float) -> bool:
+    """Hold the lease ``name`` for ``seconds`` unless another instance holds it; True when this one does."""
     async with runtime.sessions() as session:
-        taken = await session.execute(
-            sa.update(lease)
-            .where(lease.c.name == name)
-            .where(sa.or_(lease.c.expires_at < now, lease.c.holder == HOLDER))
-            .values(holder=HOLDER, expires_at=now + dt.timedelta(seconds=seconds))
-        )
-        if taken.rowcount == 0:
-            exists = await session.scalar(sa.select(lease.c.name).where(lease.c.name == name))
-            if exists:
-                return False
-            try:
-                await session.execute(
-                    sa.insert(lease).values(name=name, holder=HOLDER, expires_at=now + dt.timedelta(seconds=seconds))
-                )
-            except sa.exc.IntegrityError:
-                return False
-        await session.commit()
-    return True
-
-
-def _due_conditions(today: dt.date) -> list[sa.ColumnElement[bool]]:
-    """What may be due on ``today``, each condition served by its own index; the domain
-    decides which transition applies (when both dates have passed, the earlier one)."""
-    c = db.certificates
-    return [
-        sa.and_(c.c.status == domain.Status.SUSPENDED.value, c.c.suspended_until < today),
-        sa.and_(c.c.status.in_([domain.Status.VALID.value, domain.Status.SUSPENDED.value]), c.c.valid_until < today),
-    ]
+        return await db.take_lease(session, name, HOLDER, runtime.clock.now(), seconds)
 
 
 async def run_due_transitions(runtime: ServiceRuntime, today: dt.date | None = None) -> dict[str, int]:
     """Withdraw certificates whose suspension deadline has passed, expire those past validity
-    (DESIGN flow 5), in batches of BATCH, one transaction each.
+    (DESIGN flow 5), on ``today`` (default: the regulator's today), in batches of BATCH, one
+    transaction each.
 
     A certificate changed meanwhile by another writer is left alone (the conditional update
-    in ``service._save`` matches nothing) and reconsidered on the next pass; running a pass
-    twice changes nothing the second time.
+    in ``db.save_certificate`` matches nothing) and reconsidered on the next pass; running a
+    pass twice changes nothing the second time.
     """
-    today = today or service._today()
-    c = db.certificates
-    counts = {"withdrawn": 0, "expired": 0, "skipped": 0}
-    for condition in _due_conditions(today):
+    today = today or runtime.clock.today()
+    # The answer counts each transition by the status it led to.
+    counts = {domain.Status.WITHDRAWN.value: 0, domain.Status.EXPIRED.value: 0, "skipped": 0}
+    for condition in db.due_conditions(today):
         after = ""  # keyset: each certificate is looked at once per pass, whatever happens to it
         while True:
             async with runtime.unit_of_work() as uow:
-                query = sa.select(c).where(condition, c.c.number > after).order_by(c.c.number).limit(BATCH)
-                certs = [service._to_domain(row) for row in (await uow.session.execute(query)).all()]
+                certs = await db.load_due(uow.session, condition, after, BATCH)
                 if not certs:
                     break
-                for cert in certs:
-                    if cert.apply_due_transition(at=dt.datetime.now(dt.UTC), today=today) is None:
-                        continue
-                    try:
-                        await service._apply(uow, cert)
-                    except Conflict:
-                        counts["skipped"] += 1
-                        continue
-                    counts[cert.status.value] += 1
+                await _apply_due(uow, certs, today, counts)
                 await uow.commit()
             after = certs[-1].number
     if any(counts.values()):
@@ -93,8 +57,21 @@ async def run_due_transitions(runtime: ServiceRuntime, today: dt.date | None = N
     return counts
 
 
+async def _apply_due(uow: UnitOfWork, certs: list[domain.Certificate], today: dt.date, counts: dict[str, int]) -> None:
+    """Apply to each certificate what time does to it on ``today``, counting what happened."""
+    for cert in certs:
+        if cert.apply_due_transition(at=uow.clock.now(), today=today) is None:
+            continue
+        try:
+            await service.record_transition(uow, cert)
+        except Conflict:
+            counts["skipped"] += 1
+            continue
+        counts[cert.status.value] += 1
+
+
 async def due_transitions_pass(runtime: ServiceRuntime) -> None:
-    if await _take_lease(runtime, "due-transitions", runtime.settings.scheduler_interval_seconds * 3):
+    if await take_lease(runtime, "due-transitions", runtime.settings.scheduler_interval_seconds * 3):
         await run_due_transitions(runtime)
 
 

@@ -1,0 +1,96 @@
+"""Automatic transitions caused by other services' events (DESIGN flows 1, 2 and 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from conformity_shared import events
+from conformity_shared.messaging import UnitOfWork
+
+from certificates import db, domain
+from certificates.service.bodies import record_body_revoked
+from certificates.service.transitions import record_transition
+
+log = structlog.get_logger("certificates")
+
+
+async def suspend_for_failed_spot_check(uow: UnitOfWork, event: events.SpotCheckFailedV1, months: int) -> None:
+    """DESIGN flow 1: the named valid certificates of the holder are suspended, each with a
+    deadline ``months`` later, remembering the spot check so that its rectification can
+    reinstate exactly them."""
+    cause, at, today = uow.cause_event_id, uow.clock.now(), uow.clock.today()
+    named = set(event.certificate_numbers)
+    certs = await db.load_certificates(uow.session, named)
+    for number in sorted(named - {cert.number for cert in certs}):
+        log.warning("spot check names an unknown certificate", certificate=number)
+    for cert in certs:
+        if cert.holder_uscc != event.holder_uscc:
+            log.warning("spot check names a certificate of another holder", certificate=cert.number)
+            continue
+        if cert.status not in domain.allowed_from(domain.Action.SUSPEND):
+            log.info("spot check names a certificate that is not valid", certificate=cert.number, status=cert.status)
+            continue  # already suspended, withdrawn...: nothing more to do
+        cert.suspend(
+            domain.SuspensionReason.SPOT_CHECK_FAILED, at=at, today=today, cause_event_id=cause,
+            suspended_by=event.inspection_id, note=event.findings[:1000], months=months,
+        )
+        await record_transition(uow, cert)
+
+
+async def reinstate_after_rectification(uow: UnitOfWork, event: events.RectificationVerifiedV1) -> None:
+    """DESIGN flow 2: of the certificates the verification names, exactly those still
+    suspended by that spot check are reinstated (not those suspended for another cause)."""
+    cause, at, today = uow.cause_event_id, uow.clock.now(), uow.clock.today()
+    for cert in await db.load_certificates(uow.session, event.certificate_numbers):
+        if not cert.is_suspended_by_spot_check(event.spot_check_id):
+            log.info("rectification names a certificate that spot check did not suspend", certificate=cert.number)
+            continue
+        try:
+            cert.reinstate_after_rectification(event.spot_check_id, at=at, today=today, cause_event_id=cause)
+        except domain.IllegalTransition as exc:
+            # Too late: the suspension deadline or the validity has passed; the scheduler acts instead.
+            log.warning("rectification cannot reinstate", certificate=cert.number, rule=exc.rule)
+            continue
+        await record_transition(uow, cert)
+
+
+async def suspend_for_revoked_body(uow: UnitOfWork, event: events.ApprovalRevokedV1, months: int) -> None:
+    """DESIGN flow 3: every certificate the revoked body issued that may be suspended
+    (``domain.SUSPENDED_ON_REVOCATION``) is suspended, one certificate.suspended event each,
+    in this one transaction.
+
+    Set-based, because a body can hold a hundred thousand certificates. The transition is the
+    same for each of them (one reason, one deadline, one cause), so the domain decides it once,
+    on one of them; one conditional UPDATE then moves exactly the certificates in those
+    statuses at that instant, and the history and outbox rows are written by executemany. A
+    certificate another writer has already moved on is not matched, so it is never
+    transitioned twice.
+    """
+    body, affected = event.organisation_uscc, domain.SUSPENDED_ON_REVOCATION
+    await record_body_revoked(uow, event)
+    template = await db.any_certificate_of_body(uow.session, body, affected)
+    if template is None:
+        log.info("certificates of a revoked body suspended", body=body, count=0)
+        return
+    template.suspend(
+        domain.SuspensionReason.ISSUING_BODY_REVOKED, at=uow.clock.now(), today=uow.clock.today(),
+        cause_event_id=uow.cause_event_id, suspended_by=event.approval_id, months=months,
+    )
+    moved = await db.move_certificates_of_body(uow.session, body, affected, template)
+    _emit_suspensions(uow, body, template, moved)
+    log.info("certificates of a revoked body suspended", body=body, count=len(moved))
+
+
+def _emit_suspensions(uow: UnitOfWork, body: str, template: domain.Certificate, moved: Sequence[Any]) -> None:
+    """One certificate.suspended event per (number, holder) moved like ``template``."""
+    reason, until = template.history[-1].reason, template.suspended_until
+    for number, holder in moved:
+        # Built without re-validation: every value was validated at issuance and is read back
+        # from our own rows; checking two USCCs per event would be a third of a bulk suspension.
+        uow.emit(events.CertificateSuspendedV1.model_construct(
+            certificate_number=number, issuing_body_uscc=body, holder_uscc=holder, reason=reason,
+            suspended_until=until,
+        ))
