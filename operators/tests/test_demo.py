@@ -13,7 +13,7 @@ from conformity_shared.settings import DEV_JWT_SECRET
 from conformity_devstack.testing import running
 from conformity_operators.demo import Demo
 from conformity_operators.platform_api import PlatformApi
-from conformity_operators.trace import Trace
+from conformity_operators.causal_trace import Trace
 
 from approval.app import create_app as approval_app
 from certificates.app import create_app as certificates_app

@@ -17,15 +17,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from conformity_shared import db
 from conformity_shared.auth import Role, issue_token
 from conformity_devstack.kafka import LocalKafka, free_port, kafka_version, metadata_ready, run_coroutine
-from conformity_shared.settings import DEV_JWT_SECRET
+from conformity_shared.settings import DEV_JWT_SECRET, ServiceSettings
 
 POSTGRES_IMAGE = "postgres:15-bookworm"  # the official image docker-compose.yml names too
 
@@ -187,6 +188,36 @@ def broker() -> Iterator[str]:
 def token(role: Role | str, *, org: str | None = None, inspector_id: str | None = None) -> dict[str, str]:
     """Authorization header for tests and demos, signed with the development secret."""
     return {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, role, org=org, inspector_id=inspector_id)}"}
+
+
+# Unit tests point Kafka here: nothing listens, so a test that touches the broker fails loudly.
+UNREACHABLE_KAFKA = "127.0.0.1:1"
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def unit_settings(settings_class: type[SettingsT], data_dir: Path, **overrides: Any) -> SettingsT:
+    """A service's settings for a unit test: SQLite in `data_dir`, Kafka unreachable, plain logs."""
+    return settings_class(data_dir=data_dir, kafka_bootstrap_servers=UNREACHABLE_KAFKA, log_json=False, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def migrated_app(create_app: Callable[[SettingsT], FastAPI], settings: SettingsT) -> AsyncIterator[FastAPI]:
+    """The service's app over its migrated database, without its lifespan (no relay, no consumers)."""
+    application = create_app(settings)
+    await db.migrate(f"{settings.service_name}:migrations", settings.resolved_database_url())
+    try:
+        yield application
+    finally:
+        await application.state.runtime.engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app's routes, in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service", timeout=30) as client:
+        yield client
 
 
 @contextlib.asynccontextmanager

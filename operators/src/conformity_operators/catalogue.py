@@ -36,7 +36,7 @@ def _doc(model: type[Event]) -> str:
 
 def _is_uscc(model: type[Event], name: str) -> bool:
     info = model.model_fields[name]
-    return any(isinstance(m, AfterValidator) and m.func is uscc._pydantic_validate for m in info.metadata)  # noqa: SLF001
+    return any(isinstance(m, AfterValidator) and m.func is uscc.validate_field for m in info.metadata)
 
 
 def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from conformity_operators.rendering import (
     trace_tree,
 )
 from conformity_operators.settings import OperatorSettings
-from conformity_operators.trace import trace as find_trace
+from conformity_operators.causal_trace import trace as find_trace
 
 T = TypeVar("T")
 

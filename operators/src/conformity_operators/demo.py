@@ -24,7 +24,7 @@ from conformity_operators import broker
 from conformity_operators.errors import OperatorError, ServiceUnreachable
 from conformity_operators.events_view import OrganisationNames
 from conformity_operators.platform_api import EndpointMissing, PlatformApi, Refused
-from conformity_operators.trace import Trace, build_trace
+from conformity_operators.causal_trace import Trace, build_trace
 
 # --- the world ------------------------------------------------------------------------------
 

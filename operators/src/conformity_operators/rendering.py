@@ -16,7 +16,7 @@ from rich.tree import Tree
 from conformity_operators.demo import FlowOutcome
 from conformity_operators.dlq import DeadLetter
 from conformity_operators.events_view import EventView, OrganisationNames, format_delay, format_time, summary, tone
-from conformity_operators.trace import Trace, TraceNode
+from conformity_operators.causal_trace import Trace, TraceNode
 
 TONE_STYLE = {"alarm": "bold red", "good": "green", "muted": "dim", "info": "cyan"}
 SERVICE_STYLE = {"approval": "magenta", "certificates": "blue", "supervision": "yellow", "proficiency": "green"}

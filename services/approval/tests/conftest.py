@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conformity_shared import db as shared_db
+from conformity_devstack import testing
 from conformity_shared.runtime import ServiceRuntime
 
 from approval.app import create_app
@@ -24,24 +24,22 @@ from approval.settings import ApprovalSettings
 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> ApprovalSettings:
-    overrides = getattr(request, "param", {})
-    return ApprovalSettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False, **overrides)
+    return testing.unit_settings(ApprovalSettings, tmp_path, **getattr(request, "param", {}))
 
 
 @pytest.fixture
-def app(settings: ApprovalSettings) -> FastAPI:
-    return create_app(settings)
+async def app(settings: ApprovalSettings) -> AsyncIterator[FastAPI]:
+    """The app over its migrated database, without its lifespan (no broker, no relay)."""
+    async with testing.migrated_app(create_app, settings) as application:
+        yield application
 
 
 @pytest.fixture
-async def runtime(app: FastAPI) -> AsyncIterator[ServiceRuntime[ApprovalSettings]]:
-    rt: ServiceRuntime[ApprovalSettings] = app.state.runtime
-    await shared_db.migrate("approval:migrations", rt.settings.resolved_database_url())
-    yield rt
-    await rt.engine.dispose()
+def runtime(app: FastAPI) -> ServiceRuntime[ApprovalSettings]:
+    return app.state.runtime
 
 
 @pytest.fixture
-async def client(app: FastAPI, runtime: ServiceRuntime[ApprovalSettings]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://approval") as c:
-        yield c
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with testing.client_of(app) as http:
+        yield http

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conformity_shared import db as shared_db
+from conformity_devstack import testing
 from conformity_shared.runtime import ServiceRuntime
 
 from certificates.app import create_app
@@ -20,16 +20,15 @@ from certificates.settings import CertificatesSettings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> CertificatesSettings:
-    return CertificatesSettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False)
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> CertificatesSettings:
+    return testing.unit_settings(CertificatesSettings, tmp_path, **getattr(request, "param", {}))
 
 
 @pytest.fixture
 async def app(settings: CertificatesSettings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    await shared_db.migrate("certificates:migrations", settings.resolved_database_url())
-    yield application
-    await application.state.runtime.engine.dispose()
+    """The app over its migrated database, without its lifespan (no broker, no relay)."""
+    async with testing.migrated_app(create_app, settings) as application:
+        yield application
 
 
 @pytest.fixture
@@ -39,8 +38,8 @@ def runtime(app: FastAPI) -> ServiceRuntime[CertificatesSettings]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://certificates") as c:
-        yield c
+    async with testing.client_of(app) as http:
+        yield http
 
 
 @pytest.fixture

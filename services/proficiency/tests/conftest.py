@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from conformity_devstack.factories import new_uscc
-from conformity_shared import db as shared_db
+from conformity_devstack import testing
 from conformity_shared.runtime import ServiceRuntime
 
 from proficiency.app import create_app
@@ -19,17 +19,15 @@ from proficiency.settings import ProficiencySettings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> ProficiencySettings:
-    return ProficiencySettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False)
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> ProficiencySettings:
+    return testing.unit_settings(ProficiencySettings, tmp_path, **getattr(request, "param", {}))
 
 
 @pytest.fixture
 async def app(settings: ProficiencySettings) -> AsyncIterator[FastAPI]:
-    """The app with its database migrated, without its lifespan (no broker, no relay)."""
-    application = create_app(settings)
-    await shared_db.migrate("proficiency:migrations", settings.resolved_database_url())
-    yield application
-    await application.state.runtime.engine.dispose()
+    """The app over its migrated database, without its lifespan (no broker, no relay)."""
+    async with testing.migrated_app(create_app, settings) as application:
+        yield application
 
 
 @pytest.fixture
@@ -39,8 +37,7 @@ def runtime(app: FastAPI) -> ServiceRuntime:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The routes without the lifespan (no broker): the database is migrated by `app`."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://proficiency") as http:
+    async with testing.client_of(app) as http:
         yield http
 
 

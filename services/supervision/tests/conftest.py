@@ -14,9 +14,9 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
-from conformity_shared import db as shared_db
 from conformity_shared import events
 from conformity_shared.envelope import Envelope
+from conformity_devstack import testing
 from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.factories import REGULATOR, approval_granted, certificate_issued, inspector_body, new_uscc
 
@@ -31,16 +31,15 @@ RegisterInspectors = Callable[..., Awaitable[list[str]]]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> SupervisionSettings:
-    return SupervisionSettings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_json=False)
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> SupervisionSettings:
+    return testing.unit_settings(SupervisionSettings, tmp_path, **getattr(request, "param", {}))
 
 
 @pytest.fixture
 async def app(settings: SupervisionSettings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    await shared_db.migrate("supervision:migrations", settings.resolved_database_url())
-    yield application
-    await application.state.runtime.engine.dispose()
+    """The app over its migrated database, without its lifespan (no broker, no relay)."""
+    async with testing.migrated_app(create_app, settings) as application:
+        yield application
 
 
 @pytest.fixture
@@ -50,9 +49,8 @@ def runtime(app: FastAPI) -> ServiceRuntime[SupervisionSettings]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The routes without the lifespan (no broker): the database is migrated by `app`."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://supervision") as c:
-        yield c
+    async with testing.client_of(app) as http:
+        yield http
 
 
 def consumer_record(event: events.Event, envelope: Envelope | None = None, offset: int = 0) -> ConsumerRecord:

@@ -66,11 +66,12 @@ def make(rng: random.Random | None = None, *, division: str = "110105", kind: st
     return first17 + _check(first17)
 
 
-def _pydantic_validate(value: str) -> str:
+def validate_field(value: str) -> str:
+    """What the `USCC` annotation runs: `validate`, with the error worded for a model field."""
     try:
         return validate(value)
     except InvalidUSCC as exc:
         raise ValueError(f"invalid Unified Social Credit Code: {exc}") from None
 
 
-USCC = Annotated[str, AfterValidator(_pydantic_validate)]
+USCC = Annotated[str, AfterValidator(validate_field)]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 import structlog
@@ -15,14 +15,21 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 
 from conformity_shared.envelope import causal_context
 from conformity_shared.errors import DomainError
-
-if TYPE_CHECKING:
-    from conformity_shared.runtime import ServiceRuntime
+from conformity_shared.settings import ServiceSettings
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def install(app: FastAPI, runtime: ServiceRuntime[Any], title: str, description: str) -> None:
+class ServiceParts(Protocol):
+    """What the platform routes read of a service's runtime (`runtime.ServiceRuntime` has it)."""
+
+    settings: ServiceSettings
+    engine: Any  # AsyncEngine
+    broker: Any  # KafkaBroker
+    relay: Any  # OutboxRelay
+
+
+def install(app: FastAPI, runtime: ServiceParts, title: str, description: str) -> None:
     install_correlation(app)
     install_error_answers(app)
     install_health(app, runtime)
@@ -48,7 +55,7 @@ def install_error_answers(app: FastAPI) -> None:
         return JSONResponse(exc.body(), status_code=exc.status_code)
 
 
-async def _database_check(runtime: ServiceRuntime[Any]) -> str:
+async def _database_check(runtime: ServiceParts) -> str:
     try:
         async with runtime.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -57,14 +64,14 @@ async def _database_check(runtime: ServiceRuntime[Any]) -> str:
         return f"unreachable: {exc.__class__.__name__}"
 
 
-async def _broker_check(runtime: ServiceRuntime[Any]) -> str:
+async def _broker_check(runtime: ServiceParts) -> str:
     try:
         return "ok" if await runtime.broker.ping(timeout=2.0) else "unreachable"
     except Exception as exc:  # noqa: BLE001
         return f"unreachable: {exc.__class__.__name__}"
 
 
-def install_health(app: FastAPI, runtime: ServiceRuntime[Any]) -> None:
+def install_health(app: FastAPI, runtime: ServiceParts) -> None:
     @app.get("/health", tags=["platform"], summary="Database and broker reachability")
     async def health() -> JSONResponse:
         checks: dict[str, Any] = {"database": await _database_check(runtime), "broker": await _broker_check(runtime)}
@@ -75,7 +82,7 @@ def install_health(app: FastAPI, runtime: ServiceRuntime[Any]) -> None:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-def install_asyncapi(app: FastAPI, runtime: ServiceRuntime[Any], title: str, description: str) -> None:
+def install_asyncapi(app: FastAPI, runtime: ServiceParts, title: str, description: str) -> None:
     def specification() -> Any:
         return AsyncAPI(
             runtime.broker, title=title, description=description, version="1.0.0", schema_version="3.0.0"

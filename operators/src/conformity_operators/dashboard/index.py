@@ -13,7 +13,7 @@ from collections import Counter, deque
 from typing import Any
 
 from conformity_operators.events_view import EventView, OrganisationNames, identifiers, to_dashboard
-from conformity_operators.trace import Trace, build_trace, trace
+from conformity_operators.causal_trace import Trace, build_trace, trace
 
 
 class EventIndex:

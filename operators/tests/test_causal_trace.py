@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from conformity_operators.events_view import decode
-from conformity_operators.trace import build_trace, find_correlation, trace
+from conformity_operators.causal_trace import build_trace, find_correlation, trace
 
 
 def views_of(pairs):  # noqa: ANN001, ANN201
