@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,9 +18,11 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
-from conformity_shared import events, topics, uscc
+from conformity_shared import events, topics
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope
+from conformity_devstack import factories
+from conformity_devstack.factories import new_uscc
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
@@ -32,53 +34,14 @@ pytestmark = pytest.mark.integration
 REGULATOR = token(Role.REGULATOR)
 
 
-def new_uscc() -> str:
-    return uscc.make(random.Random())
-
-
-def body_application(org: str, path: str = "commitment", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "organisation_uscc": org,
-        "organisation_name": "Fujian Certification Co.",
-        "kind": "certification_body",
-        "path": path,
-        "requested_fields": ["MS-QMS", "MS-EMS"],
-        "declared": {
-            "staff_per_field": {"MS-QMS": 12, "MS-EMS": 10},
-            "registered_capital_rmb": 5_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-            "management_system": "ISO/IEC 17021-1 quality manual v3",
-        },
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    }
-    body.update(overrides)
-    return body
-
-
-def standard_application(org: str) -> dict[str, Any]:
-    return body_application(
-        org,
-        path="standard",
-        requested_fields=["CCC-07", "CCC-09", "MS-QMS"],
-        declared={
-            "staff_per_field": {"CCC-07": 15, "CCC-09": 11, "MS-QMS": 12},
-            "registered_capital_rmb": 8_000_000,
-            "premises": "Xiamen, Siming district, 3 Hubin Road",
-            "management_system": "ISO/IEC 17065 quality manual v5",
-        },
-        commitment_text=None,
-    )
-
-
-def lab_application(org: str) -> dict[str, Any]:
-    return body_application(
-        org,
-        organisation_name="Beijing Testing Lab",
-        kind="testing_lab",
-        requested_fields=["TL-ELEC", "TL-EMC"],
-        declared={"staff_per_field": {"TL-ELEC": 3, "TL-EMC": 2}, "premises": "Beijing, Haidian district",
-                  "management_system": "ISO/IEC 17025 quality manual v2"},
-    )
+# This module's applications: the factories' bodies, for these fields and staff numbers.
+body_application = partial(factories.application, fields=["MS-QMS", "MS-EMS"], staff={"MS-QMS": 12, "MS-EMS": 10})
+standard_application = partial(
+    factories.standard_application,
+    fields=["CCC-07", "CCC-09", "MS-QMS"],
+    staff={"CCC-07": 15, "CCC-09": 11, "MS-QMS": 12},
+)
+lab_application = partial(factories.lab_application, staff={"TL-ELEC": 3, "TL-EMC": 2})
 
 
 async def granted(client: httpx.AsyncClient, application: dict[str, Any], **headers: str) -> dict[str, Any]:
@@ -145,11 +108,8 @@ async def test_commitment_path_granted_in_one_request_and_published_with_its_cor
 async def test_refused_commitment_application_lists_every_failed_rule(service_env) -> None:
     org = new_uscc()
     agency = token(Role.AGENCY, org=org)
-    application = body_application(
-        org,
-        requested_fields=["CCC-07", "CCC-20", "MS-QMS"],
-        declared={"staff_per_field": {"CCC-07": 12, "CCC-20": 10, "MS-QMS": 6}, "registered_capital_rmb": 2_000_000,
-                  "premises": "Fuzhou", "management_system": "manual v1"},
+    application = factories.application(
+        org, fields=["CCC-07", "CCC-20", "MS-QMS"], staff={"CCC-07": 12, "CCC-20": 10, "MS-QMS": 6}, capital=2_000_000
     )
     async with running(approval_app()) as client:
         answer = await client.post("/applications", json=application, headers=agency)

@@ -9,7 +9,6 @@ inspection and approval ids, and looks only at events about its own certificates
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,10 +17,19 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
-from conformity_shared import events, topics, uscc
+from conformity_shared import events, topics
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope
 from conformity_shared.runtime import ServiceRuntime
+from conformity_devstack.factories import (
+    application,
+    approval_change,
+    approval_granted,
+    certificate_request,
+    new_uscc,
+    rectification_verified,
+    spot_check_failed,
+)
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
@@ -29,10 +37,7 @@ from certificates import domain, scheduler
 from certificates.app import create_app as certificates_app
 
 REGULATOR = token(Role.REGULATOR)
-
-
-def new_uscc() -> str:
-    return uscc.make(random.Random())
+HOLDER_NAME = "Hangzhou Kettle Works"  # on every certificate request; public verification shows it
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -60,27 +65,16 @@ async def send(producer: AIOKafkaProducer, topic: str, key: str, value: bytes, h
 
 
 async def grant_by_event(producer: AIOKafkaProducer, body: str, fields: list[str]) -> str:
-    approval_id = str(uuid.uuid4())
-    await publish(producer, events.ApprovalGrantedV1(
-        approval_id=approval_id, organisation_uscc=body, kind="certification_body",
-        organisation_name="Zhejiang Certification Co.", fields=fields, path="standard",
-        granted_at=dt.datetime.now(dt.UTC),
-    ), "/conformity/approval")
-    return approval_id
-
-
-def certificate_request(holder: str, field: str = "MS-QMS", scheme: str = "management_system") -> dict:
-    return {
-        "holder_uscc": holder, "holder_name": "Hangzhou Kettle Works", "scheme": scheme, "field": field,
-        "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
-    }
+    granted = approval_granted(body, fields)
+    await publish(producer, granted, "/conformity/approval")
+    return granted.approval_id
 
 
 async def issue_once_approved(certs: httpx.AsyncClient, body: str, holder: str, field: str = "MS-QMS") -> str:
     """Issue as soon as the approval has reached the certificates service's read model."""
 
     async def attempt() -> str | None:
-        answer = await certs.post("/certificates", headers=token(Role.AGENCY, org=body), json=certificate_request(holder, field))
+        answer = await issue(certs, body, holder, field)
         if answer.status_code == 201:
             return answer.json()["number"]
         assert answer.status_code == 422 and answer.json()["failed_rules"][0]["rule"] == "not_approved", answer.text
@@ -90,7 +84,8 @@ async def issue_once_approved(certs: httpx.AsyncClient, body: str, holder: str, 
 
 
 async def issue(certs: httpx.AsyncClient, body: str, holder: str, field: str = "MS-QMS") -> httpx.Response:
-    return await certs.post("/certificates", headers=token(Role.AGENCY, org=body), json=certificate_request(holder, field))
+    request = certificate_request(holder, field=field, holder_name=HOLDER_NAME)
+    return await certs.post("/certificates", headers=token(Role.AGENCY, org=body), json=request)
 
 
 async def status_of(certs: httpx.AsyncClient, number: str) -> dict:
@@ -121,18 +116,6 @@ def runtime_of(client: httpx.AsyncClient) -> ServiceRuntime:
     return client._transport.app.state.runtime  # type: ignore[attr-defined]
 
 
-def commitment_application(body: str, fields: list[str]) -> dict:
-    return {
-        "organisation_uscc": body, "organisation_name": "Fujian Certification Co.", "kind": "certification_body",
-        "path": "commitment", "requested_fields": fields,
-        "declared": {
-            "staff_per_field": {f: 12 for f in fields}, "registered_capital_rmb": 5_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road", "management_system": "ISO/IEC 17021-1 manual v3",
-        },
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    }
-
-
 # --- issuance refused -------------------------------------------------------------------
 
 
@@ -140,7 +123,7 @@ async def test_issuance_refused_outside_the_scope_approval_granted(service_env, 
     body, holder = new_uscc(), new_uscc()
     agency = token(Role.AGENCY, org=body)
     async with running(approval_app()) as approval, running(certificates_app()) as certs:
-        granted = await approval.post("/applications", json=commitment_application(body, ["MS-QMS"]), headers=agency)
+        granted = await approval.post("/applications", json=application(body), headers=agency)
         assert granted.status_code == 201 and granted.json()["status"] == "granted", granted.text
         await issue_once_approved(certs, body, holder)  # the grant has reached the read model
 
@@ -162,9 +145,8 @@ async def test_issuance_refused_while_the_body_is_suspended_and_when_never_appro
 
         approval_id = await grant_by_event(producer, body, ["MS-QMS"])
         await issue_once_approved(certs, body, holder)
-        await publish(producer, events.ApprovalSuspendedV1(
-            approval_id=approval_id, organisation_uscc=body, kind="certification_body", reason="inspection failed",
-        ), "/conformity/approval")
+        suspended = approval_change(events.ApprovalSuspendedV1, body, approval_id, reason="inspection failed")
+        await publish(producer, suspended, "/conformity/approval")
 
         async def refused_as_suspended() -> dict | None:
             answer = await issue(certs, body, holder)
@@ -191,12 +173,14 @@ async def test_failed_spot_check_suspends_the_named_certificates_and_rectificati
         mine = {first, second, other_check, untouched}
 
         check_a, check_b = f"sc-{uuid.uuid4()}", f"sc-{uuid.uuid4()}"
-        failed_a = await publish(producer, events.SpotCheckFailedV1(
-            inspection_id=check_a, holder_uscc=holder, certificate_numbers=[first, second], findings="overheats",
-        ), "/conformity/supervision")
-        await publish(producer, events.SpotCheckFailedV1(
-            inspection_id=check_b, holder_uscc=holder, certificate_numbers=[other_check], findings="label missing",
-        ), "/conformity/supervision")
+        failed_a = await publish(
+            producer, spot_check_failed(holder, [first, second], inspection_id=check_a, findings="overheats"),
+            "/conformity/supervision",
+        )
+        await publish(
+            producer, spot_check_failed(holder, [other_check], inspection_id=check_b, findings="label missing"),
+            "/conformity/supervision",
+        )
         for number in (first, second, other_check):
             answer = await until_status(certs, number, "suspended")
             assert answer["suspension"]["reason"] == "spot_check_failed"
@@ -207,9 +191,8 @@ async def test_failed_spot_check_suspends_the_named_certificates_and_rectificati
         assert {e.headers["ce_causationid"] for e in caused_by_a} == {failed_a.id}
 
         # Rectification of check A names all three: only A's two are reinstated.
-        verified = await publish(producer, events.RectificationVerifiedV1(
-            inspection_id=f"re-{uuid.uuid4()}", spot_check_id=check_a, holder_uscc=holder,
-            certificate_numbers=[first, second, other_check],
+        verified = await publish(producer, rectification_verified(
+            holder, check_a, [first, second, other_check], inspection_id=f"re-{uuid.uuid4()}",
         ), "/conformity/supervision")
         for number in (first, second):
             await until_status(certs, number, "valid")
@@ -232,7 +215,7 @@ async def test_revoked_approval_suspends_every_valid_certificate_with_one_event_
         running(certificates_app()) as certs,
         TopicReader(kafka, topics.APPROVAL, topics.CERTIFICATES) as reader,
     ):
-        granted = await approval.post("/applications", json=commitment_application(body, ["MS-QMS"]), headers=agency)
+        granted = await approval.post("/applications", json=application(body), headers=agency)
         assert granted.status_code == 201, granted.text
         approval_id = granted.json()["approval_id"]
         numbers = [await issue_once_approved(certs, body, new_uscc())]
@@ -296,16 +279,15 @@ async def test_redelivered_revocation_suspends_each_certificate_once(
         numbers = [await issue_once_approved(certs, body, new_uscc())]
         numbers += [(await issue(certs, body, new_uscc())).json()["number"] for _ in range(3)]
 
-        revocation = events.ApprovalRevokedV1(
-            approval_id=approval_id, organisation_uscc=body, kind="certification_body", reason="commitment breached"
-        )
+        revocation = approval_change(events.ApprovalRevokedV1, body, approval_id, reason="commitment breached")
         envelope = Envelope.for_event(revocation, "/conformity/approval")
         for _ in range(3):  # the same event (same ce_id) three times, as after a producer retry or a replay
             await send(producer, topics.APPROVAL, approval_id, revocation.model_dump_json().encode(), envelope.headers())
         # A later event on the same partition is handled only after the copies before it.
-        sentinel = await publish(producer, events.ApprovalReinstatedV1(
-            approval_id=approval_id, organisation_uscc=body, kind="certification_body", reason="sentinel"
-        ), "/conformity/approval")
+        sentinel = await publish(
+            producer, approval_change(events.ApprovalReinstatedV1, body, approval_id, reason="sentinel"),
+            "/conformity/approval",
+        )
         await eventually(lambda: handled(runtime_of(certs), sentinel.id), timeout=30)
 
         await reader.until(lambda s: len(of_type(s, "certificate.suspended.v1", set(numbers))) >= len(numbers))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
-from conformity_shared import events, topics, uscc
+from conformity_shared import events, topics
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope, causal_context
+from conformity_devstack.factories import approval_granted, certificate_request, new_uscc, spot_check_failed
 from conformity_devstack.testing import TopicReader, eventually, running, token
 
 from certificates.app import create_app as certificates_app
@@ -28,9 +28,8 @@ async def produce(kafka: str, topic: str, value: bytes, key: str, headers: list[
 
 
 def spot_check(inspection: str) -> events.SpotCheckFailedV1:
-    return events.SpotCheckFailedV1(
-        inspection_id=inspection, holder_uscc=uscc.make(), certificate_numbers=["NONE"], findings="x"
-    )
+    """A spot check naming no certificate anyone holds: nothing reacts to it but the plumbing."""
+    return spot_check_failed(new_uscc(), ["NONE"], inspection_id=inspection, findings="x")
 
 
 async def test_committed_events_are_published_promptly_and_marked(service_env, kafka: str) -> None:
@@ -80,7 +79,7 @@ async def test_a_rolled_back_unit_of_work_publishes_nothing(service_env, kafka: 
 
 async def test_poison_messages_go_to_the_dead_letter_topic_and_consumption_goes_on(service_env, kafka: str) -> None:
     """Malformed JSON and a wrong schema are dead-lettered with the error; an unknown type is skipped."""
-    body = uscc.make(random.Random())
+    body = new_uscc()
     app = certificates_app()
     async with running(app) as certs, TopicReader(kafka, topics.dead_letters("certificates")) as dlq:
         key = f"poison-{uuid.uuid4()}"
@@ -92,18 +91,13 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_consumption_goes_
         await produce(kafka, topics.SUPERVISION, b"whatever", key, unknown)
 
         # A good event after the poison is still handled: an approval reaches the read model.
-        granted = events.ApprovalGrantedV1(
-            approval_id=str(uuid.uuid4()), organisation_uscc=body, kind="certification_body", organisation_name="Good Co.",
-            fields=["MS-QMS"], path="commitment", granted_at="2026-01-05T08:00:00Z",
-        )
+        granted = approval_granted(body)
         await produce(kafka, topics.APPROVAL, granted.model_dump_json().encode(), granted.subject(),
                       Envelope.for_event(granted, "/tests").headers())
 
         async def issued() -> bool:
             answer = await certs.post(
-                "/certificates", headers=token(Role.AGENCY, org=body),
-                json={"holder_uscc": uscc.make(), "holder_name": "H", "scheme": "management_system", "field": "MS-QMS",
-                      "product": "QMS", "standard": "GB/T 19001-2016"},
+                "/certificates", headers=token(Role.AGENCY, org=body), json=certificate_request(new_uscc())
             )
             return answer.status_code == 201
 

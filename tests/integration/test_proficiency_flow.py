@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from conformity_shared import events, topics, uscc
+from conformity_shared import events, topics
 from conformity_shared.auth import Role
+from conformity_devstack.factories import blind_sample, lab_application, new_uscc, proficiency_round
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
@@ -30,10 +30,6 @@ pytestmark = pytest.mark.integration
 REGULATOR = token(Role.REGULATOR)
 LAB_FAILED = events.LabFailureV1.ce_type
 SUSPENSION_REQUIRED = events.LabFieldSuspensionRequiredV1.ce_type
-
-
-def new_uscc() -> str:
-    return uscc.make(random.Random())
 
 
 def as_lab(org: str) -> dict[str, str]:
@@ -50,15 +46,7 @@ async def run_round(
     """Create a short round (reference 10.0 mg/kg, sigma_pt 0.5), enrol the labs, let each
     submit over HTTP, wait for the deadline and close it; returns the regulator's report."""
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
-    created = await client.post(
-        "/rounds",
-        json={
-            "field": field, "measurand": "lead in rice flour", "unit": "mg/kg", "deadline": deadline.isoformat(),
-            "assigned_value": {"method": "reference", "value": 10.0, "expanded_uncertainty": 0.1, "coverage_factor": 2},
-            "sigma_pt": {"method": "fixed", "value": 0.5},
-        },
-        headers=REGULATOR,
-    )
+    created = await client.post("/rounds", json=proficiency_round([], deadline, field=field), headers=REGULATOR)
     assert created.status_code == 201, created.text
     round_id = created.json()["id"]
     enrolled = await client.post(f"/rounds/{round_id}/enrolments", json={"labs": list(results)}, headers=REGULATOR)
@@ -108,8 +96,8 @@ async def test_failed_blind_sample_requires_the_field_suspension_on_the_topic(se
     async with running(proficiency_app()) as client, TopicReader(kafka, topics.PROFICIENCY) as reader:
         registered = await client.post(
             "/blind-samples",
-            json={"field": "TL-CHEM", "lab_uscc": lab, "measurand": "formaldehyde in textile", "unit": "mg/kg",
-                  "known_value": 75.0, "tolerance": 5.0},
+            json=blind_sample(lab, field="TL-CHEM", measurand="formaldehyde in textile", description=None,
+                              known_value=75.0, tolerance=5.0),
             headers=REGULATOR,
         )
         assert registered.status_code == 201, registered.text
@@ -129,10 +117,11 @@ async def test_a_lab_cannot_submit_for_another_lab_nor_read_its_result(service_e
     a, b, outsider = new_uscc(), new_uscc(), new_uscc()
     async with running(proficiency_app()) as client:
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        consensus = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "robust"}}
         created = await client.post(
             "/rounds",
-            json={"field": "TL-ELEC", "measurand": "leakage current", "unit": "mA", "deadline": deadline.isoformat(),
-                  "assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "robust"}, "labs": [a, b]},
+            json=proficiency_round([a, b], deadline, field="TL-ELEC", measurand="leakage current", unit="mA",
+                                   design=consensus),
             headers=REGULATOR,
         )
         round_id = created.json()["id"]
@@ -152,16 +141,6 @@ async def test_a_lab_cannot_submit_for_another_lab_nor_read_its_result(service_e
 # --- flow 4 across the services ---------------------------------------------------------------
 
 
-def lab_application(org: str) -> dict[str, Any]:
-    return {
-        "organisation_uscc": org, "organisation_name": "Beijing Testing Lab", "kind": "testing_lab",
-        "path": "commitment", "requested_fields": ["TL-ELEC", "TL-EMC"],
-        "declared": {"staff_per_field": {"TL-ELEC": 3, "TL-EMC": 2}, "premises": "Beijing, Haidian district",
-                     "management_system": "ISO/IEC 17025 quality manual v2"},
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    }
-
-
 async def test_lab_failing_twice_loses_that_field_and_credit(service_env, kafka: str) -> None:
     """DESIGN flow 4: two action signals in a row in TL-EMC suspend that field of the lab's
     approval (approval reacts) and lower its credit class (supervision reacts)."""
@@ -172,7 +151,8 @@ async def test_lab_failing_twice_loses_that_field_and_credit(service_env, kafka:
         running(supervision_app()) as supervision,
         running(proficiency_app()) as proficiency,
     ):
-        answer = await approval.post("/applications", json=lab_application(failing), headers=token(Role.AGENCY, org=failing))
+        application = lab_application(failing, staff={"TL-ELEC": 3, "TL-EMC": 2})
+        answer = await approval.post("/applications", json=application, headers=token(Role.AGENCY, org=failing))
         assert answer.status_code == 201 and answer.json()["status"] == "granted", answer.text
         approval_id = answer.json()["approval"]["id"]
 

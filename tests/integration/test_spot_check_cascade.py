@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from conformity_shared import events, topics, uscc
+from conformity_shared import topics
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope
+from conformity_devstack.factories import (
+    application,
+    as_inspector,
+    certificate_request,
+    inspector_body,
+    new_uscc,
+    rectification_verified,
+    spot_check_result,
+)
 from conformity_devstack.testing import TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
@@ -20,38 +28,14 @@ from supervision.app import create_app as supervision_app
 REGULATOR = token(Role.REGULATOR)
 
 
-def commitment_application(body: str) -> dict:
-    return {
-        "organisation_uscc": body,
-        "organisation_name": "Fujian Certification Co.",
-        "kind": "certification_body",
-        "path": "commitment",
-        "requested_fields": ["MS-QMS"],
-        "declared": {
-            "staff_per_field": {"MS-QMS": 12},
-            "registered_capital_rmb": 5_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-            "management_system": "ISO/IEC 17021-1 quality manual v3",
-        },
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    }
-
-
 async def approved_body_issues_certificate(approval: httpx.AsyncClient, certs: httpx.AsyncClient, body: str, holder: str) -> str:
     agency = token(Role.AGENCY, org=body)
-    granted = await approval.post("/applications", json=commitment_application(body), headers=agency)
+    granted = await approval.post("/applications", json=application(body), headers=agency)
     assert granted.status_code == 201, granted.text
     assert granted.json()["status"] == "granted"
 
     async def issue() -> str | None:
-        answer = await certs.post(
-            "/certificates",
-            headers=agency,
-            json={
-                "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "management_system",
-                "field": "MS-QMS", "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
-            },
-        )
+        answer = await certs.post("/certificates", headers=agency, json=certificate_request(holder))
         if answer.status_code == 201:
             return answer.json()["number"]
         # Until approval.granted has reached the certificates service, issuance is refused.
@@ -63,10 +47,7 @@ async def approved_body_issues_certificate(approval: httpx.AsyncClient, certs: h
 
 async def record_failed_spot_check(sup: httpx.AsyncClient, holder: str, number: str, correlation_id: str) -> str:
     inspector = f"insp-{uuid.uuid4().hex[:8]}"
-    registered = await sup.post(
-        "/inspectors", headers=REGULATOR,
-        json={"id": inspector, "name": "Zhang San", "organisation": uscc.make(random.Random()), "region": "110000"},
-    )
+    registered = await sup.post("/inspectors", headers=REGULATOR, json=inspector_body(inspector))
     assert registered.status_code == 201, registered.text
     ordered = await sup.post(
         "/inspections", headers=REGULATOR,
@@ -75,18 +56,15 @@ async def record_failed_spot_check(sup: httpx.AsyncClient, holder: str, number: 
     assert ordered.status_code == 201, ordered.text
     inspection = ordered.json()["id"]
     recorded = await sup.post(
-        f"/inspections/{inspection}/result",
-        headers={**token(Role.INSPECTOR, inspector_id=inspector), "X-Correlation-ID": correlation_id},
-        json={"outcome": "fail", "findings": "sample overheats (GB 4706.19 clause 11)",
-              "samples": [{"certificate_number": number, "passed": False, "finding": "overheating"}]},
+        f"/inspections/{inspection}/result", headers=as_inspector(inspector, correlation_id),
+        json=spot_check_result([number]),
     )
     assert recorded.status_code == 200, recorded.text
     return inspection
 
 
 async def test_failed_spot_check_suspends_the_named_certificate(service_env, kafka: str) -> None:
-    rng = random.Random()
-    body, holder = uscc.make(rng), uscc.make(rng)
+    body, holder = new_uscc(), new_uscc()
     correlation_id = str(uuid.uuid4())
     async with (
         running(approval_app()) as approval,
@@ -123,8 +101,7 @@ async def test_failed_spot_check_suspends_the_named_certificate(service_env, kaf
 
 
 async def test_redelivered_spot_check_suspends_once_and_emits_one_event(service_env, kafka: str) -> None:
-    rng = random.Random()
-    body, holder = uscc.make(rng), uscc.make(rng)
+    body, holder = new_uscc(), new_uscc()
     async with (
         running(approval_app()) as approval,
         running(certificates_app()) as certs,
@@ -139,9 +116,7 @@ async def test_redelivered_spot_check_suspends_once_and_emits_one_event(service_
         # The same event (same ce_id) delivered twice more, as after a producer retry or a replay;
         # then a harmless later event on the same partition (same key), which is handled only
         # after the copies before it.
-        harmless = events.RectificationVerifiedV1(
-            inspection_id=inspection, spot_check_id=f"none-{uuid.uuid4()}", holder_uscc=holder, certificate_numbers=[number]
-        )
+        harmless = rectification_verified(holder, f"none-{uuid.uuid4()}", [number], inspection_id=inspection)
         sentinel = Envelope.for_event(harmless, "/tests")
         producer = AIOKafkaProducer(bootstrap_servers=kafka)
         await producer.start()

@@ -9,9 +9,7 @@ an earlier test left it, so every test uses fresh codes and looks only at its ow
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,9 +21,18 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from conformity_shared import events, topics, uscc
+from conformity_shared import events, topics
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope, causal_context
+from conformity_devstack.factories import (
+    approval_granted,
+    as_inspector,
+    campaign_request,
+    certificate_issued,
+    inspector_body,
+    new_uscc,
+    spot_check_result,
+)
 from conformity_devstack.kafka import free_port
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
@@ -35,15 +42,6 @@ from supervision.app import create_app as supervision_app
 REGULATOR = token(Role.REGULATOR)
 EVERY_CLASS = {"A": "1", "B": "1", "C": "1", "D": "1"}
 ONLY_D = {"A": "0", "B": "0", "C": "0", "D": "1"}
-
-
-def new_uscc() -> str:
-    return uscc.make(random.Random())
-
-
-def as_inspector(inspector_id: str, correlation_id: str | None = None) -> dict[str, str]:
-    headers = token(Role.INSPECTOR, inspector_id=inspector_id)
-    return {**headers, "X-Correlation-ID": correlation_id} if correlation_id else headers
 
 
 async def publish(kafka: str, *published: events.Event, correlation_id: str | None = None) -> list[Envelope]:
@@ -64,21 +62,6 @@ async def publish(kafka: str, *published: events.Event, correlation_id: str | No
     return envelopes
 
 
-def granted(org: str, kind: str = "certification_body") -> events.ApprovalGrantedV1:
-    return events.ApprovalGrantedV1(
-        approval_id=str(uuid.uuid4()), organisation_uscc=org, kind=kind, organisation_name=f"Organisation {org[-6:]}",
-        fields=["MS-QMS"], path="commitment", granted_at=dt.datetime.now(dt.UTC),
-    )
-
-
-def issued(holder: str, body: str) -> events.CertificateIssuedV1:
-    return events.CertificateIssuedV1(
-        certificate_number=f"CN-{uuid.uuid4().hex[:16].upper()}", issuing_body_uscc=body, holder_uscc=holder,
-        holder_name=f"Enterprise {holder[-6:]}", scheme="CCC", field="CCC-07", product="electric kettles",
-        standard="GB 4706.19-2008", valid_from=dt.date(2024, 1, 1), valid_until=dt.date(2029, 1, 1),
-    )
-
-
 async def listed(sup: httpx.AsyncClient, *orgs: str) -> None:
     """Wait until the directory has learned of the organisations from their events."""
 
@@ -95,8 +78,8 @@ async def listed(sup: httpx.AsyncClient, *orgs: str) -> None:
 async def certified_enterprise(kafka: str, sup: httpx.AsyncClient, certificates: int) -> tuple[str, list[str]]:
     """A body and an enterprise holding `certificates` of its certificates, known to the directory."""
     body, holder = new_uscc(), new_uscc()
-    issuances = [issued(holder, body) for _ in range(certificates)]
-    await publish(kafka, granted(body), *issuances)
+    issuances = [certificate_issued(holder, body) for _ in range(certificates)]
+    await publish(kafka, approval_granted(body), *issuances)
     await listed(sup, body, holder)
     return holder, sorted(e.certificate_number for e in issuances)
 
@@ -105,10 +88,7 @@ async def register_inspectors(sup: httpx.AsyncClient, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         inspector_id = f"insp-{uuid.uuid4().hex[:10]}"
-        answer = await sup.post(
-            "/inspectors", headers=REGULATOR,
-            json={"id": inspector_id, "name": "Zhang San", "organisation": new_uscc(), "region": "110000"},
-        )
+        answer = await sup.post("/inspectors", headers=REGULATOR, json=inspector_body(inspector_id))
         assert answer.status_code == 201, answer.text
         ids.append(inspector_id)
     return ids
@@ -117,8 +97,7 @@ async def register_inspectors(sup: httpx.AsyncClient, count: int) -> list[str]:
 async def drawn_campaign(sup: httpx.AsyncClient, kinds: list[str], ratios: dict[str, str]) -> dict:
     created = await sup.post(
         "/campaigns", headers=REGULATOR,
-        json={"name": "random inspections", "target_kinds": kinds, "ratios": ratios, "inspectors_per_target": 2,
-              "seed": f"lottery {uuid.uuid4().hex[:8]}"},
+        json=campaign_request(target_kinds=kinds, ratios=ratios, seed=f"lottery {uuid.uuid4().hex[:8]}"),
     )
     assert created.status_code == 201, created.text
     drawn = await sup.post(f"/campaigns/{created.json()['id']}/draw", headers=REGULATOR)
@@ -146,11 +125,9 @@ async def failed_spot_check(
     campaign = await drawn_campaign(sup, ["enterprise"], EVERY_CLASS)
     inspection = await drawn_inspection_of(sup, campaign, holder)
     assert inspection["kind"] == "product_spot_check"
-    samples = [{"certificate_number": n, "passed": False, "finding": "overheating"} for n in failing]
-    samples += [{"certificate_number": n, "passed": True} for n in passing]
     recorded = await sup.post(
         f"/inspections/{inspection['id']}/result", headers=as_inspector(inspection["inspectors"][0], correlation_id),
-        json={"findings": "samples overheat (GB 4706.19 clause 11)", "samples": samples},
+        json=spot_check_result(failing, passing, findings="samples overheat (GB 4706.19 clause 11)"),
     )
     assert recorded.status_code == 200, recorded.text
     assert recorded.json()["verdict"] == "fail"
@@ -236,7 +213,7 @@ async def test_breached_commitment_and_lab_failure_lower_credit_and_the_next_dra
     body, lab = new_uscc(), new_uscc()
     correlation_id = f"breach-{uuid.uuid4()}"
     async with running(supervision_app()) as sup, TopicReader(kafka, topics.SUPERVISION) as reader:
-        await publish(kafka, granted(body), granted(lab, "testing_lab"))
+        await publish(kafka, approval_granted(body), approval_granted(lab, kind="testing_lab"))
         await listed(sup, body, lab)
         await register_inspectors(sup, 3)
         before = await drawn_campaign(sup, ["certification_body", "testing_lab"], ONLY_D)
@@ -341,7 +318,7 @@ async def test_campaign_drawn_over_http_is_confirmed_from_its_public_data_and_re
 async def test_only_an_assigned_inspector_records_and_only_a_regulator_runs_campaigns(service_env, kafka: str) -> None:
     async with running(supervision_app()) as sup:
         body = new_uscc()
-        await publish(kafka, granted(body))
+        await publish(kafka, approval_granted(body))
         await listed(sup, body)
         inspectors = await register_inspectors(sup, 3)
         campaign = await drawn_campaign(sup, ["certification_body"], EVERY_CLASS)

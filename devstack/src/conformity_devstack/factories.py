@@ -1,5 +1,6 @@
 """Test data, one definition each: valid USCCs, application bodies, certificate requests,
-principals and events as the services' tests and the integration tests build them.
+principals (with an inspector's request headers) and events as the services' tests and
+the integration tests build them.
 
 Everything is plain data (dicts shaped as the HTTP APIs take them, the shared event models),
 so the same factory serves a unit test that calls a use case and an end-to-end test that
@@ -16,6 +17,7 @@ from typing import Any
 
 from conformity_shared import events, uscc
 from conformity_shared.auth import Principal, Role
+from conformity_devstack.testing import token
 
 COMMITMENT_TEXT = "We commit that every condition is met. Signed: Li Wei, legal representative."
 
@@ -40,6 +42,13 @@ def lab(org: str) -> Principal:
 
 def inspector(inspector_id: str) -> Principal:
     return Principal(inspector_id, Role.INSPECTOR, inspector_id=inspector_id)
+
+
+def as_inspector(inspector_id: str, correlation_id: str | None = None) -> dict[str, str]:
+    """The headers of an HTTP request by inspector `inspector_id`: its bearer token and, when
+    given, the X-Correlation-ID that starts the request's chain."""
+    headers = token(Role.INSPECTOR, inspector_id=inspector_id)
+    return {**headers, "X-Correlation-ID": correlation_id} if correlation_id else headers
 
 
 # --- approval ------------------------------------------------------------------------------
@@ -200,6 +209,21 @@ def campaign_request(**overrides: Any) -> dict[str, Any]:
         "seed": "lottery 2024-05-01: 03 17 22 28 31 + 09",
     }
     return body | overrides
+
+
+def spot_check_result(
+    failing: Iterable[str],
+    passing: Iterable[str] = (),
+    *,
+    findings: str = "sample overheats (GB 4706.19 clause 11)",
+    finding: str = "overheating",
+) -> dict[str, Any]:
+    """A product spot check's result as `POST /inspections/{id}/result` takes it: the samples
+    under the `failing` certificates failed (each with `finding`), those under `passing` passed.
+    It names no verdict: a spot check's follows from its samples (fail when one failed)."""
+    samples: list[dict[str, Any]] = [{"certificate_number": n, "passed": False, "finding": finding} for n in failing]
+    samples += [{"certificate_number": n, "passed": True} for n in passing]
+    return {"findings": findings, "samples": samples}
 
 
 # --- proficiency ---------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import sqlite3
 import tempfile
 import time
@@ -39,8 +38,9 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conformity_shared import db as shared_db, topics, uscc
+from conformity_shared import db as shared_db, topics
 from conformity_shared.auth import Role
+from conformity_devstack.factories import application, as_inspector, certificate_request, inspector_body, new_uscc
 from conformity_devstack.kafka import LocalKafka
 from conformity_devstack.postgres import LocalPostgres
 from conformity_devstack.apps import SERVICES
@@ -306,15 +306,6 @@ def up(platform: Platform) -> Platform:
 REGULATOR = token(Role.REGULATOR)
 
 
-def new_uscc() -> str:
-    return uscc.make(random.Random())
-
-
-def as_inspector(inspector_id: str, correlation_id: str | None = None) -> dict[str, str]:
-    headers = token(Role.INSPECTOR, inspector_id=inspector_id)
-    return {**headers, CORRELATION: correlation_id} if correlation_id else headers
-
-
 def with_correlation(headers: dict[str, str], correlation_id: str) -> dict[str, str]:
     return {**headers, CORRELATION: correlation_id}
 
@@ -330,23 +321,6 @@ class Organisation:
     headers: dict[str, str]  # its own bearer token
 
 
-def commitment_application(org: str, kind: str, fields: list[str], staff: int) -> dict[str, Any]:
-    return {
-        "organisation_uscc": org,
-        "organisation_name": f"{'Certification' if kind == 'certification_body' else 'Testing'} Centre {org[-6:]}",
-        "kind": kind,
-        "path": "commitment",
-        "requested_fields": fields,
-        "declared": {
-            "staff_per_field": {f: staff for f in fields},
-            "registered_capital_rmb": 5_000_000,
-            "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-            "management_system": "ISO/IEC 17021-1 quality manual v3",
-        },
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    }
-
-
 class World:
     """The regulator, agencies, labs and inspectors acting through the services' public HTTP APIs."""
 
@@ -359,22 +333,18 @@ class World:
         self.supervision = clients["supervision"]
         self.proficiency = clients["proficiency"]
 
-    @staticmethod
-    def new_uscc() -> str:
-        return new_uscc()
-
-    @staticmethod
-    def as_inspector(inspector_id: str, correlation_id: str | None = None) -> dict[str, str]:
-        return as_inspector(inspector_id, correlation_id)
+    # The factories' own, for the tests that have only the world at hand.
+    new_uscc = staticmethod(new_uscc)
+    as_inspector = staticmethod(as_inspector)
 
     async def approved(self, kind: str, fields: list[str], org: str | None = None) -> Organisation:
         """An organisation approved on the spot (commitment path), as approval answers it."""
         org = org or new_uscc()
         role = Role.AGENCY if kind == "certification_body" else Role.LAB
         headers = token(Role.AGENCY, org=org)
+        staff = 12 if kind == "certification_body" else 3
         answer = await self.approval.post(
-            "/applications", json=commitment_application(org, kind, fields, 12 if kind == "certification_body" else 3),
-            headers=headers,
+            "/applications", json=application(org, kind=kind, fields=fields, staff=staff), headers=headers
         )
         assert answer.status_code == 201, answer.text
         assert answer.json()["status"] == "granted", answer.text
@@ -410,10 +380,7 @@ class World:
 
     async def issue(self, body: Organisation, holder: str, field: str = "MS-QMS", timeout: float = 30) -> str:
         """Issue a certificate; until approval.granted has reached certificates, issuance is refused (422)."""
-        request = {
-            "holder_uscc": holder, "holder_name": f"Enterprise {holder[-6:]}", "scheme": "management_system",
-            "field": field, "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
-        }
+        request = certificate_request(holder, field=field)
 
         async def issued() -> str | None:
             answer = await self.certificates.post("/certificates", json=request, headers=body.headers)
@@ -428,10 +395,7 @@ class World:
         ids = []
         for _ in range(count):
             inspector = f"insp-{uuid.uuid4().hex[:10]}"
-            answer = await self.supervision.post(
-                "/inspectors", headers=REGULATOR,
-                json={"id": inspector, "name": "Zhang San", "organisation": new_uscc(), "region": "110000"},
-            )
+            answer = await self.supervision.post("/inspectors", headers=REGULATOR, json=inspector_body(inspector))
             assert answer.status_code == 201, answer.text
             ids.append(inspector)
         return ids

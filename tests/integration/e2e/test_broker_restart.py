@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from conformity_shared import events
 from conformity_devstack.apps import SERVICES
+from conformity_devstack.factories import spot_check_result
 from conformity_devstack.testing import eventually
 
 from approval import db as approval_db
@@ -57,8 +58,7 @@ async def broker_outage_while_events_flow(up, world, observer, figures, name: st
     else:
         up.kafka.stop()
     # During the outage the platform keeps taking requests: the spot check's events wait in the outbox.
-    await world.record(inspection["id"], inspector, {"findings": "fails", "samples": [
-        {"certificate_number": spot_checked, "passed": False, "finding": "overheats"}]}, spot_chain)
+    await world.record(inspection["id"], inspector, spot_check_result([spot_checked]), spot_chain)
     in_flight = {s: await pending(up, s) for s in OUTBOXES}
     suspended_at_outage = await up.databases.scalar("certificates", sa.select(sa.func.count()).select_from(
         certificates_db.certificates).where(certificates_db.certificates.c.number.in_(valid))

@@ -19,6 +19,13 @@ import sqlalchemy as sa
 
 from conformity_shared.auth import Role
 from conformity_shared.clock import Clock
+from conformity_devstack.factories import (
+    blind_sample,
+    campaign_request,
+    certificate_request,
+    proficiency_round,
+    spot_check_result,
+)
 from conformity_devstack.testing import eventually, token
 
 from certificates import db as certificates_db, loader
@@ -45,12 +52,9 @@ async def failed_spot_check(world, holder: str, failing: list[str], passing: lis
     """The regulator orders a product spot check of the holder; the inspector records failed samples."""
     [inspector] = await world.inspectors(1)
     inspection = await world.order_inspection(holder, "product_spot_check", [inspector])
-    samples = [{"certificate_number": n, "passed": False, "finding": "overheats (GB 4706.19 clause 11)"} for n in failing]
-    samples += [{"certificate_number": n, "passed": True} for n in passing]
-    recorded = await world.record(
-        inspection["id"], inspector, {"findings": "samples overheat in the temperature-rise test", "samples": samples},
-        correlation_id,
-    )
+    result = spot_check_result(failing, passing, findings="samples overheat in the temperature-rise test",
+                               finding="overheats (GB 4706.19 clause 11)")
+    recorded = await world.record(inspection["id"], inspector, result, correlation_id)
     assert recorded["verdict"] == "fail"
     return recorded
 
@@ -146,8 +150,8 @@ async def test_flow_2_verified_rectification_reinstates_exactly_those_certificat
 async def drawn(world, ratios: dict[str, str]) -> dict[str, Any]:  # noqa: ANN001
     created = await world.supervision.post(
         "/campaigns", headers=world.regulator,
-        json={"name": "random inspection of certification bodies", "target_kinds": ["certification_body"],
-              "ratios": ratios, "inspectors_per_target": 2, "seed": f"lottery {uuid.uuid4().hex[:8]}"},
+        json=campaign_request(name="random inspection of certification bodies", target_kinds=["certification_body"],
+                              ratios=ratios, seed=f"lottery {uuid.uuid4().hex[:8]}"),
     )
     assert created.status_code == 201, created.text
     answer = await world.supervision.post(f"/campaigns/{created.json()['id']}/draw", headers=world.regulator)
@@ -209,11 +213,7 @@ async def test_flow_3_breached_commitment_revokes_suspends_every_valid_certifica
                                           params={"organisation_uscc": body.uscc})).json()["items"]
     assert len(sanctions) == 1
     # certificates: the revoked body may issue no more.
-    refused = await world.certificates.post(
-        "/certificates", headers=body.headers,
-        json={"holder_uscc": holders[0], "holder_name": "H", "scheme": "management_system", "field": "MS-QMS",
-              "product": "QMS", "standard": "GB/T 19001-2016"},
-    )
+    refused = await world.certificates.post("/certificates", headers=body.headers, json=certificate_request(holders[0]))
     assert refused.status_code == 422 and refused.json()["failed_rules"][0]["rule"] == "body_revoked", refused.text
 
     # supervision: class D, and the next campaign draws the body (ratio 1 for D).
@@ -232,10 +232,7 @@ async def run_round(world, field: str, results: dict[str, float], correlation_id
     """A short round (reference 10.0 mg/kg, sigma_pt 0.5): create, enrol, each lab submits, close after the deadline."""
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     created = await world.proficiency.post(
-        "/rounds", headers=world.regulator,
-        json={"field": field, "measurand": "lead in rice flour", "unit": "mg/kg", "deadline": deadline.isoformat(),
-              "assigned_value": {"method": "reference", "value": 10.0, "expanded_uncertainty": 0.1, "coverage_factor": 2},
-              "sigma_pt": {"method": "fixed", "value": 0.5}, "labs": list(results)},
+        "/rounds", headers=world.regulator, json=proficiency_round(results, deadline, field=field)
     )
     assert created.status_code == 201, created.text
     round_id = created.json()["id"]
@@ -297,8 +294,8 @@ async def test_flow_4_failed_blind_sample_suspends_the_field_at_once(world, obse
     await world.credit_becomes(lab.uscc, "A")
     registered = await world.proficiency.post(
         "/blind-samples", headers=world.regulator,
-        json={"field": "TL-CHEM", "lab_uscc": lab.uscc, "measurand": "formaldehyde in textile", "unit": "mg/kg",
-              "known_value": 75.0, "tolerance": 5.0},
+        json=blind_sample(lab.uscc, field="TL-CHEM", measurand="formaldehyde in textile", description=None,
+                          known_value=75.0, tolerance=5.0),
     )
     assert registered.status_code == 201, registered.text
     chain = chain_id("flow4-blind")

@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, settings
 
 from conformity_shared import uscc
 from conformity_shared.auth import Role
+from conformity_devstack.factories import new_uscc
 from conformity_devstack.kafka import free_port
 from conformity_devstack.testing import token
 
@@ -50,7 +51,7 @@ APPS: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     "supervision": (supervision_app, SupervisionSettings, {}),
     "proficiency": (proficiency_app, ProficiencySettings, {}),
 }
-ORG = uscc.make(random.Random(7))  # the agency's or lab's own organisation, in its token
+ORG = new_uscc(random.Random(7))  # the agency's or lab's own organisation, in its token
 TOKENS = {
     Role.REGULATOR: token(Role.REGULATOR),
     Role.AGENCY: token(Role.AGENCY, org=ORG),

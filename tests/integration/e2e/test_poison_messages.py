@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, topics
 from conformity_shared.envelope import Envelope, causal_context
+from conformity_devstack.factories import spot_check_result
 from conformity_devstack.testing import TopicReader, eventually
 
 from approval import db as approval_db
@@ -86,8 +87,7 @@ async def test_malformed_and_wrong_schema_are_dead_lettered_unknown_types_skippe
     [inspector, other] = await world.inspectors(2)
     spot_check = await world.order_inspection(holder, "product_spot_check", [inspector])
     await world.directory_view(spot_check["id"], **{number: "valid"})  # supervision handled certificate.issued
-    await world.record(spot_check["id"], inspector, {"findings": "fails", "samples": [
-        {"certificate_number": number, "passed": False, "finding": "overheats"}]}, f"after-poison-{uuid.uuid4()}")
+    await world.record(spot_check["id"], inspector, spot_check_result([number]), f"after-poison-{uuid.uuid4()}")
     await world.status_becomes(number, "suspended")  # certificates handled supervision.spot_check_failed
     inspection = await world.order_inspection(body.uscc, "organisation_inspection", [other], target_kind="certification_body")
     await world.record(inspection["id"], other, {"verdict": "fail", "findings": "auditors not qualified"}, f"after-poison-{uuid.uuid4()}")
@@ -157,8 +157,7 @@ async def test_a_dead_letter_replayed_with_the_cli_after_its_cause_is_fixed_take
     up.stack.restart("certificates", env={"CONFORMITY_SUSPENSION_MONTHS": "0"})
     try:
         chain = f"e2e-replay-{uuid.uuid4()}"
-        await world.record(inspection["id"], inspector, {"findings": "fails", "samples": [
-            {"certificate_number": number, "passed": False, "finding": "overheats"}]}, chain)
+        await world.record(inspection["id"], inspector, spot_check_result([number]), chain)
         spot_check = await observer.one(events.SpotCheckFailedV1.ce_type, inspection["id"])
         async with TopicReader(up.bootstrap, topics.dead_letters("certificates")) as dlq:
             await dlq.until(lambda seen: any(e.id == spot_check.id for e in seen), timeout=60)
