@@ -30,6 +30,7 @@ class ServiceParts(Protocol):
 
 
 def install(app: FastAPI, runtime: ServiceParts, title: str, description: str) -> None:
+    install_text_rules(app)
     install_correlation(app)
     install_error_answers(app)
     install_health(app, runtime)
@@ -47,6 +48,35 @@ def install_correlation(app: FastAPI) -> None:
             response = await call_next(request)
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
+
+
+NUL = "\x00"
+
+
+async def _nul_character_at(request: Request) -> str | None:
+    """Where the request carries a NUL character (U+0000), if anywhere: the path, a query
+    parameter's name, or the JSON body. PostgreSQL stores no NUL in text, so it is refused here."""
+    if NUL in request.url.path:
+        return "path"
+    for name, value in request.query_params.multi_items():
+        if NUL in name or NUL in value:
+            return name.replace(NUL, "\\u0000")
+    if request.headers.get("content-type", "").startswith("application/json") and b"\\u0000" in await request.body():
+        return "body"
+    return None
+
+
+def install_text_rules(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def no_nul_characters(request: Request, call_next):  # noqa: ANN001, ANN202
+        where = await _nul_character_at(request)
+        if where is None:
+            return await call_next(request)
+        message = f"{where} contains the NUL character (U+0000), which no text of the platform may hold"
+        return JSONResponse(
+            {"detail": message, "field": where, "failed_rules": [{"rule": "no_nul_character", "detail": message}]},
+            status_code=422,
+        )
 
 
 def install_error_answers(app: FastAPI) -> None:
