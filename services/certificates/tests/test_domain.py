@@ -111,6 +111,44 @@ def test_validity_defaults_to_today_and_the_scheme_and_is_not_issued_expired() -
     assert refused.value.field == "valid_until"
 
 
+@pytest.mark.parametrize(
+    ("scheme", "years"),
+    [(Scheme.CCC, 5), (Scheme.VOLUNTARY_PRODUCT, 5), (Scheme.MANAGEMENT_SYSTEM, 3), (Scheme.SERVICE, 3)],
+)
+def test_validity_is_bounded_by_the_schemes_longest(scheme: Scheme, years: int) -> None:
+    longest = dt.date(2026 + years, 3, 9)  # the day before the anniversary
+    assert validity(scheme, VALID_FROM, VALID_FROM, longest) == (VALID_FROM, longest)
+    with pytest.raises(DomainError, match=f"at most {years} years") as refused:
+        validity(scheme, VALID_FROM, VALID_FROM, longest + dt.timedelta(days=1))
+    assert refused.value.status_code == 422 and refused.value.field == "valid_until"
+    assert [r["rule"] for r in refused.value.rules] == ["validity_exceeds_scheme_maximum"]
+
+
+def test_a_ccc_certificate_valid_for_50_years_is_refused() -> None:
+    with pytest.raises(DomainError) as refused:
+        validity(Scheme.CCC, VALID_FROM, VALID_FROM, dt.date(2076, 3, 9))
+    assert refused.value.field == "valid_until"
+    assert refused.value.rules[0]["rule"] == "validity_exceeds_scheme_maximum"
+    assert "2031-03-09" in refused.value.rules[0]["detail"]  # the latest day it may run to
+
+
+def test_validity_ending_before_it_starts_is_refused() -> None:
+    with pytest.raises(DomainError) as refused:
+        validity(Scheme.CCC, VALID_FROM, dt.date(2030, 1, 1), dt.date(2029, 12, 31))
+    assert refused.value.field == "valid_until"
+    assert [r["rule"] for r in refused.value.rules] == ["valid_until_not_after_valid_from"]
+
+
+def test_the_bound_holds_for_the_certificate_itself_too() -> None:
+    with pytest.raises(DomainError) as refused:
+        Certificate.issue(
+            number="CCC20260Y4300000001", issuing_body_uscc=BODY, holder_uscc=HOLDER, holder_name="x", scheme="CCC",
+            field="CCC-07", product="kettle", standard="GB 4706.1", valid_from=VALID_FROM,
+            valid_until=dt.date(2076, 3, 9), at=T0,
+        )
+    assert refused.value.rules[0]["rule"] == "validity_exceeds_scheme_maximum"
+
+
 # --- the certificate number ------------------------------------------------------------
 
 

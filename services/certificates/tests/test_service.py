@@ -199,6 +199,21 @@ async def test_issuance_of_an_already_expired_certificate_is_refused(runtime: Se
     assert refused.value.field == "valid_until"
 
 
+async def test_issuance_beyond_the_schemes_longest_validity_is_refused(
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
+) -> None:
+    fifty_years = dt.date(today.year + 50, 1, 1)
+    with pytest.raises(DomainError) as refused:
+        await issue(runtime, body, new_uscc(rng), scheme="CCC", field="CCC-07", valid_until=fifty_years)
+    assert refused.value.status_code == 422 and refused.value.field == "valid_until"
+    assert refused.value.rules[0]["rule"] == "validity_exceeds_scheme_maximum"
+    with pytest.raises(DomainError) as backwards:
+        await issue(runtime, body, new_uscc(rng), valid_from=today + dt.timedelta(days=10), valid_until=today)
+    assert backwards.value.field == "valid_until"
+    assert backwards.value.rules[0]["rule"] == "valid_until_not_after_valid_from"
+    assert await outbox(runtime) == []
+
+
 async def test_unknown_scheme_is_refused(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
     with pytest.raises(domain.UnknownScheme):
         await issue(runtime, body, new_uscc(rng), scheme="organic")
