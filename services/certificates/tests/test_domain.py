@@ -35,6 +35,7 @@ from certificates.domain import (
     default_valid_until,
     is_valid_certificate_number,
     may_issue,
+    may_manage,
     number_prefix,
     validity,
 )
@@ -541,3 +542,28 @@ def test_a_reduced_scope_refuses_the_removed_field() -> None:
     with pytest.raises(IssuanceRefused) as refused:
         may_issue(GRANTED.reduce_scope(["MS-QMS"]), "MS-EMS")
     assert refused.value.rule == "outside_scope"
+
+
+# --- no valid certificate of a revoked body ------------------------------------------------
+
+
+def revoked_body_certificate(reason: str = "issuing_body_revoked") -> Certificate:
+    return certificate(Status.SUSPENDED, suspension_reason=reason, suspended_by="approval-1")
+
+
+@pytest.mark.parametrize("reason", ["issuing_body_revoked", "spot_check_failed", "misuse"])
+def test_the_regulator_does_not_reinstate_a_certificate_while_its_body_is_revoked(reason: str) -> None:
+    with pytest.raises(Conflict, match="revoked") as refused:
+        may_manage(revoked_body_certificate(reason), Action.REINSTATE, reason="appeal upheld", regulator=True,
+                   org=None, body=GRANTED.revoke())
+    assert refused.value.status_code == 409 and refused.value.field == "issuing_body"
+    assert [r["rule"] for r in refused.value.rules] == ["issuing_body_revoked"]
+
+
+def test_the_regulator_reinstates_once_the_body_is_approved_again() -> None:
+    regranted = BodyStanding.granted(BODY, "approval-2", ["MS-QMS"])
+    assert may_manage(revoked_body_certificate(), Action.REINSTATE, reason="approval granted again",
+                      regulator=True, org=None, body=regranted) is None
+    # Withdrawing a revoked body's certificate stays open to the regulator.
+    assert may_manage(revoked_body_certificate(), Action.WITHDRAW, reason="body revoked", regulator=True,
+                      org=None, body=GRANTED.revoke()) is None

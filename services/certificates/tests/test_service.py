@@ -420,6 +420,39 @@ async def test_revoked_approval_suspends_every_valid_certificate_of_the_body_one
     assert len(await outbox(runtime)) == before + len(valid)
 
 
+async def test_the_regulator_does_not_reinstate_a_certificate_while_its_issuing_body_is_revoked(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code = new_uscc(rng)
+    approval = await grant(runtime, code, ["MS-QMS"])
+    number = (await issue(runtime, code, new_uscc(rng)))["number"]
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="commitment breached"))
+    before = await outbox(runtime)
+
+    with pytest.raises(Conflict) as refused:
+        await service.reinstate(runtime, REGULATOR, ReinstateCertificate(number=number, reason="appeal upheld"))
+    assert refused.value.status_code == 409
+    assert refused.value.rules[0]["rule"] == "issuing_body_revoked"
+    assert (await public(runtime, number))["status"] == "suspended" and await outbox(runtime) == before
+
+    await grant(runtime, code, ["MS-QMS"])  # approved again, on a new application
+    reinstated = await service.reinstate(runtime, REGULATOR, ReinstateCertificate(number=number, reason="re-approved"))
+    assert reinstated["status"] == "valid"
+
+
+async def test_rectification_does_not_reinstate_a_certificate_of_a_revoked_body(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code, holder = new_uscc(rng), new_uscc(rng)
+    approval = await grant(runtime, code, ["MS-QMS"])
+    number = (await issue(runtime, code, holder))["number"]
+    await deliver(runtime, spot_check_failed(holder, [number], inspection_id="sc-9", findings="overheats"))
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="commitment breached"))
+    await deliver(runtime, rectification_verified(holder, "sc-9", [number], inspection_id="re-9"))
+    assert (await public(runtime, number))["status"] == "suspended"
+    assert not [k for t, k in await outbox(runtime) if t == "certificate.reinstated.v1"]
+
+
 async def test_bulk_suspension_of_a_large_body_keeps_history_and_one_event_per_certificate(
     runtime: ServiceRuntime, today: dt.date
 ) -> None:

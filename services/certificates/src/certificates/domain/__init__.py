@@ -8,7 +8,8 @@ entries it gained and emits the matching event.
     schemes.py      Scheme, default and longest validity, add_months, the number format
     certificate.py  Status, SuspensionReason, Action, TRANSITIONS, Certificate, HistoryEntry
     issuance.py     BodyStatus, BodyStanding (the read model of approvals), may_issue
-    permissions.py  who may act on a certificate (may_manage), ActionForbidden
+    permissions.py  who may act on a certificate (may_manage), ActionForbidden; no valid certificate
+                    of a revoked body (may_be_reinstated)
 """
 
 from certificates.domain.certificate import (
@@ -32,7 +33,9 @@ from certificates.domain.permissions import (
     IMPOSED_SUSPENSIONS,
     MANUAL_SUSPENSION_REASONS,
     ActionForbidden,
+    IssuingBodyRevoked,
     is_holder_request,
+    may_be_reinstated,
     may_manage,
     may_see_history,
 )
@@ -83,6 +86,7 @@ __all__ = [
     "InvalidCertificateNumber",
     "InvalidValidity",
     "IssuanceRefused",
+    "IssuingBodyRevoked",
     "Scheme",
     "Status",
     "SuspensionReason",
@@ -96,6 +100,7 @@ __all__ = [
     "is_holder_request",
     "is_valid_certificate_number",
     "latest_valid_until",
+    "may_be_reinstated",
     "may_issue",
     "may_manage",
     "may_see_history",
