@@ -135,12 +135,15 @@ def approval_granted(
     kind: str = "certification_body",
     approval_id: str | None = None,
     at: dt.datetime | None = None,
+    field_schemes: Mapping[str, Iterable[str]] | None = None,
 ) -> events.ApprovalGrantedV1:
-    """The event approval publishes when it grants `org` the `fields`."""
+    """The event approval publishes when it grants `org` the `fields`; without `field_schemes`
+    (the schemes each field admits) it is a grant recorded before grants named them."""
     return events.ApprovalGrantedV1(
         approval_id=approval_id or str(uuid.uuid4()), organisation_uscc=org, kind=kind,
         organisation_name="Fujian Certification Co." if kind == "certification_body" else "Beijing Testing Lab",
         fields=list(fields), path="commitment", granted_at=at or dt.datetime.now(dt.UTC),
+        **({"field_schemes": {f: list(s) for f, s in field_schemes.items()}} if field_schemes is not None else {}),
     )
 
 
