@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
+from conformity_shared import events
 from conformity_shared.errors import Conflict, DomainError
 
 from certificates.domain import (
+    DEFAULT_FIELD_SCHEMES,
     DEFAULT_VALIDITY_YEARS,
     FINAL_STATUSES,
     SUSPENDED_ON_REVOCATION,
     TRANSITIONS,
     Action,
+    ActionForbidden,
     BodyStanding,
     BodyStatus,
     Certificate,
@@ -487,7 +490,7 @@ ACTIVE = BodyStanding(BODY, "active", frozenset({"MS-QMS", "MS-EMS"}), frozenset
 
 
 def test_active_body_may_issue_in_its_scope() -> None:
-    assert may_issue(ACTIVE, "MS-QMS") is None
+    assert may_issue(ACTIVE, "MS-QMS", "management_system") is None
 
 
 @pytest.mark.parametrize(
@@ -505,7 +508,7 @@ def test_active_body_may_issue_in_its_scope() -> None:
 )
 def test_issuance_refused(body: BodyStanding | None, field: str, rule: str, message: str) -> None:
     with pytest.raises(IssuanceRefused, match=message) as refused:
-        may_issue(body, field)
+        may_issue(body, field, "management_system")
     assert refused.value.rule == rule
     assert refused.value.status_code == 422
     assert refused.value.rules == [{"rule": rule, "detail": str(refused.value)}]
@@ -534,13 +537,13 @@ def test_a_revocation_is_final_for_later_suspensions_and_reinstatements() -> Non
     assert revoked.suspend() is revoked and revoked.reinstate() is revoked
     assert revoked.suspend(["MS-QMS"]) is revoked
     with pytest.raises(IssuanceRefused) as refused:
-        may_issue(revoked, "MS-QMS")
+        may_issue(revoked, "MS-QMS", "management_system")
     assert refused.value.rule == "body_revoked"
 
 
 def test_a_reduced_scope_refuses_the_removed_field() -> None:
     with pytest.raises(IssuanceRefused) as refused:
-        may_issue(GRANTED.reduce_scope(["MS-QMS"]), "MS-EMS")
+        may_issue(GRANTED.reduce_scope(["MS-QMS"]), "MS-EMS", "management_system")
     assert refused.value.rule == "outside_scope"
 
 
@@ -567,3 +570,47 @@ def test_the_regulator_reinstates_once_the_body_is_approved_again() -> None:
     # Withdrawing a revoked body's certificate stays open to the regulator.
     assert may_manage(revoked_body_certificate(), Action.WITHDRAW, reason="body revoked", regulator=True,
                       org=None, body=GRANTED.revoke()) is None
+
+
+# --- the schemes a field admits ------------------------------------------------------------
+
+QMS_ONLY = BodyStanding.granted(BODY, "approval-1", ["MS-QMS"], {"MS-QMS": ["management_system"]})
+
+
+@pytest.mark.parametrize("scheme", ["CCC", "voluntary_product", "service"])
+def test_a_field_admits_only_the_schemes_its_grant_names(scheme: str) -> None:
+    with pytest.raises(IssuanceRefused, match="MS-QMS admits management_system") as refused:
+        may_issue(QMS_ONLY, "MS-QMS", scheme)
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    assert refused.value.status_code == 422 and refused.value.field == "scheme"
+    assert may_issue(QMS_ONLY, "MS-QMS", Scheme.MANAGEMENT_SYSTEM) is None
+
+
+def test_a_grant_without_field_schemes_is_read_with_the_default_catalogue() -> None:
+    older = BodyStanding.granted(BODY, "approval-1", ["MS-QMS", "CCC-07", "X-1"], {})
+    assert older.field_schemes is None  # the grant said nothing
+    assert may_issue(older, "CCC-07", "CCC") is None
+    with pytest.raises(IssuanceRefused) as refused:
+        may_issue(older, "MS-QMS", "CCC")
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    with pytest.raises(IssuanceRefused, match="new grant") as unknown:
+        may_issue(older, "X-1", "service")
+    assert unknown.value.rule == "field_schemes_not_granted" and unknown.value.field == "field"
+
+
+def test_the_default_catalogue_admits_one_scheme_per_family() -> None:
+    families = {"CCC": Scheme.CCC, "MS": Scheme.MANAGEMENT_SYSTEM, "VP": Scheme.VOLUNTARY_PRODUCT, "SV": Scheme.SERVICE}
+    assert DEFAULT_FIELD_SCHEMES
+    for code, schemes in DEFAULT_FIELD_SCHEMES.items():
+        assert schemes == {families[code.split("-")[0]].value}, code
+
+
+def test_the_schemes_are_the_contracts() -> None:
+    assert {s.value for s in Scheme} == {s.value for s in events.CertificationScheme}
+
+
+def test_a_reinstating_body_meets_the_issuance_check_on_the_scheme_too() -> None:
+    ccc_in_qms = certificate(Status.SUSPENDED, scheme="CCC", suspension_reason="misuse")
+    with pytest.raises(ActionForbidden) as refused:
+        may_manage(ccc_in_qms, Action.REINSTATE, reason="corrected", regulator=False, org=BODY, body=QMS_ONLY)
+    assert refused.value.rule == "scheme_not_admitted_by_field"

@@ -62,8 +62,11 @@ async def deliver(runtime: ServiceRuntime, event: events.Event) -> str:
     return cause
 
 
-async def grant(runtime: ServiceRuntime, body: str, fields: list[str], approval_id: str | None = None) -> str:
-    event = approval_granted(body, fields, approval_id=approval_id)
+async def grant(
+    runtime: ServiceRuntime, body: str, fields: list[str], approval_id: str | None = None,
+    field_schemes: dict[str, list[str]] | None = None,
+) -> str:
+    event = approval_granted(body, fields, approval_id=approval_id, field_schemes=field_schemes)
     await deliver(runtime, event)
     return event.approval_id
 
@@ -138,6 +141,58 @@ async def test_issuance_refused_outside_the_approved_scope(
         await issue(runtime, body, new_uscc(rng), field=field)
     assert refused.value.rule == rule and refused.value.status_code == 422 and refused.value.field == "field"
     assert await outbox(runtime) == []
+
+
+async def test_a_body_approved_only_for_ms_qms_does_not_issue_a_ccc_certificate_in_it(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS"], field_schemes={"MS-QMS": ["management_system"]})
+    with pytest.raises(domain.IssuanceRefused) as refused:
+        await issue(runtime, code, new_uscc(rng), scheme="CCC", field="MS-QMS")
+    assert refused.value.status_code == 422 and refused.value.field == "scheme"
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    assert "MS-QMS admits management_system" in str(refused.value)
+    assert await outbox(runtime) == []
+    assert (await issue(runtime, code, new_uscc(rng), scheme="management_system", field="MS-QMS"))["status"] == "valid"
+
+
+async def test_the_schemes_a_field_admits_are_the_grants(runtime: ServiceRuntime, rng: random.Random) -> None:
+    # A catalogue configured so that MS-QMS also admits service certification.
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS"], field_schemes={"MS-QMS": ["management_system", "service"]})
+    assert (await issue(runtime, code, new_uscc(rng), scheme="service", field="MS-QMS"))["status"] == "valid"
+    with pytest.raises(domain.IssuanceRefused) as refused:
+        await issue(runtime, code, new_uscc(rng), scheme="voluntary_product", field="MS-QMS")
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+
+
+async def test_a_grant_that_named_no_schemes_falls_back_to_the_default_catalogue(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS", "X-CUSTOM"])  # an approval.granted.v1 recorded before field_schemes
+    with pytest.raises(domain.IssuanceRefused) as refused:
+        await issue(runtime, code, new_uscc(rng), scheme="CCC", field="MS-QMS")
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    assert (await issue(runtime, code, new_uscc(rng), field="MS-QMS"))["status"] == "valid"
+    # A field the default catalogue does not know: nobody said what it admits.
+    with pytest.raises(domain.IssuanceRefused) as unknown:
+        await issue(runtime, code, new_uscc(rng), scheme="service", field="X-CUSTOM")
+    assert unknown.value.rule == "field_schemes_not_granted" and unknown.value.field == "field"
+
+
+async def test_a_body_reinstates_only_under_a_scheme_its_field_admits(runtime: ServiceRuntime, rng: random.Random) -> None:
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS"], field_schemes={"MS-QMS": ["management_system"]})
+    number = (await issue(runtime, code, new_uscc(rng)))["number"]
+    await service.suspend(runtime, agency(code), SuspendCertificate(number=number, reason="misuse"))
+    async with runtime.sessions() as session:  # a certificate issued before schemes were tied to fields
+        await session.execute(sa.update(db.certificates).where(db.certificates.c.number == number).values(scheme="CCC"))
+        await session.commit()
+    with pytest.raises(domain.ActionForbidden) as refused:
+        await service.reinstate(runtime, agency(code), ReinstateCertificate(number=number, reason="mark removed"))
+    assert refused.value.rule == "scheme_not_admitted_by_field"
 
 
 async def test_issuance_refused_for_a_body_never_approved(runtime: ServiceRuntime, rng: random.Random) -> None:
@@ -607,6 +662,7 @@ async def test_loader_builds_a_consistent_data_set_without_outbox_rows(
         assert c.field in bodies[c.issuing_body_uscc].fields
         assert parsed.scheme.value == c.scheme and parsed.year == c.valid_from.year
         assert c.valid_until == domain.default_valid_until(c.scheme, c.valid_from)
+        assert c.scheme in bodies[c.issuing_body_uscc].field_schemes[c.field]
         assert sequences[parsed.prefix] >= parsed.sequence
     per_certificate: dict[str, list[Any]] = {}
     for h in history_rows:

@@ -5,9 +5,10 @@ Pure Python, no I/O, no clock: the service layer loads a ``Certificate``, calls 
 transition with the instant and the regulator's date, saves the new state with the history
 entries it gained and emits the matching event.
 
-    schemes.py      Scheme, default and longest validity, add_months, the number format
+    schemes.py      Scheme, default and longest validity, the default catalogue's field schemes,
+                    add_months, the number format
     certificate.py  Status, SuspensionReason, Action, TRANSITIONS, Certificate, HistoryEntry
-    issuance.py     BodyStatus, BodyStanding (the read model of approvals), may_issue
+    issuance.py     BodyStatus, BodyStanding (the read model of approvals), may_issue (scope and scheme)
     permissions.py  who may act on a certificate (may_manage), ActionForbidden; no valid certificate
                     of a revoked body (may_be_reinstated)
 """
@@ -40,6 +41,7 @@ from certificates.domain.permissions import (
     may_see_history,
 )
 from certificates.domain.schemes import (
+    DEFAULT_FIELD_SCHEMES,
     DEFAULT_SUSPENSION_MONTHS,
     DEFAULT_VALIDITY_YEARS,
     MAX_SEQUENCE,
@@ -63,6 +65,7 @@ from certificates.domain.schemes import (
 
 __all__ = [
     "AUTOMATIC",
+    "DEFAULT_FIELD_SCHEMES",
     "DEFAULT_SUSPENSION_MONTHS",
     "DEFAULT_VALIDITY_YEARS",
     "EXPIRED_AFTER_VALIDITY",

@@ -134,7 +134,8 @@ def issuing_body_may(
 
 
 def body_may_reinstate(cert: Certificate, body: BodyStanding | None) -> None:
-    """The issuing body lifts only its own suspensions, and only while it may issue in the field."""
+    """The issuing body lifts only its own suspensions, and only while it may issue in the field
+    under the certificate's scheme (the issuance check)."""
     if cert.status is Status.SUSPENDED and cert.suspension_reason in IMPOSED_SUSPENSIONS:
         raise ActionForbidden(
             "imposed_suspension",
@@ -142,7 +143,7 @@ def body_may_reinstate(cert: Certificate, body: BodyStanding | None) -> None:
             "rectification or the regulator reinstates it",
         )
     try:
-        may_issue(body, cert.field)
+        may_issue(body, cert.field, cert.scheme)
     except IssuanceRefused as exc:
         raise ActionForbidden(exc.rule, f"certificate {cert.number} cannot be reinstated by its body: {exc}") from None
 

@@ -1,4 +1,5 @@
-"""Schemes, their default validity, and the certificate number.
+"""Schemes, their default and longest validity, the schemes of the default catalogue's
+fields, and the certificate number.
 
 Certificate number (one format for every scheme, 19 characters, no separators)::
 
@@ -81,6 +82,21 @@ DEFAULT_VALIDITY_YEARS: Mapping[Scheme, int] = MappingProxyType(
 # be issued for less (to end with the holder's licence, say), never for more.
 MAX_VALIDITY_YEARS: Mapping[Scheme, int] = DEFAULT_VALIDITY_YEARS
 DEFAULT_SUSPENSION_MONTHS = 6
+
+# The schemes each field of approval's default catalogue admits. A grant names the schemes of
+# its fields (approval.granted.v1's field_schemes); this is read only for a body whose grant
+# was recorded before grants named them, so that such bodies go on issuing as that catalogue
+# allows instead of all having to apply again.
+_DEFAULT_FAMILIES = (
+    (Scheme.CCC, ("CCC-01", "CCC-02", "CCC-03", "CCC-04", "CCC-05", "CCC-06", "CCC-07", "CCC-08", "CCC-09",
+                  "CCC-10", "CCC-11", "CCC-12", "CCC-13", "CCC-19", "CCC-20", "CCC-21", "CCC-22")),
+    (Scheme.MANAGEMENT_SYSTEM, ("MS-QMS", "MS-EMS", "MS-OHSMS", "MS-ISMS", "MS-FSMS")),
+    (Scheme.VOLUNTARY_PRODUCT, ("VP-GEN", "VP-ORG")),
+    (Scheme.SERVICE, ("SV-ASS",)),
+)
+DEFAULT_FIELD_SCHEMES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {code: frozenset({scheme.value}) for scheme, codes in _DEFAULT_FAMILIES for code in codes}
+)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
