@@ -33,7 +33,8 @@ from conformity_devstack.factories import (
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
-from certificates import domain, scheduler
+from approval.domain import Catalogue, Kind
+from certificates import db as certificates_db, domain, scheduler
 from certificates.app import create_app as certificates_app
 
 REGULATOR = token(Role.REGULATOR)
@@ -119,7 +120,7 @@ def runtime_of(client: httpx.AsyncClient) -> ServiceRuntime:
 # --- issuance refused -------------------------------------------------------------------
 
 
-async def test_issuance_refused_outside_the_scope_approval_granted(service_env, kafka: str) -> None:
+async def test_issuance_refused_outside_the_scope_and_its_schemes_approval_granted(service_env, kafka: str) -> None:
     body, holder = new_uscc(), new_uscc()
     agency = token(Role.AGENCY, org=body)
     async with running(approval_app()) as approval, running(certificates_app()) as certs:
@@ -133,6 +134,22 @@ async def test_issuance_refused_outside_the_scope_approval_granted(service_env, 
         assert answer["field"] == "field"
         assert answer["failed_rules"][0]["rule"] == "outside_scope"
         assert "CCC-08 is outside" in answer["detail"]
+
+        # In the approved field, under a scheme it does not admit (the grant said which it admits).
+        request = certificate_request(holder, field="MS-QMS", scheme="CCC", holder_name=HOLDER_NAME)
+        wrong_scheme = await certs.post("/certificates", headers=agency, json=request)
+        assert wrong_scheme.status_code == 422, wrong_scheme.text
+        assert wrong_scheme.json()["field"] == "scheme"
+        assert wrong_scheme.json()["failed_rules"][0]["rule"] == "scheme_not_admitted_by_field"
+        async with runtime_of(certs).sessions() as session:
+            standing = await certificates_db.load_body(session, body)
+        assert standing.field_schemes == {"MS-QMS": {"management_system"}}
+
+
+def test_the_default_catalogue_schemes_certificates_falls_back_to_are_approvals() -> None:
+    """Certificates reads a grant that named no schemes with approval's default catalogue."""
+    approvals = {f.code: {s.value for s in f.schemes} for f in Catalogue.default().for_kind(Kind.CERTIFICATION_BODY)}
+    assert approvals == {code: set(schemes) for code, schemes in domain.DEFAULT_FIELD_SCHEMES.items()}
 
 
 async def test_issuance_refused_while_the_body_is_suspended_and_when_never_approved(

@@ -135,12 +135,15 @@ def approval_granted(
     kind: str = "certification_body",
     approval_id: str | None = None,
     at: dt.datetime | None = None,
+    field_schemes: Mapping[str, Iterable[str]] | None = None,
 ) -> events.ApprovalGrantedV1:
-    """The event approval publishes when it grants `org` the `fields`."""
+    """The event approval publishes when it grants `org` the `fields`; without `field_schemes`
+    (the schemes each field admits) it is a grant recorded before grants named them."""
     return events.ApprovalGrantedV1(
         approval_id=approval_id or str(uuid.uuid4()), organisation_uscc=org, kind=kind,
         organisation_name="Fujian Certification Co." if kind == "certification_body" else "Beijing Testing Lab",
         fields=list(fields), path="commitment", granted_at=at or dt.datetime.now(dt.UTC),
+        **({"field_schemes": {f: list(s) for f, s in field_schemes.items()}} if field_schemes is not None else {}),
     )
 
 
@@ -188,12 +191,13 @@ def certificate_issued(
     holder: str, issuing_body: str, number: str | None = None, **overrides: Any
 ) -> events.CertificateIssuedV1:
     """The event certificates publishes when `issuing_body` certifies `holder` (a CCC kettle,
-    valid 2024-2029), which lists the holder in supervision's directory."""
+    valid from 2024-01-01 for the five years CCC allows), which lists the holder in supervision's
+    directory."""
     fields: dict[str, Any] = {
         "certificate_number": number or f"CN-{uuid.uuid4().hex[:10].upper()}", "issuing_body_uscc": issuing_body,
         "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "CCC", "field": "CCC-07",
         "product": "electric kettles", "standard": "GB 4706.19-2008", "valid_from": dt.date(2024, 1, 1),
-        "valid_until": dt.date(2029, 1, 1),
+        "valid_until": dt.date(2028, 12, 31),
     }
     return events.CertificateIssuedV1(**(fields | overrides))
 

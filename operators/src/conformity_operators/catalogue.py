@@ -52,6 +52,8 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     kind = schema.get("type", "any")
     if kind == "array":
         return f"array of {_type(schema.get('items', {}), defs)}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"map from string to {_type(schema['additionalProperties'], defs)}"
     if "format" in schema:
         return f"{kind} ({schema['format']})"
     return kind

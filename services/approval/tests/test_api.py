@@ -71,3 +71,12 @@ async def test_overdue_can_be_judged_as_of_a_day(client: httpx.AsyncClient) -> N
     answer = await client.get("/applications/overdue", params={"as_of": "2027-06-30"}, headers=REGULATOR)
     assert answer.status_code == 200
     assert answer.json() == {"as_of": "2027-06-30", "applications": [], "verifications": []}
+
+
+async def test_the_catalogue_lists_the_schemes_each_field_admits(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/catalogue")
+    assert answer.status_code == 200
+    fields = {f["code"]: f for f in answer.json()["fields"]}
+    assert fields["CCC-07"]["schemes"] == ["CCC"]
+    assert fields["MS-QMS"]["schemes"] == ["management_system"]
+    assert fields["TL-EMC"]["schemes"] == []

@@ -89,7 +89,9 @@ def test_default_catalogue_has_ccc_management_system_and_testing_fields() -> Non
 
 
 def test_catalogue_is_data_that_can_be_overridden() -> None:
-    stricter = CATALOGUE.replacing(ScopeField("MS-QMS", "Quality management systems", Risk.HIGH, Kind.CERTIFICATION_BODY))
+    stricter = CATALOGUE.replacing(
+        ScopeField("MS-QMS", "Quality management systems", Risk.HIGH, Kind.CERTIFICATION_BODY, {"management_system"})
+    )
     assert stricter["MS-QMS"].risk is Risk.HIGH
     assert CATALOGUE["MS-QMS"].risk is Risk.LOW  # the default is untouched
     assert codes(check_application(application(), stricter, RULES)) == {
@@ -102,6 +104,35 @@ def test_catalogue_from_settings_records() -> None:
     assert len(catalogue) == 1 and catalogue["X-1"].kind is Kind.TESTING_LAB
     with pytest.raises(InvalidConfiguration):
         Catalogue.from_records([{"code": "X-1", "name": "Field X", "risk": "medium", "kind": "testing_lab"}])
+
+
+def test_each_certification_field_names_the_schemes_it_admits_and_test_fields_none() -> None:
+    assert CATALOGUE["CCC-07"].schemes == {"CCC"}
+    assert CATALOGUE["MS-QMS"].schemes == {"management_system"}
+    assert CATALOGUE["VP-GEN"].schemes == {"voluntary_product"}
+    assert CATALOGUE["SV-ASS"].schemes == {"service"}
+    for field in CATALOGUE:
+        prefix = field.code.split("-")[0]
+        expected = {"CCC": {"CCC"}, "MS": {"management_system"}, "VP": {"voluntary_product"},
+                    "SV": {"service"}, "TL": set()}[prefix]
+        assert field.schemes == expected, field.code
+    assert CATALOGUE.schemes_of(["MS-QMS", "CCC-07"]) == {"CCC-07": ["CCC"], "MS-QMS": ["management_system"]}
+
+
+def test_catalogue_records_name_the_schemes_a_field_admits() -> None:
+    catalogue = Catalogue.from_records([
+        {"code": "X-1", "name": "Field X", "risk": "low", "kind": "certification_body",
+         "schemes": ["voluntary_product", "service"]},
+    ])
+    assert catalogue["X-1"].schemes == {"voluntary_product", "service"}
+    refused = [
+        ({"kind": "certification_body", "schemes": ["organic"]}, "organic"),
+        ({"kind": "certification_body"}, "names the schemes"),
+        ({"kind": "testing_lab", "schemes": ["CCC"]}, "test field"),
+    ]
+    for record, message in refused:
+        with pytest.raises(InvalidConfiguration, match=message):
+            Catalogue.from_records([{"code": "X-1", "name": "Field X", "risk": "low", **record}])
 
 
 def test_catalogue_refuses_a_field_listed_twice() -> None:

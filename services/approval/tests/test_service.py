@@ -121,6 +121,7 @@ async def test_commitment_application_is_granted_in_the_same_call(runtime: Servi
     emitted = await outbox(runtime)
     assert [(e["type"], e["key"], e["topic"]) for e in emitted] == [("approval.granted.v1", approval["id"], "approval.events")]
     assert emitted[0]["body"]["fields"] == ["MS-QMS"]
+    assert emitted[0]["body"]["field_schemes"] == {"MS-QMS": ["management_system"]}
     assert emitted[0]["body"]["path"] == "commitment"
     assert emitted[0]["body"]["organisation_uscc"] == org
 
@@ -232,6 +233,16 @@ async def test_regulator_grants_a_subset_of_fields_with_reasons(runtime: Service
     emitted = await outbox(runtime)
     assert [e["type"] for e in emitted] == ["approval.granted.v1"]
     assert emitted[0]["body"]["fields"] == ["MS-QMS"]
+
+
+async def test_a_grant_names_the_schemes_each_granted_field_admits(runtime: ServiceRuntime) -> None:
+    org = new_uscc()
+    submitted = await apply(runtime, standard_application(org))
+    await service.accept(runtime, REGULATOR, submitted["id"])
+    await decide(runtime, submitted["id"], Decision.GRANT)
+    [granted] = await outbox(runtime)
+    assert granted["body"]["fields"] == ["CCC-07", "MS-QMS"]
+    assert granted["body"]["field_schemes"] == {"CCC-07": ["CCC"], "MS-QMS": ["management_system"]}
 
 
 async def test_a_subset_without_reasons_is_refused(runtime: ServiceRuntime) -> None:

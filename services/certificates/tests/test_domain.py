@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
+from conformity_shared import events
 from conformity_shared.errors import Conflict, DomainError
 
 from certificates.domain import (
+    DEFAULT_FIELD_SCHEMES,
     DEFAULT_VALIDITY_YEARS,
     FINAL_STATUSES,
     SUSPENDED_ON_REVOCATION,
     TRANSITIONS,
     Action,
+    ActionForbidden,
     BodyStanding,
     BodyStatus,
     Certificate,
@@ -35,6 +38,7 @@ from certificates.domain import (
     default_valid_until,
     is_valid_certificate_number,
     may_issue,
+    may_manage,
     number_prefix,
     validity,
 )
@@ -109,6 +113,44 @@ def test_validity_defaults_to_today_and_the_scheme_and_is_not_issued_expired() -
     with pytest.raises(DomainError, match="not issued expired") as refused:
         validity(Scheme.CCC, VALID_FROM, dt.date(2015, 1, 1))
     assert refused.value.field == "valid_until"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "years"),
+    [(Scheme.CCC, 5), (Scheme.VOLUNTARY_PRODUCT, 5), (Scheme.MANAGEMENT_SYSTEM, 3), (Scheme.SERVICE, 3)],
+)
+def test_validity_is_bounded_by_the_schemes_longest(scheme: Scheme, years: int) -> None:
+    longest = dt.date(2026 + years, 3, 9)  # the day before the anniversary
+    assert validity(scheme, VALID_FROM, VALID_FROM, longest) == (VALID_FROM, longest)
+    with pytest.raises(DomainError, match=f"at most {years} years") as refused:
+        validity(scheme, VALID_FROM, VALID_FROM, longest + dt.timedelta(days=1))
+    assert refused.value.status_code == 422 and refused.value.field == "valid_until"
+    assert [r["rule"] for r in refused.value.rules] == ["validity_exceeds_scheme_maximum"]
+
+
+def test_a_ccc_certificate_valid_for_50_years_is_refused() -> None:
+    with pytest.raises(DomainError) as refused:
+        validity(Scheme.CCC, VALID_FROM, VALID_FROM, dt.date(2076, 3, 9))
+    assert refused.value.field == "valid_until"
+    assert refused.value.rules[0]["rule"] == "validity_exceeds_scheme_maximum"
+    assert "2031-03-09" in refused.value.rules[0]["detail"]  # the latest day it may run to
+
+
+def test_validity_ending_before_it_starts_is_refused() -> None:
+    with pytest.raises(DomainError) as refused:
+        validity(Scheme.CCC, VALID_FROM, dt.date(2030, 1, 1), dt.date(2029, 12, 31))
+    assert refused.value.field == "valid_until"
+    assert [r["rule"] for r in refused.value.rules] == ["valid_until_not_after_valid_from"]
+
+
+def test_the_bound_holds_for_the_certificate_itself_too() -> None:
+    with pytest.raises(DomainError) as refused:
+        Certificate.issue(
+            number="CCC20260Y4300000001", issuing_body_uscc=BODY, holder_uscc=HOLDER, holder_name="x", scheme="CCC",
+            field="CCC-07", product="kettle", standard="GB 4706.1", valid_from=VALID_FROM,
+            valid_until=dt.date(2076, 3, 9), at=T0,
+        )
+    assert refused.value.rules[0]["rule"] == "validity_exceeds_scheme_maximum"
 
 
 # --- the certificate number ------------------------------------------------------------
@@ -448,7 +490,7 @@ ACTIVE = BodyStanding(BODY, "active", frozenset({"MS-QMS", "MS-EMS"}), frozenset
 
 
 def test_active_body_may_issue_in_its_scope() -> None:
-    assert may_issue(ACTIVE, "MS-QMS") is None
+    assert may_issue(ACTIVE, "MS-QMS", "management_system") is None
 
 
 @pytest.mark.parametrize(
@@ -466,7 +508,7 @@ def test_active_body_may_issue_in_its_scope() -> None:
 )
 def test_issuance_refused(body: BodyStanding | None, field: str, rule: str, message: str) -> None:
     with pytest.raises(IssuanceRefused, match=message) as refused:
-        may_issue(body, field)
+        may_issue(body, field, "management_system")
     assert refused.value.rule == rule
     assert refused.value.status_code == 422
     assert refused.value.rules == [{"rule": rule, "detail": str(refused.value)}]
@@ -495,11 +537,80 @@ def test_a_revocation_is_final_for_later_suspensions_and_reinstatements() -> Non
     assert revoked.suspend() is revoked and revoked.reinstate() is revoked
     assert revoked.suspend(["MS-QMS"]) is revoked
     with pytest.raises(IssuanceRefused) as refused:
-        may_issue(revoked, "MS-QMS")
+        may_issue(revoked, "MS-QMS", "management_system")
     assert refused.value.rule == "body_revoked"
 
 
 def test_a_reduced_scope_refuses_the_removed_field() -> None:
     with pytest.raises(IssuanceRefused) as refused:
-        may_issue(GRANTED.reduce_scope(["MS-QMS"]), "MS-EMS")
+        may_issue(GRANTED.reduce_scope(["MS-QMS"]), "MS-EMS", "management_system")
     assert refused.value.rule == "outside_scope"
+
+
+# --- no valid certificate of a revoked body ------------------------------------------------
+
+
+def revoked_body_certificate(reason: str = "issuing_body_revoked") -> Certificate:
+    return certificate(Status.SUSPENDED, suspension_reason=reason, suspended_by="approval-1")
+
+
+@pytest.mark.parametrize("reason", ["issuing_body_revoked", "spot_check_failed", "misuse"])
+def test_the_regulator_does_not_reinstate_a_certificate_while_its_body_is_revoked(reason: str) -> None:
+    with pytest.raises(Conflict, match="revoked") as refused:
+        may_manage(revoked_body_certificate(reason), Action.REINSTATE, reason="appeal upheld", regulator=True,
+                   org=None, body=GRANTED.revoke())
+    assert refused.value.status_code == 409 and refused.value.field == "issuing_body"
+    assert [r["rule"] for r in refused.value.rules] == ["issuing_body_revoked"]
+
+
+def test_the_regulator_reinstates_once_the_body_is_approved_again() -> None:
+    regranted = BodyStanding.granted(BODY, "approval-2", ["MS-QMS"])
+    assert may_manage(revoked_body_certificate(), Action.REINSTATE, reason="approval granted again",
+                      regulator=True, org=None, body=regranted) is None
+    # Withdrawing a revoked body's certificate stays open to the regulator.
+    assert may_manage(revoked_body_certificate(), Action.WITHDRAW, reason="body revoked", regulator=True,
+                      org=None, body=GRANTED.revoke()) is None
+
+
+# --- the schemes a field admits ------------------------------------------------------------
+
+QMS_ONLY = BodyStanding.granted(BODY, "approval-1", ["MS-QMS"], {"MS-QMS": ["management_system"]})
+
+
+@pytest.mark.parametrize("scheme", ["CCC", "voluntary_product", "service"])
+def test_a_field_admits_only_the_schemes_its_grant_names(scheme: str) -> None:
+    with pytest.raises(IssuanceRefused, match="MS-QMS admits management_system") as refused:
+        may_issue(QMS_ONLY, "MS-QMS", scheme)
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    assert refused.value.status_code == 422 and refused.value.field == "scheme"
+    assert may_issue(QMS_ONLY, "MS-QMS", Scheme.MANAGEMENT_SYSTEM) is None
+
+
+def test_a_grant_without_field_schemes_is_read_with_the_default_catalogue() -> None:
+    older = BodyStanding.granted(BODY, "approval-1", ["MS-QMS", "CCC-07", "X-1"], {})
+    assert older.field_schemes is None  # the grant said nothing
+    assert may_issue(older, "CCC-07", "CCC") is None
+    with pytest.raises(IssuanceRefused) as refused:
+        may_issue(older, "MS-QMS", "CCC")
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    with pytest.raises(IssuanceRefused, match="new grant") as unknown:
+        may_issue(older, "X-1", "service")
+    assert unknown.value.rule == "field_schemes_not_granted" and unknown.value.field == "field"
+
+
+def test_the_default_catalogue_admits_one_scheme_per_family() -> None:
+    families = {"CCC": Scheme.CCC, "MS": Scheme.MANAGEMENT_SYSTEM, "VP": Scheme.VOLUNTARY_PRODUCT, "SV": Scheme.SERVICE}
+    assert DEFAULT_FIELD_SCHEMES
+    for code, schemes in DEFAULT_FIELD_SCHEMES.items():
+        assert schemes == {families[code.split("-")[0]].value}, code
+
+
+def test_the_schemes_are_the_contracts() -> None:
+    assert {s.value for s in Scheme} == {s.value for s in events.CertificationScheme}
+
+
+def test_a_reinstating_body_meets_the_issuance_check_on_the_scheme_too() -> None:
+    ccc_in_qms = certificate(Status.SUSPENDED, scheme="CCC", suspension_reason="misuse")
+    with pytest.raises(ActionForbidden) as refused:
+        may_manage(ccc_in_qms, Action.REINSTATE, reason="corrected", regulator=False, org=BODY, body=QMS_ONLY)
+    assert refused.value.rule == "scheme_not_admitted_by_field"

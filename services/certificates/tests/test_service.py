@@ -62,8 +62,11 @@ async def deliver(runtime: ServiceRuntime, event: events.Event) -> str:
     return cause
 
 
-async def grant(runtime: ServiceRuntime, body: str, fields: list[str], approval_id: str | None = None) -> str:
-    event = approval_granted(body, fields, approval_id=approval_id)
+async def grant(
+    runtime: ServiceRuntime, body: str, fields: list[str], approval_id: str | None = None,
+    field_schemes: dict[str, list[str]] | None = None,
+) -> str:
+    event = approval_granted(body, fields, approval_id=approval_id, field_schemes=field_schemes)
     await deliver(runtime, event)
     return event.approval_id
 
@@ -140,6 +143,58 @@ async def test_issuance_refused_outside_the_approved_scope(
     assert await outbox(runtime) == []
 
 
+async def test_a_body_approved_only_for_ms_qms_does_not_issue_a_ccc_certificate_in_it(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS"], field_schemes={"MS-QMS": ["management_system"]})
+    with pytest.raises(domain.IssuanceRefused) as refused:
+        await issue(runtime, code, new_uscc(rng), scheme="CCC", field="MS-QMS")
+    assert refused.value.status_code == 422 and refused.value.field == "scheme"
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    assert "MS-QMS admits management_system" in str(refused.value)
+    assert await outbox(runtime) == []
+    assert (await issue(runtime, code, new_uscc(rng), scheme="management_system", field="MS-QMS"))["status"] == "valid"
+
+
+async def test_the_schemes_a_field_admits_are_the_grants(runtime: ServiceRuntime, rng: random.Random) -> None:
+    # A catalogue configured so that MS-QMS also admits service certification.
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS"], field_schemes={"MS-QMS": ["management_system", "service"]})
+    assert (await issue(runtime, code, new_uscc(rng), scheme="service", field="MS-QMS"))["status"] == "valid"
+    with pytest.raises(domain.IssuanceRefused) as refused:
+        await issue(runtime, code, new_uscc(rng), scheme="voluntary_product", field="MS-QMS")
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+
+
+async def test_a_grant_that_named_no_schemes_falls_back_to_the_default_catalogue(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS", "X-CUSTOM"])  # an approval.granted.v1 recorded before field_schemes
+    with pytest.raises(domain.IssuanceRefused) as refused:
+        await issue(runtime, code, new_uscc(rng), scheme="CCC", field="MS-QMS")
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+    assert (await issue(runtime, code, new_uscc(rng), field="MS-QMS"))["status"] == "valid"
+    # A field the default catalogue does not know: nobody said what it admits.
+    with pytest.raises(domain.IssuanceRefused) as unknown:
+        await issue(runtime, code, new_uscc(rng), scheme="service", field="X-CUSTOM")
+    assert unknown.value.rule == "field_schemes_not_granted" and unknown.value.field == "field"
+
+
+async def test_a_body_reinstates_only_under_a_scheme_its_field_admits(runtime: ServiceRuntime, rng: random.Random) -> None:
+    code = new_uscc(rng)
+    await grant(runtime, code, ["MS-QMS"], field_schemes={"MS-QMS": ["management_system"]})
+    number = (await issue(runtime, code, new_uscc(rng)))["number"]
+    await service.suspend(runtime, agency(code), SuspendCertificate(number=number, reason="misuse"))
+    async with runtime.sessions() as session:  # a certificate issued before schemes were tied to fields
+        await session.execute(sa.update(db.certificates).where(db.certificates.c.number == number).values(scheme="CCC"))
+        await session.commit()
+    with pytest.raises(domain.ActionForbidden) as refused:
+        await service.reinstate(runtime, agency(code), ReinstateCertificate(number=number, reason="mark removed"))
+    assert refused.value.rule == "scheme_not_admitted_by_field"
+
+
 async def test_issuance_refused_for_a_body_never_approved(runtime: ServiceRuntime, rng: random.Random) -> None:
     with pytest.raises(domain.IssuanceRefused) as refused:
         await issue(runtime, new_uscc(rng), new_uscc(rng))
@@ -197,6 +252,21 @@ async def test_issuance_of_an_already_expired_certificate_is_refused(runtime: Se
     with pytest.raises(DomainError) as refused:
         await issue(runtime, body, new_uscc(rng), valid_from=dt.date(2015, 1, 1))
     assert refused.value.field == "valid_until"
+
+
+async def test_issuance_beyond_the_schemes_longest_validity_is_refused(
+    runtime: ServiceRuntime, body: str, rng: random.Random, today: dt.date
+) -> None:
+    fifty_years = dt.date(today.year + 50, 1, 1)
+    with pytest.raises(DomainError) as refused:
+        await issue(runtime, body, new_uscc(rng), scheme="CCC", field="CCC-07", valid_until=fifty_years)
+    assert refused.value.status_code == 422 and refused.value.field == "valid_until"
+    assert refused.value.rules[0]["rule"] == "validity_exceeds_scheme_maximum"
+    with pytest.raises(DomainError) as backwards:
+        await issue(runtime, body, new_uscc(rng), valid_from=today + dt.timedelta(days=10), valid_until=today)
+    assert backwards.value.field == "valid_until"
+    assert backwards.value.rules[0]["rule"] == "valid_until_not_after_valid_from"
+    assert await outbox(runtime) == []
 
 
 async def test_unknown_scheme_is_refused(runtime: ServiceRuntime, body: str, rng: random.Random) -> None:
@@ -405,6 +475,39 @@ async def test_revoked_approval_suspends_every_valid_certificate_of_the_body_one
     assert len(await outbox(runtime)) == before + len(valid)
 
 
+async def test_the_regulator_does_not_reinstate_a_certificate_while_its_issuing_body_is_revoked(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code = new_uscc(rng)
+    approval = await grant(runtime, code, ["MS-QMS"])
+    number = (await issue(runtime, code, new_uscc(rng)))["number"]
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="commitment breached"))
+    before = await outbox(runtime)
+
+    with pytest.raises(Conflict) as refused:
+        await service.reinstate(runtime, REGULATOR, ReinstateCertificate(number=number, reason="appeal upheld"))
+    assert refused.value.status_code == 409
+    assert refused.value.rules[0]["rule"] == "issuing_body_revoked"
+    assert (await public(runtime, number))["status"] == "suspended" and await outbox(runtime) == before
+
+    await grant(runtime, code, ["MS-QMS"])  # approved again, on a new application
+    reinstated = await service.reinstate(runtime, REGULATOR, ReinstateCertificate(number=number, reason="re-approved"))
+    assert reinstated["status"] == "valid"
+
+
+async def test_rectification_does_not_reinstate_a_certificate_of_a_revoked_body(
+    runtime: ServiceRuntime, rng: random.Random
+) -> None:
+    code, holder = new_uscc(rng), new_uscc(rng)
+    approval = await grant(runtime, code, ["MS-QMS"])
+    number = (await issue(runtime, code, holder))["number"]
+    await deliver(runtime, spot_check_failed(holder, [number], inspection_id="sc-9", findings="overheats"))
+    await deliver(runtime, approval_change(events.ApprovalRevokedV1, code, approval, reason="commitment breached"))
+    await deliver(runtime, rectification_verified(holder, "sc-9", [number], inspection_id="re-9"))
+    assert (await public(runtime, number))["status"] == "suspended"
+    assert not [k for t, k in await outbox(runtime) if t == "certificate.reinstated.v1"]
+
+
 async def test_bulk_suspension_of_a_large_body_keeps_history_and_one_event_per_certificate(
     runtime: ServiceRuntime, today: dt.date
 ) -> None:
@@ -559,6 +662,7 @@ async def test_loader_builds_a_consistent_data_set_without_outbox_rows(
         assert c.field in bodies[c.issuing_body_uscc].fields
         assert parsed.scheme.value == c.scheme and parsed.year == c.valid_from.year
         assert c.valid_until == domain.default_valid_until(c.scheme, c.valid_from)
+        assert c.scheme in bodies[c.issuing_body_uscc].field_schemes[c.field]
         assert sequences[parsed.prefix] >= parsed.sequence
     per_certificate: dict[str, list[Any]] = {}
     for h in history_rows:

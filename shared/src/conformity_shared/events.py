@@ -3,7 +3,9 @@
 A model's `ce_type` is the CloudEvents `type` (`supervision.spot_check_failed.v1`),
 its `topic` the stream of the service that emits it, and `subject()` the aggregate id
 that becomes both `ce_subject` and the Kafka key, so one aggregate's events keep their
-order. A change to a published model is a new class (`...V2`), never an edit.
+order. A change to a published model is a new class (`...V2`), except a new field with a
+default, which records published before it still validate against (they read as the
+default); consumers are deployed before producers send it, since models forbid unknown fields.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ class OrganisationKind(StrEnum):
     ENTERPRISE = "enterprise"
 
 
+class CertificationScheme(StrEnum):
+    """The schemes certificates are issued under; each certification field admits some of them."""
+
+    CCC = "CCC"  # China Compulsory Certification (products)
+    VOLUNTARY_PRODUCT = "voluntary_product"
+    MANAGEMENT_SYSTEM = "management_system"
+    SERVICE = "service"
+
+
 class CreditClass(StrEnum):
     A = "A"
     B = "B"
@@ -62,6 +73,11 @@ class ApprovalGrantedV1(ApprovalEvent):
     fields: list[str] = Field(min_length=1)
     path: str
     granted_at: dt.datetime
+    field_schemes: dict[str, list[CertificationScheme]] = Field(
+        default={},
+        description="the schemes each granted field admits (approval's catalogue); empty in grants "
+        "recorded before it was added",
+    )
 
 
 class ApprovalSuspendedV1(ApprovalEvent):

@@ -68,7 +68,7 @@ class VerificationIn(BaseModel):
     findings: str = Field(min_length=1, max_length=5000)
 
 
-@router.get("/catalogue", summary="The catalogue of fields with their risk level")
+@router.get("/catalogue", summary="The catalogue of fields with their risk level and the schemes each admits")
 async def catalogue(runtime: RuntimeDep) -> dict:
     return service.catalogue_view(runtime)
 

@@ -24,5 +24,6 @@ class ApprovalSettings(ServiceSettings):
     )
     catalogue_fields: list[dict[str, Any]] = Field(
         default_factory=list,
-        description='fields added to, or replacing, the default catalogue: [{"code", "name", "risk", "kind"}]',
+        description='fields added to, or replacing, the default catalogue: [{"code", "name", "risk", "kind", '
+        '"schemes"}] (schemes: those a certification field admits, none for a test field)',
     )

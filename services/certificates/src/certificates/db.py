@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +31,8 @@ bodies = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),  # domain.BodyStatus
     sa.Column("fields", sa.JSON, nullable=False),  # approved fields
     sa.Column("suspended_fields", sa.JSON, nullable=False),
+    # The schemes each field admits, as the grant named them; NULL when it named none.
+    sa.Column("field_schemes", sa.JSON, nullable=True),
     sa.Column("updated_at", TZ, nullable=False),
 )
 
@@ -119,14 +121,21 @@ async def load_body(session: AsyncSession, uscc: str) -> domain.BodyStanding:
     return domain.BodyStanding(
         uscc=uscc, status=domain.BodyStatus(row.status), fields=frozenset(row.fields),
         suspended_fields=frozenset(row.suspended_fields), approval_id=row.approval_id,
+        field_schemes=None if row.field_schemes is None else {f: frozenset(s) for f, s in row.field_schemes.items()},
     )
+
+
+def field_schemes_value(field_schemes: Mapping[str, Iterable[str]] | None) -> dict[str, list[str]] | None:
+    """The ``field_schemes`` column: sorted lists by field, or NULL when the grant named none."""
+    return None if field_schemes is None else {f: sorted(s) for f, s in sorted(field_schemes.items())}
 
 
 def _body_values(standing: domain.BodyStanding, at: dt.datetime) -> dict[str, Any]:
     status = domain.BodyStatus(standing.status)
     return dict(
         approval_id=standing.approval_id, status=status.value, fields=sorted(standing.fields),
-        suspended_fields=sorted(standing.suspended_fields), updated_at=at,
+        suspended_fields=sorted(standing.suspended_fields), field_schemes=field_schemes_value(standing.field_schemes),
+        updated_at=at,
     )
 
 

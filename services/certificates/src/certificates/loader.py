@@ -51,7 +51,8 @@ from conformity_shared.clock import Clock
 from certificates import db, domain
 
 # Fields a certification body can be approved for (the codes of approval's default
-# catalogue), with what certificates in them certify and against which standard.
+# catalogue), with the scheme their certificates are issued under (one the field admits,
+# domain.DEFAULT_FIELD_SCHEMES), what they certify and against which standard.
 FIELDS: dict[str, tuple[domain.Scheme, tuple[str, ...], tuple[str, ...]]] = {
     "CCC-01": (domain.Scheme.CCC, ("PVC-insulated power cables", "Flexible cords for household appliances"),
                ("GB/T 5023.3-2008", "GB/T 5013.4-2008")),
@@ -374,10 +375,13 @@ async def _already_loaded(engine: AsyncEngine) -> tuple[set[str], dict[str, int]
 
 
 async def _write_bodies(engine: AsyncEngine, rng: random.Random, bodies: list[Body], now: dt.datetime) -> None:
-    """The read-model rows issuance checks, as if approval events had granted each body."""
+    """The read-model rows issuance checks, as if approval events had granted each body under
+    the default catalogue (its fields and the schemes they admit)."""
     rows = [
         dict(uscc=b.uscc, approval_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), name=b.name,
-             status=domain.BodyStatus.ACTIVE.value, fields=list(b.fields), suspended_fields=[], updated_at=now)
+             status=domain.BodyStatus.ACTIVE.value, fields=list(b.fields), suspended_fields=[],
+             field_schemes=db.field_schemes_value({f: domain.DEFAULT_FIELD_SCHEMES[f] for f in b.fields}),
+             updated_at=now)
         for b in bodies
     ]
     async with engine.begin() as conn:

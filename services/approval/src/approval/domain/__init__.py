@@ -15,8 +15,8 @@ the result with its history entry and turns it into the shared events.
   active) or revoked; it can be reinstated and reduced in scope. Every change appends a
   history entry; an illegal change raises ``IllegalTransition`` (HTTP 409).
 
-The package's modules, one per part of the regulation: ``catalogue`` (fields and their
-risk), ``rules`` (the conditions and the application check, split by what each part
+The package's modules, one per part of the regulation: ``catalogue`` (fields, their
+risk and the certification schemes each admits), ``rules`` (the conditions and the application check, split by what each part
 checks), ``application`` (the two paths), ``lifecycle`` (the approval), ``verification``
 (post-approval verification), ``working_days`` (the working-day calendar of the 20-day
 deadline), ``errors``, and ``values`` (the value types they share: path, declared facts,

@@ -67,7 +67,7 @@ async def _grant_on_the_spot(uow: UnitOfWork, application: Application, policy: 
         )
     except ApplicationRefused as refusal:
         return refusal
-    await store_approval(uow, approval, new=True)
+    await store_approval(uow, approval, new=True, catalogue=policy.catalogue)
     await db.save_verification(uow.session, verification, new=True)
     return None
 
@@ -104,7 +104,7 @@ async def decide(runtime: ServiceRuntime, principal: Principal, command: DecideA
                 command.granted_fields or application.requested_fields, policy.catalogue, policy.rules,
                 approval_id=str(uuid.uuid4()), at=at, actor=principal.actor, reasons=command.reasons,
             )
-            await store_approval(uow, approval, new=True)
+            await store_approval(uow, approval, new=True, catalogue=policy.catalogue)
         else:
             application.reject(command.reasons, at=at, actor=principal.actor)
         await db.save_application(uow.session, application)

@@ -7,25 +7,30 @@ from conformity_shared import events
 from conformity_shared.messaging import UnitOfWork
 
 from approval import db
-from approval.domain import Approval, ApprovalAction, HistoryEntry
+from approval.domain import Approval, ApprovalAction, Catalogue, HistoryEntry
 
 
-async def store_approval(uow: UnitOfWork, approval: Approval, *, new: bool = False) -> None:
-    """Write the approval, append its new history entries and emit one event per entry."""
+async def store_approval(
+    uow: UnitOfWork, approval: Approval, *, new: bool = False, catalogue: Catalogue | None = None
+) -> None:
+    """Write the approval, append its new history entries and emit one event per entry; a grant
+    needs the ``catalogue`` it was granted under (its event names the schemes each field admits)."""
     await db.save_approval(uow.session, approval, updated_at=uow.clock.now(), new=new)
     for entry in approval.history:
-        uow.emit(event_for(approval, entry))
+        uow.emit(event_for(approval, entry, catalogue))
     approval.history.clear()
 
 
-def event_for(approval: Approval, entry: HistoryEntry) -> events.Event:
+def event_for(approval: Approval, entry: HistoryEntry, catalogue: Catalogue | None = None) -> events.Event:
     """The shared event announcing one change of the approval."""
     common = dict(approval_id=approval.id, organisation_uscc=approval.organisation_uscc, kind=approval.kind.value)
     match entry.action:
         case ApprovalAction.GRANTED:
+            assert catalogue is not None, "a grant is published with the catalogue it was granted under"
             return events.ApprovalGrantedV1(
                 **common, organisation_name=approval.organisation_name, fields=sorted(approval.fields),
                 path=approval.path.value, granted_at=approval.granted_at,
+                field_schemes=catalogue.schemes_of(approval.fields),
             )
         case ApprovalAction.SUSPENDED:
             return events.ApprovalSuspendedV1(**common, fields=list(entry.fields), reason=entry.reason)

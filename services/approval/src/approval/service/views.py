@@ -26,7 +26,8 @@ LIST_LIMIT = 500
 def catalogue_view(runtime: ServiceRuntime) -> dict[str, Any]:
     return {
         "fields": [
-            {"code": f.code, "name": f.name, "risk": f.risk.value, "kind": f.kind.value}
+            {"code": f.code, "name": f.name, "risk": f.risk.value, "kind": f.kind.value,
+             "schemes": sorted(s.value for s in f.schemes)}
             for f in in_force(runtime).catalogue
         ]
     }

@@ -5,10 +5,12 @@ Pure Python, no I/O, no clock: the service layer loads a ``Certificate``, calls 
 transition with the instant and the regulator's date, saves the new state with the history
 entries it gained and emits the matching event.
 
-    schemes.py      Scheme, default validity, add_months, the number format
+    schemes.py      Scheme, default and longest validity, the default catalogue's field schemes,
+                    add_months, the number format
     certificate.py  Status, SuspensionReason, Action, TRANSITIONS, Certificate, HistoryEntry
-    issuance.py     BodyStatus, BodyStanding (the read model of approvals), may_issue
-    permissions.py  who may act on a certificate (may_manage), ActionForbidden
+    issuance.py     BodyStatus, BodyStanding (the read model of approvals), may_issue (scope and scheme)
+    permissions.py  who may act on a certificate (may_manage), ActionForbidden; no valid certificate
+                    of a revoked body (may_be_reinstated)
 """
 
 from certificates.domain.certificate import (
@@ -32,30 +34,38 @@ from certificates.domain.permissions import (
     IMPOSED_SUSPENSIONS,
     MANUAL_SUSPENSION_REASONS,
     ActionForbidden,
+    IssuingBodyRevoked,
     is_holder_request,
+    may_be_reinstated,
     may_manage,
     may_see_history,
 )
 from certificates.domain.schemes import (
+    DEFAULT_FIELD_SCHEMES,
     DEFAULT_SUSPENSION_MONTHS,
     DEFAULT_VALIDITY_YEARS,
     MAX_SEQUENCE,
+    MAX_VALIDITY_YEARS,
     SCHEME_CODES,
     CertificateNumber,
     InvalidCertificateNumber,
+    InvalidValidity,
     Scheme,
     UnknownScheme,
     add_months,
     body_code,
     certificate_number,
+    check_validity,
     default_valid_until,
     is_valid_certificate_number,
+    latest_valid_until,
     number_prefix,
     validity,
 )
 
 __all__ = [
     "AUTOMATIC",
+    "DEFAULT_FIELD_SCHEMES",
     "DEFAULT_SUSPENSION_MONTHS",
     "DEFAULT_VALIDITY_YEARS",
     "EXPIRED_AFTER_VALIDITY",
@@ -63,6 +73,7 @@ __all__ = [
     "IMPOSED_SUSPENSIONS",
     "MANUAL_SUSPENSION_REASONS",
     "MAX_SEQUENCE",
+    "MAX_VALIDITY_YEARS",
     "SCHEME_CODES",
     "SUSPENDED_ON_REVOCATION",
     "TRANSITIONS",
@@ -76,7 +87,9 @@ __all__ = [
     "HistoryEntry",
     "IllegalTransition",
     "InvalidCertificateNumber",
+    "InvalidValidity",
     "IssuanceRefused",
+    "IssuingBodyRevoked",
     "Scheme",
     "Status",
     "SuspensionReason",
@@ -85,9 +98,12 @@ __all__ = [
     "allowed_from",
     "body_code",
     "certificate_number",
+    "check_validity",
     "default_valid_until",
     "is_holder_request",
     "is_valid_certificate_number",
+    "latest_valid_until",
+    "may_be_reinstated",
     "may_issue",
     "may_manage",
     "may_see_history",

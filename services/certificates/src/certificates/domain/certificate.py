@@ -27,7 +27,13 @@ from types import MappingProxyType
 
 from conformity_shared.errors import Conflict, DomainError
 
-from certificates.domain.schemes import DEFAULT_SUSPENSION_MONTHS, CertificateNumber, Scheme, add_months
+from certificates.domain.schemes import (
+    DEFAULT_SUSPENSION_MONTHS,
+    CertificateNumber,
+    Scheme,
+    add_months,
+    check_validity,
+)
 
 
 class Status(StrEnum):
@@ -186,8 +192,7 @@ class Certificate:
     ) -> Certificate:
         """A new valid certificate (call ``may_issue`` first)."""
         CertificateNumber.parse(number)
-        if valid_until <= valid_from:
-            raise DomainError("valid_until must be after valid_from", "valid_until")
+        check_validity(scheme, valid_from, valid_until)
         cert = cls(
             number=number, issuing_body_uscc=issuing_body_uscc, holder_uscc=holder_uscc, holder_name=holder_name,
             scheme=Scheme.parse(scheme).value, field=field, product=product, standard=standard,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from conformity_shared.errors import DomainError
+from conformity_shared.errors import Conflict, DomainError
 
 from certificates.domain.certificate import TRANSITIONS, Action, Certificate, Status, SuspensionReason
 from certificates.domain.issuance import BodyStanding, IssuanceRefused, may_issue
@@ -26,6 +26,27 @@ class ActionForbidden(DomainError):
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message, None, [{"rule": rule, "detail": message}], 403)
         self.rule = rule
+
+
+class IssuingBodyRevoked(Conflict):
+    """A certificate of a body whose approval is revoked cannot be made valid (HTTP 409)."""
+
+    rule = "issuing_body_revoked"
+
+    def __init__(self, number: str, body_uscc: str) -> None:
+        message = (
+            f"certificate {number} cannot be reinstated while its issuing body {body_uscc}'s approval is revoked: "
+            "a revoked body has no valid certificates (a new approval of the body lifts this)"
+        )
+        super().__init__(message, "issuing_body", [{"rule": self.rule, "detail": message}])
+
+
+def may_be_reinstated(cert: Certificate, body: BodyStanding | None) -> None:
+    """No certificate of a revoked body is valid: while the issuing body's approval is revoked
+    (``body``, the read model of its approval), nobody reinstates any of its certificates,
+    whatever suspended them; a new grant of the body lifts this."""
+    if body is not None and body.revoked:
+        raise IssuingBodyRevoked(cert.number, cert.issuing_body_uscc)
 
 
 def is_holder_request(action: Action, reason: str | None) -> bool:
@@ -53,11 +74,15 @@ def may_manage(
       events; the body does not lift them (rectification, or the regulator, does).
     - A body reinstating a certificate vouches for it again, so, as for issuance, its
       approval must be active and cover the certificate's field (``body``, its standing).
+    - The regulator reinstates no certificate while its issuing body's approval is revoked
+      (``may_be_reinstated``).
     """
     may_be_requested(action, reason)
     holder_request = is_holder_request(action, reason)
     if regulator:
         regulator_may(holder_request)
+        if action is Action.REINSTATE:
+            may_be_reinstated(cert, body)
         return
     issuing_body_may(cert, action, org, holder_request, holder_reference, body)
 
@@ -109,7 +134,8 @@ def issuing_body_may(
 
 
 def body_may_reinstate(cert: Certificate, body: BodyStanding | None) -> None:
-    """The issuing body lifts only its own suspensions, and only while it may issue in the field."""
+    """The issuing body lifts only its own suspensions, and only while it may issue in the field
+    under the certificate's scheme (the issuance check)."""
     if cert.status is Status.SUSPENDED and cert.suspension_reason in IMPOSED_SUSPENSIONS:
         raise ActionForbidden(
             "imposed_suspension",
@@ -117,7 +143,7 @@ def body_may_reinstate(cert: Certificate, body: BodyStanding | None) -> None:
             "rectification or the regulator reinstates it",
         )
     try:
-        may_issue(body, cert.field)
+        may_issue(body, cert.field, cert.scheme)
     except IssuanceRefused as exc:
         raise ActionForbidden(exc.rule, f"certificate {cert.number} cannot be reinstated by its body: {exc}") from None
 

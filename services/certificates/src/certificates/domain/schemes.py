@@ -1,4 +1,5 @@
-"""Schemes, their default validity, and the certificate number.
+"""Schemes, their default and longest validity, the schemes of the default catalogue's
+fields, and the certificate number.
 
 Certificate number (one format for every scheme, 19 characters, no separators)::
 
@@ -77,7 +78,25 @@ DEFAULT_VALIDITY_YEARS: Mapping[Scheme, int] = MappingProxyType(
         Scheme.SERVICE: 3,
     }
 )
+# The longest a certificate of each scheme may run: its validity period. A certificate may
+# be issued for less (to end with the holder's licence, say), never for more.
+MAX_VALIDITY_YEARS: Mapping[Scheme, int] = DEFAULT_VALIDITY_YEARS
 DEFAULT_SUSPENSION_MONTHS = 6
+
+# The schemes each field of approval's default catalogue admits. A grant names the schemes of
+# its fields (approval.granted.v1's field_schemes); this is read only for a body whose grant
+# was recorded before grants named them, so that such bodies go on issuing as that catalogue
+# allows instead of all having to apply again.
+_DEFAULT_FAMILIES = (
+    (Scheme.CCC, ("CCC-01", "CCC-02", "CCC-03", "CCC-04", "CCC-05", "CCC-06", "CCC-07", "CCC-08", "CCC-09",
+                  "CCC-10", "CCC-11", "CCC-12", "CCC-13", "CCC-19", "CCC-20", "CCC-21", "CCC-22")),
+    (Scheme.MANAGEMENT_SYSTEM, ("MS-QMS", "MS-EMS", "MS-OHSMS", "MS-ISMS", "MS-FSMS")),
+    (Scheme.VOLUNTARY_PRODUCT, ("VP-GEN", "VP-ORG")),
+    (Scheme.SERVICE, ("SV-ASS",)),
+)
+DEFAULT_FIELD_SCHEMES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {code: frozenset({scheme.value}) for scheme, codes in _DEFAULT_FAMILIES for code in codes}
+)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -98,7 +117,16 @@ def default_valid_until(
     starting on 29 February ends on 28 February (its anniversary is 1 March).
     """
     scheme = Scheme.parse(scheme)
-    years = (validity_years or DEFAULT_VALIDITY_YEARS)[scheme]
+    return _eve_of_anniversary(valid_from, (validity_years or DEFAULT_VALIDITY_YEARS)[scheme])
+
+
+def latest_valid_until(scheme: Scheme | str, valid_from: dt.date) -> dt.date:
+    """The last day a certificate of ``scheme`` valid from ``valid_from`` may run to: the day
+    before the anniversary at the scheme's longest validity (``MAX_VALIDITY_YEARS``)."""
+    return _eve_of_anniversary(valid_from, MAX_VALIDITY_YEARS[Scheme.parse(scheme)])
+
+
+def _eve_of_anniversary(valid_from: dt.date, years: int) -> dt.date:
     try:
         anniversary = valid_from.replace(year=valid_from.year + years)
     except ValueError:  # 29 February in a year that has none
@@ -106,16 +134,42 @@ def default_valid_until(
     return anniversary - dt.timedelta(days=1)
 
 
+class InvalidValidity(DomainError):
+    """A validity the scheme does not allow; ``rule`` names why (HTTP 422, field ``valid_until``)."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message, "valid_until", [{"rule": rule, "detail": message}])
+        self.rule = rule
+
+
+def check_validity(scheme: Scheme | str, valid_from: dt.date, valid_until: dt.date) -> None:
+    """Refuse a validity that ends on or before it starts, or runs past the scheme's longest
+    validity (a CCC certificate valid from 10 March 2026 runs until 9 March 2031 at the latest)."""
+    scheme = Scheme.parse(scheme)
+    if valid_until <= valid_from:
+        raise InvalidValidity("valid_until_not_after_valid_from",
+                              f"valid_until must be after valid_from ({valid_until} is not after {valid_from})")
+    latest = latest_valid_until(scheme, valid_from)
+    if valid_until > latest:
+        raise InvalidValidity(
+            "validity_exceeds_scheme_maximum",
+            f"a {scheme.value} certificate is valid for at most {MAX_VALIDITY_YEARS[scheme]} years: valid from "
+            f"{valid_from}, it runs until {latest} at the latest, not {valid_until}",
+        )
+
+
 def validity(
     scheme: Scheme | str, today: dt.date, valid_from: dt.date | None = None, valid_until: dt.date | None = None
 ) -> tuple[dt.date, dt.date]:
     """The first and last day of a certificate issued ``today``: from ``valid_from`` (default
-    today) until ``valid_until`` (default: the scheme's validity). A certificate whose validity
-    has already ended is not issued."""
+    today) until ``valid_until`` (default: the scheme's validity), within the scheme's longest
+    validity (``check_validity``). A certificate whose validity has already ended is not issued."""
     valid_from = valid_from or today
     valid_until = valid_until or default_valid_until(scheme, valid_from)
+    check_validity(scheme, valid_from, valid_until)
     if valid_until < today:
-        raise DomainError(f"valid_until {valid_until} has passed: a certificate is not issued expired", "valid_until")
+        raise InvalidValidity("validity_already_ended",
+                              f"valid_until {valid_until} has passed: a certificate is not issued expired")
     return valid_from, valid_until
 
 

@@ -14,7 +14,8 @@ from certificates import db, domain
 async def record_body_granted(uow: UnitOfWork, event: events.ApprovalGrantedV1) -> None:
     if event.kind != events.OrganisationKind.CERTIFICATION_BODY:
         return  # labs do not issue certificates
-    standing = domain.BodyStanding.granted(event.organisation_uscc, event.approval_id, event.fields)
+    standing = domain.BodyStanding.granted(event.organisation_uscc, event.approval_id, event.fields,
+                                           event.field_schemes)
     await db.save_granted_body(uow.session, standing, event.organisation_name, uow.clock.now())
 
 

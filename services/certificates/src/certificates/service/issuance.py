@@ -1,4 +1,5 @@
-"""Issuance: a certification body issues a certificate within its approved scope."""
+"""Issuance: a certification body issues a certificate within its approved scope, under a
+scheme the field admits."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ async def issue(runtime: ServiceRuntime, principal: Principal, command: IssueCer
     scheme = domain.Scheme.parse(command.scheme)
     async with runtime.unit_of_work() as uow:
         valid_from, valid_until = domain.validity(scheme, uow.clock.today(), command.valid_from, command.valid_until)
-        domain.may_issue(await db.load_body(uow.session, issuer), command.field)
+        domain.may_issue(await db.load_body(uow.session, issuer), command.field, scheme)
         prefix = domain.number_prefix(scheme, valid_from.year, issuer)
         number = domain.certificate_number(prefix, await db.next_sequence(uow.session, prefix))
         cert = domain.Certificate.issue(

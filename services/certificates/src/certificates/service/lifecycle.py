@@ -89,8 +89,9 @@ async def _may_request(
     if cert is None:
         raise NotFound(f"certificate {number} not found", field="number")
     regulator = principal.role is Role.REGULATOR
-    # A body reinstating vouches for the certificate again: its own standing counts.
-    body = await db.load_body(uow.session, cert.issuing_body_uscc) if action is Action.REINSTATE and not regulator else None
+    # A reinstatement depends on the issuing body's standing: a body reinstating vouches for the
+    # certificate again, and nobody reinstates a certificate of a revoked body.
+    body = await db.load_body(uow.session, cert.issuing_body_uscc) if action is Action.REINSTATE else None
     domain.may_manage(cert, action, reason=reason, regulator=regulator, org=principal.org,
                       holder_reference=holder_reference, body=body)
     return cert

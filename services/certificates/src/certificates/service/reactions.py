@@ -42,16 +42,19 @@ async def suspend_for_failed_spot_check(uow: UnitOfWork, event: events.SpotCheck
 
 async def reinstate_after_rectification(uow: UnitOfWork, event: events.RectificationVerifiedV1) -> None:
     """DESIGN flow 2: of the certificates the verification names, exactly those still
-    suspended by that spot check are reinstated (not those suspended for another cause)."""
+    suspended by that spot check are reinstated (not those suspended for another cause, nor
+    those of a body whose approval has since been revoked)."""
     cause, at, today = uow.cause_event_id, uow.clock.now(), uow.clock.today()
     for cert in await db.load_certificates(uow.session, event.certificate_numbers):
         if not cert.is_suspended_by_spot_check(event.spot_check_id):
             log.info("rectification names a certificate that spot check did not suspend", certificate=cert.number)
             continue
         try:
+            domain.may_be_reinstated(cert, await db.load_body(uow.session, cert.issuing_body_uscc))
             cert.reinstate_after_rectification(event.spot_check_id, at=at, today=today, cause_event_id=cause)
-        except domain.IllegalTransition as exc:
-            # Too late: the suspension deadline or the validity has passed; the scheduler acts instead.
+        except (domain.IllegalTransition, domain.IssuingBodyRevoked) as exc:
+            # Too late (the suspension deadline or the validity has passed: the scheduler acts
+            # instead), or the body is revoked: the certificate stays suspended.
             log.warning("rectification cannot reinstate", certificate=cert.number, rule=exc.rule)
             continue
         await record_transition(uow, cert)
