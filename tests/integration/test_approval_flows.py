@@ -3,6 +3,12 @@ idempotent handling of a re-delivered event, and each object-level refusal.
 
 Topics are shared by every test of the session, so each test uses organisations of its
 own (random valid USCCs) and looks on the topic only for its own keys.
+
+The services run on the real clock, and a decision deadline 20 working days from today may
+fall in a year whose State Council holiday notice the service does not ship, which it
+refuses. So every test here loads TEST-ONLY weekends-only calendars for this year and the
+next where none is shipped (``factories.working_day_calendars_for_tests``, never the State
+Council's), and runs the same on any day; the refusal itself is tested on a fixed clock.
 """
 
 from __future__ import annotations
@@ -20,18 +26,27 @@ from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, topics
 from conformity_shared.auth import Role
+from conformity_shared.clock import FixedClock
 from conformity_shared.envelope import Envelope
 from conformity_devstack import factories
 from conformity_devstack.factories import new_uscc
 from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
-from approval.domain.working_days import CHINA_ADJUSTED_WORKING_DAYS_2026, CHINA_PUBLIC_HOLIDAYS_2026
 from approval.settings import ApprovalSettings
+from approval.working_day_calendars import shipped_calendars, shipped_years
 
 pytestmark = pytest.mark.integration
 
 REGULATOR = token(Role.REGULATOR)
+
+
+@pytest.fixture(autouse=True)
+def calendars_for_this_year_and_next(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """TEST-ONLY calendars for the years around today that the service ships none for (see above)."""
+    calendars = factories.working_day_calendars_for_tests(ApprovalSettings().clock().today(), shipped_years())
+    monkeypatch.setenv("CONFORMITY_WORKING_DAY_CALENDARS", json.dumps(calendars))
+    return calendars
 
 
 # This module's applications: the factories' bodies, for these fields and staff numbers.
@@ -67,11 +82,16 @@ def of(seen: list[Seen], ce_type: str, key: str) -> list[Seen]:
     return [e for e in seen if e.type == ce_type and e.key == key]
 
 
+# The shipped notices' days off and weekend days worked (the TEST-ONLY calendars add none).
+SHIPPED_DAYS_OFF = frozenset().union(*(c.holidays for c in shipped_calendars()))
+SHIPPED_DAYS_WORKED = frozenset().union(*(c.working_days for c in shipped_calendars()))
+
+
 def is_working_day(day: dt.date, holidays: frozenset[dt.date] = frozenset()) -> bool:
     """Counted here independently of approval.domain.working_days: weekdays, less holidays, plus worked weekends."""
-    if day in CHINA_ADJUSTED_WORKING_DAYS_2026:
+    if day in SHIPPED_DAYS_WORKED:
         return True
-    return day.weekday() < 5 and day not in CHINA_PUBLIC_HOLIDAYS_2026 | holidays
+    return day.weekday() < 5 and day not in SHIPPED_DAYS_OFF | holidays
 
 
 def working_days_after(start: dt.date, end: dt.date, holidays: frozenset[dt.date] = frozenset()) -> int:
@@ -206,6 +226,45 @@ async def test_a_configured_public_holiday_moves_the_decision_deadline(service_e
     due = dt.date.fromisoformat(application["decision_due"])
     assert working_days_after(accepted_on, due, frozenset({holiday})) == 20
     assert working_days_after(accepted_on, due) == 21  # the holiday would have been a working day
+
+
+async def test_acceptance_into_a_year_without_a_calendar_is_refused_until_the_regulator_loads_it(
+    service_env, monkeypatch
+) -> None:
+    year = max(shipped_years()) + 1  # the first year the service ships no calendar for
+    mid_december = dt.datetime(year - 1, 12, 14, 2, 0, tzinfo=dt.UTC)  # 10:00 in Beijing
+    org = new_uscc()
+    monkeypatch.setenv("CONFORMITY_WORKING_DAY_CALENDARS", "[]")
+    app = approval_app()
+    app.state.runtime.clock = FixedClock(instant=mid_december)
+    async with running(app) as client:
+        submitted = await client.post("/applications", json=standard_application(org),
+                                      headers=token(Role.AGENCY, org=org))
+        refused = await client.post(f"/applications/{submitted.json()['id']}/accept", headers=REGULATOR)
+        waiting = await client.get(f"/applications/{submitted.json()['id']}", headers=REGULATOR)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "decision_due"
+    assert [r["rule"] for r in refused.json()["failed_rules"]] == ["working_day_calendar_missing"]
+    assert str(year) in refused.json()["detail"]
+    assert waiting.json()["status"] == "submitted"
+
+    # The regulator loads the year's calendar through settings, no code change: here a TEST-ONLY
+    # one (New Year's Day off only), not the State Council's notice for that year.
+    new_year = dt.date(year, 1, 1)
+    test_only = {"year": year, "holidays": [new_year.isoformat()], "working_days": [],
+                 "source": "TEST ONLY: not the State Council's notice"}
+    monkeypatch.setenv("CONFORMITY_WORKING_DAY_CALENDARS", json.dumps([test_only]))
+    app = approval_app()
+    app.state.runtime.clock = FixedClock(instant=mid_december)
+    async with running(app) as client:
+        accepted_now = await client.post(f"/applications/{submitted.json()['id']}/accept", headers=REGULATOR)
+
+    assert accepted_now.status_code == 200, accepted_now.text
+    due = dt.date.fromisoformat(accepted_now.json()["decision_due"])
+    assert due.year == year
+    assert working_days_after(mid_december.date(), due, frozenset({new_year})) == 20
+    assert is_working_day(due)
 
 
 async def test_overdue_lists_an_undecided_application_after_its_deadline(service_env) -> None:

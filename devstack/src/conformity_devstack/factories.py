@@ -109,6 +109,21 @@ def standard_application(
     return application(org, "standard", fields=fields, staff=staff, capital=capital, **overrides)
 
 
+# Tests that accept standard-path applications on the real clock reach 20 working days ahead,
+# possibly into a year whose State Council holiday notice the approval service does not ship;
+# it then refuses the deadline (working_day_calendar_missing). These calendars stand in for
+# such years in tests only: weekends only, no days off, and their source says so. They are
+# never the State Council's calendar and are never given for a year the service ships.
+TEST_ONLY_CALENDAR_SOURCE = "TEST ONLY: weekends only, no days off; not a State Council notice"
+
+
+def working_day_calendars_for_tests(today: dt.date, shipped_years: Iterable[int]) -> list[dict[str, Any]]:
+    """TEST-ONLY calendar records (``CONFORMITY_WORKING_DAY_CALENDARS``) for ``today``'s year and
+    the next, where the service ships none, so that a test runs the same on any day."""
+    missing = sorted({today.year, today.year + 1} - set(shipped_years))
+    return [{"year": year, "holidays": [], "working_days": [], "source": TEST_ONLY_CALENDAR_SOURCE} for year in missing]
+
+
 # --- certificates --------------------------------------------------------------------------
 
 

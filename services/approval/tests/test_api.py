@@ -6,9 +6,14 @@ the fixture and Kafka points at an unreachable address (conftest.py).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
+import pytest
+from fastapi import FastAPI
 
 from conformity_shared.auth import Role
+from conformity_shared.clock import FixedClock
 from conformity_devstack.factories import application, new_uscc
 from conformity_devstack.testing import token
 
@@ -80,3 +85,23 @@ async def test_the_catalogue_lists_the_schemes_each_field_admits(client: httpx.A
     assert fields["CCC-07"]["schemes"] == ["CCC"]
     assert fields["MS-QMS"]["schemes"] == ["management_system"]
     assert fields["TL-EMC"]["schemes"] == []
+
+
+@pytest.mark.parametrize("settings", [{"working_day_calendars": []}], indirect=True)
+async def test_acceptance_into_a_year_without_a_calendar_answers_422_naming_the_year(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # Monday 14 December 2026 in Beijing: 20 working days later is in 2027, which has no calendar.
+    app.state.runtime.clock = FixedClock(instant=dt.datetime(2026, 12, 14, 2, 0, tzinfo=dt.UTC))
+    org = new_uscc()
+    submitted = await client.post("/applications", json=application(org, "standard"),
+                                  headers=token(Role.AGENCY, org=org))
+    assert submitted.status_code == 201, submitted.text
+
+    answer = await client.post(f"/applications/{submitted.json()['id']}/accept", headers=REGULATOR)
+
+    assert answer.status_code == 422, answer.text
+    refusal = answer.json()
+    assert refusal["field"] == "decision_due"
+    assert [r["rule"] for r in refusal["failed_rules"]] == ["working_day_calendar_missing"]
+    assert "2027" in refusal["detail"]

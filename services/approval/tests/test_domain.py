@@ -31,9 +31,11 @@ from approval.domain import (
     Verification,
     VerificationStatus,
     WorkingCalendar,
+    WorkingDayCalendarMissing,
     check_application,
     overdue_applications,
 )
+from approval.working_day_calendars import shipped_calendars
 
 BODY = "91350100M000100Y43"
 LAB = "911101054JURQ2830Y"
@@ -41,7 +43,7 @@ T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 DAY0 = dt.date(2026, 3, 2)  # T0's day in Beijing
 CATALOGUE = Catalogue.default()
 RULES = Rules()
-CALENDAR = WorkingCalendar.china_2026()
+CALENDAR = WorkingCalendar.of(shipped_calendars())  # the State Council's notices shipped as data
 
 
 def application(*, id: str = "app-1", **overrides: Any) -> Application:  # noqa: A002
@@ -371,6 +373,17 @@ def test_decision_deadline_skips_public_holidays() -> None:
     due = app.accept(CATALOGUE, RULES, on=dt.date(2026, 9, 24), at=T0, calendar=CALENDAR)
     assert due == dt.date(2026, 10, 29)
     assert app.working_days_left(dt.date(2026, 9, 24), CALENDAR) == 20
+
+
+def test_a_deadline_into_a_year_without_a_calendar_leaves_the_application_submitted() -> None:
+    app = application(path="standard", commitment_text=None)
+    with pytest.raises(WorkingDayCalendarMissing) as refused:
+        app.accept(CATALOGUE, RULES, on=dt.date(2026, 12, 14), at=T0, calendar=CALENDAR)
+    assert refused.value.year == 2027
+    assert refused.value.field == "decision_due"
+    assert "20 working days after acceptance on 2026-12-14" in refused.value.rules[0]["detail"]
+    assert app.status is ApplicationStatus.SUBMITTED
+    assert app.accepted_on is None and app.decision_due is None and app.failed_rules == []
 
 
 def test_incomplete_standard_application_is_not_accepted() -> None:

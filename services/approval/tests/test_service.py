@@ -42,7 +42,8 @@ from approval.commands import (
     SubmitApplication,
     SuspendApproval,
 )
-from approval.domain import ApplicationRefused, Decision, VerificationOutcome, WorkingCalendar
+from approval.domain import ApplicationRefused, Decision, VerificationOutcome
+from approval.policy import in_force
 
 CONFIRMED, BREACHED = VerificationOutcome.CONFIRMED, VerificationOutcome.BREACHED
 
@@ -190,7 +191,7 @@ async def test_standard_application_is_accepted_with_a_deadline_20_working_days_
     assert accepted["status"] == "accepted"
     assert accepted["accepted_on"] == today.isoformat()
     due = dt.date.fromisoformat(accepted["decision_due"])
-    assert due == WorkingCalendar.china_2026().add_working_days(today, 20)
+    assert due == in_force(runtime).calendar.add_working_days(today, 20)
     assert accepted["working_days_left"] == 20
     assert await outbox(runtime) == []  # nothing is decided yet
 
@@ -206,6 +207,53 @@ async def test_acceptance_is_dated_on_the_regulators_day_not_the_servers(runtime
     assert accepted["accepted_on"] == "2026-03-02"
     assert accepted["decision_due"] == "2026-03-30"  # March 2026 has no public holiday
     assert accepted["working_days_left"] == 20
+
+
+# 02:00 UTC on Monday 14 December 2026 is 10:00 the same day in Beijing; 20 working days
+# later is in January 2027, a year whose State Council notice the service does not have.
+MID_DECEMBER_2026 = dt.datetime(2026, 12, 14, 2, 0, tzinfo=dt.UTC)
+WITHOUT_TEST_CALENDARS = pytest.mark.parametrize("settings", [{"working_day_calendars": []}], indirect=True)
+
+
+@WITHOUT_TEST_CALENDARS
+async def test_acceptance_whose_deadline_runs_into_a_year_without_a_calendar_is_refused_naming_it(
+    runtime: ServiceRuntime,
+) -> None:
+    runtime.clock = FixedClock(instant=MID_DECEMBER_2026)
+    submitted = await apply(runtime, standard_application(new_uscc()))
+
+    with pytest.raises(DomainError) as refused:
+        await service.accept(runtime, REGULATOR, submitted["id"])
+
+    assert refused.value.status_code == 422
+    assert refused.value.field == "decision_due"
+    assert [r["rule"] for r in refused.value.rules] == ["working_day_calendar_missing"]
+    assert "2027" in str(refused.value) and "2027" in refused.value.rules[0]["detail"]
+    # Nothing is half-written: the application waits, still submitted, for the 2027 calendar.
+    kept = await service.get_application(runtime, REGULATOR, submitted["id"])
+    assert kept["status"] == "submitted"
+    assert kept["accepted_on"] is None and kept["decision_due"] is None
+    assert await outbox(runtime) == []
+
+
+@WITHOUT_TEST_CALENDARS
+async def test_working_days_left_is_null_with_its_reason_when_counting_runs_through_a_year_without_a_calendar(
+    runtime: ServiceRuntime,
+) -> None:
+    runtime.clock = FixedClock(instant=BEFORE_EIGHT_IN_BEIJING)
+    submitted = await apply(runtime, standard_application(new_uscc()))
+    await service.accept(runtime, REGULATOR, submitted["id"])  # due 2026-03-30
+
+    late = await service.overdue(runtime, dt.date(2027, 2, 1))
+
+    (listed,) = [a for a in late["applications"] if a["id"] == submitted["id"]]
+    assert listed["overdue"] is True
+    assert listed["working_days_left"] is None
+    assert listed["working_days_left_unknown"]["rule"] == "working_day_calendar_missing"
+    assert "2027" in listed["working_days_left_unknown"]["detail"]
+    runtime.clock = FixedClock(instant=dt.datetime(2027, 2, 1, 2, 0, tzinfo=dt.UTC))
+    seen = await service.get_application(runtime, REGULATOR, submitted["id"])
+    assert seen["working_days_left"] is None and seen["overdue"] is True
 
 
 async def test_verification_is_due_90_days_after_the_regulators_day_of_the_grant(runtime: ServiceRuntime) -> None:

@@ -8,18 +8,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from approval.domain import MalformedWorkingDayCalendar, WorkingDayCalendarMissing
 from approval.domain.working_days import (
-    CHINA_ADJUSTED_WORKING_DAYS_2026,
-    CHINA_PUBLIC_HOLIDAYS_2026,
     WorkingCalendar,
+    YearCalendar,
     add_working_days,
     deadline_passed,
     is_working_day,
     working_days_between,
 )
+from approval.working_day_calendars import shipped_calendars
 
 D = dt.date
-CHINA_2026 = WorkingCalendar.china_2026()
+# The State Council's calendars shipped as data (2024 to 2026).
+CHINA = WorkingCalendar.of(shipped_calendars())
+CHINA_2026 = CHINA
+CHINA_PUBLIC_HOLIDAYS_2026 = CHINA.calendar_of(2026).holidays
+CHINA_ADJUSTED_WORKING_DAYS_2026 = CHINA.calendar_of(2026).working_days
+# A year with no day off and no worked weekend day: TEST ONLY, no notice says so.
+WEEKENDS_ONLY_2026 = YearCalendar(2026, frozenset(), frozenset(), "TEST ONLY: weekends only, no notice")
 
 
 def test_day_of_acceptance_does_not_count() -> None:
@@ -77,7 +84,7 @@ def test_default_2026_calendar_follows_the_state_council_notice() -> None:
 
 
 def test_holidays_are_configurable() -> None:
-    calendar = WorkingCalendar().with_holidays({D(2026, 3, 3)})
+    calendar = WorkingCalendar.of([WEEKENDS_ONLY_2026]).with_holidays({D(2026, 3, 3)})
     assert calendar.add_working_days(D(2026, 3, 2), 1) == D(2026, 3, 4)
     calendar = calendar.with_working_days({D(2026, 3, 7)})
     assert calendar.is_working_day(D(2026, 3, 7))
@@ -104,9 +111,13 @@ def test_working_days_between_is_negative_backwards() -> None:
     assert working_days_between(D(2026, 3, 30), D(2026, 3, 2)) == -20
 
 
-@given(start=st.dates(D(2025, 12, 1), D(2026, 12, 31)), n=st.integers(0, 80))
+@given(start=st.dates(D(2024, 1, 1), D(2026, 12, 31)), n=st.integers(0, 80))
 def test_working_days_between_inverts_add_working_days(start: dt.date, n: int) -> None:
-    end = CHINA_2026.add_working_days(start, n)
+    try:
+        end = CHINA_2026.add_working_days(start, n)
+    except WorkingDayCalendarMissing as missing:  # the count ran past the last year shipped
+        assert missing.year == 2027
+        return
     assert CHINA_2026.working_days_between(start, end) == n
     assert CHINA_2026.is_working_day(end) or n == 0
 
@@ -116,3 +127,48 @@ def test_deadline_passes_the_day_after_the_deadline() -> None:
     assert not deadline_passed(deadline, D(2026, 3, 29))
     assert not deadline_passed(deadline, deadline)  # a decision on the last day is on time
     assert deadline_passed(deadline, D(2026, 3, 31))
+
+
+# --- one calendar per year, and only the years given ----------------------------------------
+
+
+def test_a_year_without_a_calendar_is_refused_by_name() -> None:
+    calendar = WorkingCalendar.of([WEEKENDS_ONLY_2026])
+    with pytest.raises(WorkingDayCalendarMissing) as refused:
+        calendar.add_working_days(D(2026, 12, 28), 5)
+    assert refused.value.year == 2027
+    assert refused.value.rules[0]["rule"] == "working_day_calendar_missing"
+    assert calendar.add_working_days(D(2026, 12, 21), 5) == D(2026, 12, 28)
+
+
+def test_a_later_calendar_replaces_a_year_and_adds_the_others() -> None:
+    test_2027 = YearCalendar(2027, frozenset({D(2027, 1, 1)}), frozenset(), "TEST ONLY: not a notice")
+    calendar = CHINA.replacing(WorkingCalendar.of([WEEKENDS_ONLY_2026, test_2027]))
+    assert calendar.is_working_day(D(2026, 2, 17))  # the replacing 2026 has no Spring Festival
+    assert not calendar.is_working_day(D(2027, 1, 1))
+    assert not calendar.is_working_day(D(2025, 1, 28))  # 2025 stays as shipped
+
+
+@pytest.mark.parametrize(
+    ("holidays", "worked", "source", "rule"),
+    [
+        ({D(2026, 1, 1)}, {D(2026, 1, 7)}, "a notice", "worked_day_not_a_weekend_day"),
+        ({D(2025, 12, 31)}, set(), "a notice", "calendar_date_outside_its_year"),
+        ({D(2026, 1, 3)}, {D(2026, 1, 3)}, "a notice", "holiday_listed_as_worked"),
+        ({D(2026, 1, 1)}, set(), "", "calendar_source_missing"),
+    ],
+)
+def test_a_malformed_year_is_refused_naming_the_year_and_the_rule(
+    holidays: set[dt.date], worked: set[dt.date], source: str, rule: str
+) -> None:
+    with pytest.raises(MalformedWorkingDayCalendar) as refused:
+        YearCalendar(2026, frozenset(holidays), frozenset(worked), source)
+    assert refused.value.year == 2026
+    assert [r["rule"] for r in refused.value.rules] == [rule]
+    assert "2026" in str(refused.value) and rule in str(refused.value)
+
+
+def test_an_extra_day_needs_its_years_calendar() -> None:
+    with pytest.raises(MalformedWorkingDayCalendar, match="working_day_calendar_missing") as refused:
+        CHINA.with_holidays({D(2027, 2, 8)})
+    assert refused.value.year == 2027

@@ -1,8 +1,8 @@
 """The rules, field catalogue and working-day calendar in force, built once from settings.
 
 `create_app` builds the policy when the app is built, so a configuration the domain
-cannot use (a negative minimum, a malformed catalogue record) stops the service at start
-instead of failing the first request.
+cannot use (a negative minimum, a malformed catalogue record, a malformed working-day calendar)
+stops the service at start instead of failing the first request.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from conformity_shared.runtime import ServiceRuntime
 
 from approval.domain import Catalogue, Rules, WorkingCalendar
 from approval.settings import ApprovalSettings
+from approval.working_day_calendars import working_calendar
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,7 @@ class Policy:
         catalogue = Catalogue.default()
         if settings.catalogue_fields:
             catalogue = catalogue.replacing(*Catalogue.from_records(settings.catalogue_fields))
-        calendar = (
-            WorkingCalendar.china_2026()
-            .with_holidays(settings.public_holidays)
-            .with_working_days(settings.adjusted_working_days)
-        )
-        return cls(rules, catalogue, calendar)
+        return cls(rules, catalogue, working_calendar(settings))
 
 
 def in_force(runtime: ServiceRuntime[Any]) -> Policy:

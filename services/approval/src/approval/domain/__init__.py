@@ -18,8 +18,9 @@ the result with its history entry and turns it into the shared events.
 The package's modules, one per part of the regulation: ``catalogue`` (fields, their
 risk and the certification schemes each admits), ``rules`` (the conditions and the application check, split by what each part
 checks), ``application`` (the two paths), ``lifecycle`` (the approval), ``verification``
-(post-approval verification), ``working_days`` (the working-day calendar of the 20-day
-deadline), ``errors``, and ``values`` (the value types they share: path, declared facts,
+(post-approval verification), ``working_days`` (the working-day calendars of the 20-day
+deadline, one per year; the State Council's notices themselves are data files in
+``calendars/``), ``errors``, and ``values`` (the value types they share: path, declared facts,
 rule codes and failures). Import from ``approval.domain``; the names below are its public
 surface.
 """
@@ -38,7 +39,9 @@ from approval.domain.errors import (
     DecisionRefused,
     IllegalTransition,
     InvalidConfiguration,
+    MalformedWorkingDayCalendar,
     NotTheAssignedInspector,
+    WorkingDayCalendarMissing,
 )
 from approval.domain.lifecycle import (
     TRANSITIONS as APPROVAL_TRANSITIONS,
@@ -58,7 +61,14 @@ from approval.domain.verification import (
     VerificationOutcome,
     VerificationStatus,
 )
-from approval.domain.working_days import WorkingCalendar, add_working_days, deadline_passed, working_days_between
+from approval.domain.working_days import (
+    CalendarRule,
+    WorkingCalendar,
+    YearCalendar,
+    add_working_days,
+    deadline_passed,
+    working_days_between,
+)
 
 __all__ = [
     "APPLICATION_TRANSITIONS",
@@ -74,6 +84,7 @@ __all__ = [
     "Approval",
     "ApprovalAction",
     "ApprovalStatus",
+    "CalendarRule",
     "Catalogue",
     "CreditSanction",
     "Decision",
@@ -83,6 +94,7 @@ __all__ = [
     "IllegalTransition",
     "InvalidConfiguration",
     "Kind",
+    "MalformedWorkingDayCalendar",
     "NotTheAssignedInspector",
     "Path",
     "Risk",
@@ -95,6 +107,8 @@ __all__ = [
     "VerificationOutcome",
     "VerificationStatus",
     "WorkingCalendar",
+    "WorkingDayCalendarMissing",
+    "YearCalendar",
     "add_working_days",
     "approved_kind",
     "check_application",

@@ -14,7 +14,7 @@ from typing import Any
 from conformity_shared.errors import DomainError
 
 from approval.domain.catalogue import Catalogue, Kind
-from approval.domain.errors import ApplicationRefused, DecisionRefused, IllegalTransition
+from approval.domain.errors import ApplicationRefused, DecisionRefused, IllegalTransition, WorkingDayCalendarMissing
 from approval.domain.lifecycle import Approval
 from approval.domain.rules import Rules, check_application, check_grant
 from approval.domain.values import Declared, Path, RuleFailure
@@ -159,7 +159,9 @@ class Application:
         The decision is due ``standard_decision_working_days`` working days after the day of
         acceptance (which does not count). An incomplete application is refused (not
         accepted) with every missing item. Threshold failures do not stop acceptance; they
-        are kept in ``failed_rules`` for the reviewer.
+        are kept in ``failed_rules`` for the reviewer. A deadline that runs into a year with no
+        working-day calendar raises ``WorkingDayCalendarMissing`` and leaves the application
+        unchanged (submitted), to be accepted once that year's calendar is loaded.
         """
         self._expect(ApplicationAction.ACCEPT)
         failures = check_application(self, catalogue, rules)
@@ -167,10 +169,11 @@ class Application:
         if incomplete:
             self._refuse(incomplete, at)
             raise ApplicationRefused(incomplete, "application not accepted, it is incomplete")
+        due = _decision_due(on, rules.standard_decision_working_days, calendar)
         self.status = TRANSITIONS[ApplicationAction.ACCEPT][2]
         self.failed_rules = failures
         self.accepted_on = on
-        self.decision_due = calendar.add_working_days(on, rules.standard_decision_working_days)
+        self.decision_due = due
         return self.decision_due
 
     def grant(
@@ -261,6 +264,15 @@ def overdue_applications(applications: Iterable[Application], today: dt.date) ->
     """Accepted standard-path applications whose decision deadline has passed, oldest first."""
     late = [a for a in applications if a.is_overdue(today)]
     return sorted(late, key=lambda a: (a.decision_due, a.id))
+
+
+def _decision_due(accepted_on: dt.date, working_days: int, calendar: WorkingCalendar) -> dt.date:
+    try:
+        return calendar.add_working_days(accepted_on, working_days)
+    except WorkingDayCalendarMissing as missing:
+        raise missing.counting(
+            f"the decision deadline ({working_days} working days after acceptance on {accepted_on})", "decision_due"
+        ) from None
 
 
 def _stated(reasons: Iterable[str]) -> list[str]:

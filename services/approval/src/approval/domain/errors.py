@@ -59,3 +59,38 @@ class InvalidConfiguration(DomainError):
     def __init__(self, message: str, field: str = "configuration") -> None:
         super().__init__(message, field)
 
+
+class WorkingDayCalendarMissing(DomainError):
+    """Working days counted through a year whose holiday calendar is not loaded (HTTP 422).
+
+    Weekends alone would count New Year's Day or the Spring Festival week as working days,
+    so the count is refused, naming the year, until the State Council's notice for it is
+    loaded; nothing is changed meanwhile, and the same request succeeds once it is.
+    """
+
+    RULE = "working_day_calendar_missing"
+
+    def __init__(self, year: int, counted: str = "working days", field: str = "working_days") -> None:
+        self.year = year
+        detail = (
+            f"{counted} cannot be counted through {year}: no working-day calendar for {year} is loaded "
+            f"(the State Council's holiday notice for {year} is to be added by the regulator)"
+        )
+        super().__init__(detail, field, [{"rule": self.RULE, "detail": detail}])
+
+    def counting(self, counted: str, field: str) -> WorkingDayCalendarMissing:
+        """The same refusal, saying what was being counted and which answer field it concerns."""
+        return WorkingDayCalendarMissing(self.year, counted, field)
+
+
+class MalformedWorkingDayCalendar(InvalidConfiguration):
+    """A year's calendar the service cannot use: it stops the service at start, naming the year
+    and every rule the calendar breaks."""
+
+    def __init__(self, year: int, source: str, problems: Iterable[tuple[str, str]]) -> None:
+        self.year = year
+        self.problems = list(problems)
+        listed = "; ".join(f"{rule}: {detail}" for rule, detail in self.problems)
+        named = f" ({source})" if source else ""
+        super().__init__(f"working-day calendar for {year}{named} refused: {listed}", "working_day_calendars")
+        self.rules = [{"rule": rule, "detail": detail} for rule, detail in self.problems]

@@ -8,49 +8,45 @@ A standard-path application must be decided within 20 working days of acceptance
   decision made on that day is on time;
 - Saturdays, Sundays and public holidays are not working days;
 - China moves weekend days to make long holidays ("调休"): those Saturdays or Sundays
-  are working days. They are passed as ``extra_working_days``; a date that is both a
-  holiday and an extra working day counts as a working day.
+  are working days. They are passed as ``extra_working_days``; to the bare functions
+  below a date that is both a holiday and an extra working day counts as a working day,
+  while a year's calendar may not list a date as both.
 
-Public holidays change every year (the State Council publishes them each November),
-so they are data: ``WorkingCalendar`` holds a set of holidays and a set of extra
-working days, and ``china_2026()`` is the default for 2026. Written by hand because
-the few lines needed do not justify a holiday library whose data we would still have
-to check against the State Council notice.
+Public holidays change every year: the State Council publishes the next year's days off and
+the weekend days worked instead each autumn. So they are data, one ``YearCalendar`` per year
+(shipped as files in ``approval/domain/calendars/``, or loaded by the regulator from settings),
+and a ``WorkingCalendar`` knows only the years it was given: counting through any other year
+raises ``WorkingDayCalendarMissing`` naming that year, because weekends alone would count New
+Year's Day or the Spring Festival week as working days. Written by hand because the few lines
+needed do not justify a holiday library whose data we would still have to check against the
+State Council's notices.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
 
-# 国务院办公厅关于2026年部分节假日安排的通知 (4 November 2025): every day off, weekends
-# inside the ranges included.
-CHINA_PUBLIC_HOLIDAYS_2026: frozenset[dt.date] = frozenset(
-    dt.date(2026, month, day)
-    for month, days in (
-        (1, range(1, 4)),  # New Year's Day: 1-3 January
-        (2, range(15, 24)),  # Spring Festival: 15-23 February
-        (4, range(4, 7)),  # Qingming: 4-6 April
-        (5, range(1, 6)),  # Labour Day: 1-5 May
-        (6, range(19, 22)),  # Dragon Boat: 19-21 June
-        (9, range(25, 28)),  # Mid-Autumn: 25-27 September
-        (10, range(1, 8)),  # National Day: 1-7 October
-    )
-    for day in days
-)
+from approval.domain.errors import MalformedWorkingDayCalendar, WorkingDayCalendarMissing
 
-# The weekend days worked instead ("调休上班") in 2026, from the same notice.
-CHINA_ADJUSTED_WORKING_DAYS_2026: frozenset[dt.date] = frozenset(
-    {
-        dt.date(2026, 1, 4),  # Sunday
-        dt.date(2026, 2, 14),  # Saturday
-        dt.date(2026, 2, 28),  # Saturday
-        dt.date(2026, 5, 9),  # Saturday
-        dt.date(2026, 9, 20),  # Sunday
-        dt.date(2026, 10, 10),  # Saturday
-    }
-)
+
+class CalendarRule(StrEnum):
+    """What a year's calendar must respect to be used (each breach is named at start)."""
+
+    SOURCE_MISSING = "calendar_source_missing"
+    DATE_OUTSIDE_ITS_YEAR = "calendar_date_outside_its_year"
+    WORKED_DAY_NOT_A_WEEKEND_DAY = "worked_day_not_a_weekend_day"
+    HOLIDAY_LISTED_AS_WORKED = "holiday_listed_as_worked"
+    YEAR_GIVEN_TWICE = "calendar_year_given_twice"
+    CALENDAR_MISSING = WorkingDayCalendarMissing.RULE
+
+
+def is_weekend(day: dt.date) -> bool:
+    return day.weekday() >= 5
 
 
 def is_working_day(
@@ -75,17 +71,11 @@ def add_working_days(
     """The n-th working day after ``start``; ``start`` itself never counts.
 
     ``add_working_days(accepted_on, 20, holidays)`` is the last day on which a
-    standard-path decision is on time. With n = 0 the answer is ``start``.
+    standard-path decision is on time. With n = 0 the answer is ``start``. Counts with
+    exactly the days given; ``WorkingCalendar.add_working_days`` also knows which years it
+    may count through.
     """
-    if n < 0:
-        raise ValueError(f"the number of working days must not be negative, is {n}")
-    day = start
-    remaining = n
-    while remaining:
-        day += dt.timedelta(days=1)
-        if is_working_day(day, holidays, extra_working_days=extra_working_days):
-            remaining -= 1
-    return day
+    return _nth_working_day_after(start, n, lambda d: is_working_day(d, holidays, extra_working_days=extra_working_days))
 
 
 def working_days_between(
@@ -101,13 +91,29 @@ def working_days_between(
     == n``. Negative when ``end`` is before ``start`` (counting the working days from
     ``end``, excluded, to ``start``, included).
     """
+    return _working_days_between(start, end, lambda d: is_working_day(d, holidays, extra_working_days=extra_working_days))
+
+
+def _nth_working_day_after(start: dt.date, n: int, working: Callable[[dt.date], bool]) -> dt.date:
+    if n < 0:
+        raise ValueError(f"the number of working days must not be negative, is {n}")
+    day = start
+    remaining = n
+    while remaining:
+        day += dt.timedelta(days=1)
+        if working(day):
+            remaining -= 1
+    return day
+
+
+def _working_days_between(start: dt.date, end: dt.date, working: Callable[[dt.date], bool]) -> int:
     if end < start:
-        return -working_days_between(end, start, holidays, extra_working_days=extra_working_days)
+        return -_working_days_between(end, start, working)
     count = 0
     day = start
     while day < end:
         day += dt.timedelta(days=1)
-        if is_working_day(day, holidays, extra_working_days=extra_working_days):
+        if working(day):
             count += 1
     return count
 
@@ -117,35 +123,116 @@ def deadline_passed(deadline: dt.date, today: dt.date) -> bool:
     return today > deadline
 
 
-@dataclass(frozen=True)
-class WorkingCalendar:
-    """Holidays and adjusted working days bundled, so a service configures them once."""
 
-    holidays: frozenset[dt.date] = field(default_factory=frozenset)
-    extra_working_days: frozenset[dt.date] = field(default_factory=frozenset)
+@dataclass(frozen=True)
+class YearCalendar:
+    """One year's days off and the weekend days worked instead (调休上班), as the State
+    Council's notice for that year sets them; ``source`` names the notice.
+
+    A calendar that breaks a ``CalendarRule`` cannot be built: ``MalformedWorkingDayCalendar``
+    names the year and every rule broken.
+    """
+
+    year: int
+    holidays: frozenset[dt.date]
+    working_days: frozenset[dt.date]
+    source: str
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holidays", frozenset(self.holidays))
-        object.__setattr__(self, "extra_working_days", frozenset(self.extra_working_days))
+        object.__setattr__(self, "working_days", frozenset(self.working_days))
+        problems = list(self._problems())
+        if problems:
+            raise MalformedWorkingDayCalendar(self.year, self.source.strip(), problems)
 
-    @classmethod
-    def china_2026(cls) -> WorkingCalendar:
-        """The default calendar: the 2026 public holidays and adjusted working weekends."""
-        return cls(CHINA_PUBLIC_HOLIDAYS_2026, CHINA_ADJUSTED_WORKING_DAYS_2026)
-
-    def with_holidays(self, days: Iterable[dt.date]) -> WorkingCalendar:
-        """A copy with more non-working days (e.g. from settings)."""
-        return WorkingCalendar(self.holidays | frozenset(days), self.extra_working_days)
-
-    def with_working_days(self, days: Iterable[dt.date]) -> WorkingCalendar:
-        """A copy with more adjusted working days (weekend days that are worked)."""
-        return WorkingCalendar(self.holidays, self.extra_working_days | frozenset(days))
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not self.source.strip():
+            yield CalendarRule.SOURCE_MISSING, "a calendar names the notice it comes from"
+        for day in sorted(self.holidays | self.working_days):
+            if day.year != self.year:
+                yield CalendarRule.DATE_OUTSIDE_ITS_YEAR, f"{day} is not in {self.year}"
+        for day in sorted(self.working_days):
+            if not is_weekend(day):
+                yield (CalendarRule.WORKED_DAY_NOT_A_WEEKEND_DAY,
+                       f"{day} is a {day:%A}, a working day already; "
+                       "only a Saturday or Sunday is listed as worked")
+        for day in sorted(self.holidays & self.working_days):
+            yield CalendarRule.HOLIDAY_LISTED_AS_WORKED, f"{day} is listed both as a day off and as worked"
 
     def is_working_day(self, day: dt.date) -> bool:
-        return is_working_day(day, self.holidays, extra_working_days=self.extra_working_days)
+        return is_working_day(day, self.holidays, extra_working_days=self.working_days)
+
+    def with_holidays(self, days: Iterable[dt.date]) -> YearCalendar:
+        return dataclasses.replace(self, holidays=self.holidays | frozenset(days))
+
+    def with_working_days(self, days: Iterable[dt.date]) -> YearCalendar:
+        return dataclasses.replace(self, working_days=self.working_days | frozenset(days))
+
+
+@dataclass(frozen=True, eq=False)
+class WorkingCalendar:
+    """The years whose calendars are known, one ``YearCalendar`` each; counting through any
+    other year raises ``WorkingDayCalendarMissing`` naming it."""
+
+    years: Mapping[int, YearCalendar] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "years", MappingProxyType(dict(sorted(self.years.items()))))
+
+    @classmethod
+    def of(cls, calendars: Iterable[YearCalendar]) -> WorkingCalendar:
+        """One calendar per year: a year given twice is refused, naming both sources."""
+        by_year: dict[int, YearCalendar] = {}
+        for calendar in calendars:
+            if calendar.year in by_year:
+                first = by_year[calendar.year].source
+                raise MalformedWorkingDayCalendar(calendar.year, calendar.source, [(
+                    CalendarRule.YEAR_GIVEN_TWICE,
+                    f"{calendar.year} is given by {first!r} and again by {calendar.source!r}; give each year once",
+                )])
+            by_year[calendar.year] = calendar
+        return cls(by_year)
+
+    def replacing(self, other: WorkingCalendar) -> WorkingCalendar:
+        """This calendar with ``other``'s years in place of its own for the years both have."""
+        return WorkingCalendar({**self.years, **other.years})
+
+    def calendar_of(self, year: int) -> YearCalendar:
+        try:
+            return self.years[year]
+        except KeyError:
+            raise WorkingDayCalendarMissing(year) from None
+
+    def with_holidays(self, days: Iterable[dt.date]) -> WorkingCalendar:
+        """More days off, each added to its year's calendar (which must be loaded)."""
+        return self._amended(days, YearCalendar.with_holidays, "a day off")
+
+    def with_working_days(self, days: Iterable[dt.date]) -> WorkingCalendar:
+        """More weekend days worked, each added to its year's calendar (which must be loaded)."""
+        return self._amended(days, YearCalendar.with_working_days, "a weekend day worked")
+
+    def _amended(
+        self, days: Iterable[dt.date], add: Callable[[YearCalendar, Iterable[dt.date]], YearCalendar], what: str
+    ) -> WorkingCalendar:
+        by_year: dict[int, set[dt.date]] = {}
+        for day in days:
+            by_year.setdefault(day.year, set()).add(day)
+        years = dict(self.years)
+        for year, added in sorted(by_year.items()):
+            if year not in years:
+                listed = ", ".join(str(d) for d in sorted(added))
+                raise MalformedWorkingDayCalendar(year, "", [(
+                    CalendarRule.CALENDAR_MISSING,
+                    f"{listed} added as {what}, but {year} has no calendar to add it to; load {year}'s calendar first",
+                )])
+            years[year] = add(years[year], added)
+        return WorkingCalendar(years)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        return self.calendar_of(day.year).is_working_day(day)
 
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
-        return add_working_days(start, n, self.holidays, extra_working_days=self.extra_working_days)
+        return _nth_working_day_after(start, n, self.is_working_day)
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        return working_days_between(start, end, self.holidays, extra_working_days=self.extra_working_days)
+        return _working_days_between(start, end, self.is_working_day)

@@ -1,6 +1,6 @@
-"""What callers are shown: applications (with the working days left on the standard path),
-approvals with their history and verifications, credit sanctions, verifications, what is
-overdue, and the catalogue. Read-only; "today" is the regulator's day by the runtime's clock.
+"""What callers are shown: applications (with the working days left on the standard path, or
+null with the reason when they cannot be counted), approvals with their history and
+verifications, credit sanctions, verifications, what is overdue, and the catalogue. Read-only; "today" is the regulator's day by the runtime's clock.
 
 An agency sees only its own organisation's objects: another's answer 404, like missing ones.
 """
@@ -15,7 +15,7 @@ from conformity_shared.errors import NotFound
 from conformity_shared.runtime import ServiceRuntime
 
 from approval import db
-from approval.domain import ApplicationStatus, deadline_passed
+from approval.domain import ApplicationStatus, WorkingCalendar, WorkingDayCalendarMissing, deadline_passed
 from approval.policy import Policy, in_force
 from approval.service.authorization import is_another_organisation, own_organisation
 
@@ -47,9 +47,19 @@ def application_view(row: Any, today: dt.date, policy: Policy) -> dict[str, Any]
         "approval_id": row.approval_id,
     }
     if row.status == ApplicationStatus.ACCEPTED.value and row.decision_due:
-        view["working_days_left"] = policy.calendar.working_days_between(today, row.decision_due)
+        view |= working_days_left(policy.calendar, today, row.decision_due)
         view["overdue"] = deadline_passed(row.decision_due, today)
     return view
+
+
+def working_days_left(calendar: WorkingCalendar, today: dt.date, decision_due: dt.date) -> dict[str, Any]:
+    """The working days from today to the deadline; null, with the reason, when counting them
+    would run through a year with no working-day calendar (the deadline itself still stands)."""
+    try:
+        return {"working_days_left": calendar.working_days_between(today, decision_due)}
+    except WorkingDayCalendarMissing as missing:
+        (reason,) = missing.counting("the working days left", "working_days_left").rules
+        return {"working_days_left": None, "working_days_left_unknown": reason}
 
 
 async def get_application(runtime: ServiceRuntime, principal: Principal, application_id: str) -> dict[str, Any]:
