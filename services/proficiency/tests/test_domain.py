@@ -350,3 +350,13 @@ def test_blind_sample_needs_a_usable_tolerance():
     with pytest.raises(InvalidBlindSample) as refused:
         BlindSample("BS-1", known_value=50.0, tolerance=-1.0)
     assert refused.value.field == "tolerance"
+
+
+def test_blind_sample_report_too_far_from_the_known_value_for_a_float_is_refused_naming_the_value():
+    sample = BlindSample("BS-1", known_value=-1e308, tolerance=2.0)
+
+    with pytest.raises(InvalidMeasurement) as refused:
+        sample.report_result("lab-A", 1e308, at=BEFORE)
+
+    assert refused.value.field == "value" and refused.value.status_code == 422
+    assert sample.status is BlindSampleStatus.ASSIGNED and sample.report is None

@@ -451,3 +451,140 @@ def test_consensus_round_refuses_too_few_results():
 
     with pytest.raises(ValueError, match="at least"):
         evaluate_round([ParticipantResult("A", 1.0), ParticipantResult("B", 2.0)], design)
+
+
+# --- Refused input: every entry point takes finite numbers, and non-negative ones where a
+# negative value means nothing; a result too large for a float is refused, never returned ---
+
+NOT_FINITE = [math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE)
+@pytest.mark.parametrize(
+    ("score", "arguments", "position", "name"),
+    [
+        (z_score, (1.0, 2.0, 0.5), 0, "x"),
+        (z_score, (1.0, 2.0, 0.5), 1, "x_pt"),
+        (z_prime_score, (1.0, 2.0, 0.5, 0.1), 0, "x"),
+        (z_prime_score, (1.0, 2.0, 0.5, 0.1), 1, "x_pt"),
+        (z_prime_score, (1.0, 2.0, 0.5, 0.1), 3, "u_x_pt"),
+        (zeta_score, (1.0, 2.0, 0.3, 0.1), 0, "x"),
+        (zeta_score, (1.0, 2.0, 0.3, 0.1), 1, "x_pt"),
+        (zeta_score, (1.0, 2.0, 0.3, 0.1), 2, "u_x"),
+        (en_score, (1.0, 2.0, 0.6, 0.2), 0, "x"),
+        (en_score, (1.0, 2.0, 0.6, 0.2), 1, "x_pt"),
+        (en_score, (1.0, 2.0, 0.6, 0.2), 3, "expanded_u_x_pt"),
+    ],
+)
+def test_scores_refuse_a_number_that_is_not_finite_naming_the_argument(score, arguments, position, name, bad):
+    given = list(arguments)
+    given[position] = bad
+
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        score(*given)
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE)
+def test_signals_refuse_a_score_that_is_not_finite(bad):
+    """A NaN z is no warning, and a NaN E_n no action: there is no score to judge."""
+    with pytest.raises(ValueError, match=r"\bscore\b"):
+        signal_for_score(bad)
+    with pytest.raises(ValueError, match=r"\ben\b"):
+        signal_for_en(bad)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: uncertainty_of_assigned_value_is_negligible(-5.0, 1.0), "u_x_pt"),
+        (lambda: z_prime_score(1.0, 2.0, 0.5, -0.1), "u_x_pt"),
+        (lambda: zeta_score(1.0, 2.0, -0.3, 0.1), "u_x"),
+        (lambda: zeta_score(1.0, 2.0, 0.3, -0.1), "u_x_pt"),
+        (lambda: en_score(1.0, 2.0, -0.6, 0.2), "expanded_u_x"),
+        (lambda: en_score(1.0, 2.0, 0.6, -0.2), "expanded_u_x_pt"),
+        (lambda: z_score(1.0, 2.0, -0.5), "sigma_pt"),
+        (lambda: standard_uncertainty_from_expanded(-0.2, 2.0), "expanded_uncertainty"),
+        (lambda: standard_uncertainty_from_expanded(0.2, -2.0), "coverage_factor"),
+        (lambda: standard_uncertainty_of_consensus(-0.4, 25), "s_star"),
+        (lambda: FixedSigmaPt(-0.5), "sigma_pt"),
+    ],
+)
+def test_a_negative_spread_uncertainty_or_coverage_factor_is_refused_naming_it(call, name):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: z_score(1e308, -1e308, 1.0), "x and x_pt"),
+        (lambda: z_score(1e300, 0.0, 1e-10), "sigma_pt"),
+        (lambda: z_prime_score(1e308, -1e308, 1.0, 1.0), "x and x_pt"),
+        (lambda: zeta_score(1e308, -1e308, 1.0, 1.0), "x and x_pt"),
+        (lambda: en_score(1e308, -1e308, 1.0, 0.0), "x and x_pt"),
+        (lambda: standard_uncertainty_from_expanded(1e308, 1e-300), "coverage_factor"),
+        (lambda: standard_uncertainty_of_consensus(1.7e308, 1), "s_star"),
+    ],
+)
+def test_a_result_too_large_for_a_float_is_refused_with_a_value_error(call, names):
+    """The huge finite inputs would give inf; they are refused, naming what overflowed."""
+    with pytest.raises(ValueError, match=names):
+        call()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1e308, -1e308, 0.0, 1.0], [1e308, 1e308, 0.0, 5e307], [1.7e308, -1.7e308, 1.7e308, -1.7e308, 0.0]],
+)
+def test_algorithm_a_on_results_too_far_apart_for_a_float_is_refused_with_a_value_error(values):
+    """Before: OverflowError from the squares or the sum; now a ValueError naming the values."""
+    with pytest.raises(ValueError, match="values"):
+        algorithm_a(values)
+
+
+@pytest.mark.parametrize("tolerance", [math.inf, math.nan, -1e-10, 0.0])
+def test_algorithm_a_refuses_a_tolerance_that_is_not_a_finite_positive_number(tolerance):
+    with pytest.raises(ValueError, match="tolerance"):
+        algorithm_a([1.0, 2.0, 3.0], tolerance=tolerance)
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def _finite_or_value_error(compute):
+    try:
+        result = compute()
+    except ValueError:
+        return
+    assert math.isfinite(result), result
+
+
+@given(any_float, any_float, any_float, any_float)
+def test_every_score_is_finite_or_refused_with_a_value_error(a, b, c, d):
+    """No NaN, no infinity and no OverflowError ever leave a score function."""
+    _finite_or_value_error(lambda: z_score(a, b, c))
+    _finite_or_value_error(lambda: z_prime_score(a, b, c, d))
+    _finite_or_value_error(lambda: zeta_score(a, b, c, d))
+    _finite_or_value_error(lambda: en_score(a, b, c, d))
+    _finite_or_value_error(lambda: standard_uncertainty_from_expanded(a, b))
+    _finite_or_value_error(lambda: standard_uncertainty_of_consensus(a, 12))
+
+
+@given(any_float)
+def test_every_signal_is_given_for_a_finite_score_or_refused(score):
+    for signal in (signal_for_score, signal_for_en):
+        try:
+            assert signal(score) in set(Signal)
+        except ValueError:
+            assert not math.isfinite(score)
+
+
+@given(st.lists(any_float, min_size=MINIMUM_RESULTS_FOR_ALGORITHM_A, max_size=12))
+def test_algorithm_a_is_finite_or_refused_with_a_value_error(values):
+    try:
+        estimate = algorithm_a(values)
+    except ValueError:
+        return
+    except AlgorithmADidNotConverge:
+        return  # pathological floats that never settle are reported as such, not as a number
+    assert math.isfinite(estimate.x_star) and math.isfinite(estimate.s_star) and estimate.s_star >= 0

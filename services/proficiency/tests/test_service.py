@@ -161,6 +161,19 @@ async def test_consensus_round_with_too_few_results_is_not_evaluated(runtime: Se
     assert (await service.get_round(runtime, REGULATOR, round_["id"]))["status"] == "open"
 
 
+async def test_round_whose_scores_would_overflow_is_refused_not_scored_infinite(runtime: ServiceRuntime, labs: list[str]) -> None:
+    design = {"assigned_value": {"method": "reference", "value": 1e308, "expanded_uncertainty": 0.1, "coverage_factor": 2},
+              "sigma_pt": {"method": "fixed", "value": 0.5}}
+    round_ = await new_round(runtime, labs[:1], design)
+    await submit(runtime, lab(labs[0]), round_["id"], -1e308)
+    with pytest.raises(DomainError) as refused:
+        await close_after_deadline(runtime, round_)
+    assert refused.value.status_code == 422 and refused.value.field == "results"
+    assert "x and x_pt are too far apart" in refused.value.message
+    assert (await service.get_round(runtime, REGULATOR, round_["id"]))["status"] == "open"
+    assert await outbox(runtime, (events.RoundClosedV1.ce_type, events.LabScoredV1.ce_type)) == []
+
+
 async def test_round_with_a_deadline_in_the_past_is_refused(runtime: ServiceRuntime) -> None:
     request = {
         "field": FIELD, "measurand": "lead", "unit": "mg/kg",

@@ -15,6 +15,7 @@ standard deviation (x*, s*) of Algorithm A, ``U`` an expanded uncertainty and
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,12 +46,44 @@ _FLOAT_NOISE = 1e-9
 
 def at_most(value: float, limit: float) -> bool:
     """``value <= limit``, with a result on the limit up to float noise counted as on it."""
+    require_finite("value", value)
+    require_finite("limit", limit)
     return value <= limit or math.isclose(value, limit, rel_tol=_FLOAT_NOISE)
 
 
 def at_least(value: float, limit: float) -> bool:
     """``value >= limit``, with a result on the limit up to float noise counted as on it."""
+    require_finite("value", value)
+    require_finite("limit", limit)
     return value >= limit or math.isclose(value, limit, rel_tol=_FLOAT_NOISE)
+
+
+# --- what every entry point takes: finite numbers, non-negative where a negative one means
+# nothing, and nothing whose result would leave the range of a float ------------------------
+
+
+def require_finite(name: str, value: float) -> float:
+    """``value``, or ValueError naming ``name`` when it is NaN or infinite."""
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def require_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    """``value``, or ValueError naming ``name`` when it is not finite and positive (or zero,
+    where allowed): standard deviations, uncertainties and coverage factors are never negative."""
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
+    return value
+
+
+def _in_float_range(value: float, what: str, because: str) -> float:
+    # Huge finite inputs give inf (or raise OverflowError); refuse them as bad input instead.
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is beyond the range of a float: {because}")
+    return value
 
 
 # --- Algorithm A (ISO 13528:2015 Annex C.3.1) ---------------------------------
@@ -116,15 +149,23 @@ def algorithm_a(
     )
 
 
-def algorithm_a_start(data: Sequence[float]) -> AlgorithmAStep:
+def algorithm_a_start(values: Sequence[float]) -> AlgorithmAStep:
     """The starting values of C.3.1: x* = median(x_i), s* = 1.483 median|x_i - x*|."""
+    data = algorithm_a_values(values)
+    if not data:
+        raise ValueError("values must not be empty")
     x_star = _median(data)
     return AlgorithmAStep(x_star, MAD_FACTOR * _median([abs(x - x_star) for x in data]))
 
 
-def algorithm_a_iteration(data: Sequence[float], step: AlgorithmAStep) -> AlgorithmAStep:
+def algorithm_a_iteration(values: Sequence[float], step: AlgorithmAStep) -> AlgorithmAStep:
     """One iteration of C.3.1: delta = 1.5 s*, winsorise every x_i to [x* - delta, x* + delta],
     x* = mean of the winsorised values, s* = 1.134 x their standard deviation (p - 1)."""
+    data = algorithm_a_values(values)
+    if len(data) < 2:
+        raise ValueError(f"values must hold at least 2 results for a standard deviation, got {len(data)}")
+    require_finite("x_star", step.x_star)
+    require_positive("s_star", step.s_star, allow_zero=True)
     delta = WINSORISING_FACTOR * step.s_star
     low, high = step.x_star - delta, step.x_star + delta
     winsorised = [min(max(x, low), high) for x in data]
@@ -147,23 +188,34 @@ def algorithm_a_has_settled(previous: AlgorithmAStep, current: AlgorithmAStep, t
 
 
 def _algorithm_a_data(values: Iterable[float], tolerance: float, max_iterations: int) -> list[float]:
-    data = _finite_values(values)
+    data = algorithm_a_values(values)
     if len(data) < MINIMUM_RESULTS_FOR_ALGORITHM_A:
         raise ValueError(
             f"Algorithm A needs at least {MINIMUM_RESULTS_FOR_ALGORITHM_A} results, got {len(data)}"
         )
-    if not tolerance > 0:
-        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    require_positive("tolerance", tolerance)
     if max_iterations < 1:
         raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
     return data
 
 
-def _finite_values(values: Iterable[float]) -> list[float]:
+def algorithm_a_values(values: Iterable[float]) -> list[float]:
+    """The results as floats, or ValueError naming ``values``: each must be finite, and together
+    they must stay within what Algorithm A can sum and square in floating point (the sum of p
+    results, and p times the square of their range)."""
     data = [float(v) for v in values]
-    for v in data:
+    for position, v in enumerate(data):
         if not math.isfinite(v):
-            raise ValueError(f"every result must be a finite number, got {v!r}")
+            raise ValueError(f"values must be finite numbers, got {v!r} at position {position}")
+    if data:
+        p, low, high = len(data), min(data), max(data)
+        largest = sys.float_info.max / (4 * p)
+        spread = high - low
+        if max(abs(low), abs(high)) > largest or not spread <= math.sqrt(largest):
+            raise ValueError(
+                f"values span {low!r} to {high!r}: beyond the range of a float for Algorithm A "
+                f"(the sum of the {p} results and the squares of their deviations must stay finite)"
+            )
     return data
 
 
@@ -187,21 +239,25 @@ def standard_uncertainty_of_consensus(s_star: float, p: int) -> float:
     """u(x_pt) = 1.25 s* / sqrt(p) for x_pt = x* of Algorithm A over p results (7.7)."""
     if p < 1:
         raise ValueError(f"p must be at least 1, got {p}")
-    if not (math.isfinite(s_star) and s_star >= 0):
-        raise ValueError(f"s* must be a finite non-negative number, got {s_star!r}")
-    return CONSENSUS_UNCERTAINTY_FACTOR * s_star / math.sqrt(p)
+    require_positive("s_star", s_star, allow_zero=True)
+    u = CONSENSUS_UNCERTAINTY_FACTOR * s_star / math.sqrt(p)
+    return _in_float_range(u, "u(x_pt) = 1.25 s_star / sqrt(p)", f"s_star = {s_star!r} is too large")
 
 
 def standard_uncertainty_from_expanded(expanded_uncertainty: float, coverage_factor: float) -> float:
     """u = U / k, e.g. for a certified reference value stated as U with coverage factor k (7.4)."""
-    _require_positive("expanded uncertainty U", expanded_uncertainty, allow_zero=True)
-    _require_positive("coverage factor k", coverage_factor)
-    return expanded_uncertainty / coverage_factor
+    require_positive("expanded_uncertainty", expanded_uncertainty, allow_zero=True)
+    require_positive("coverage_factor", coverage_factor)
+    return _in_float_range(
+        expanded_uncertainty / coverage_factor, "u = U / k",
+        f"coverage_factor = {coverage_factor!r} is too small for expanded_uncertainty = {expanded_uncertainty!r}",
+    )
 
 
 def uncertainty_of_assigned_value_is_negligible(u_x_pt: float, sigma_pt: float) -> bool:
     """True when u(x_pt) < 0.3 sigma_pt (9.2); z' replaces z otherwise."""
-    _require_positive("sigma_pt", sigma_pt)
+    require_positive("u_x_pt", u_x_pt, allow_zero=True)
+    require_positive("sigma_pt", sigma_pt)
     return not at_least(u_x_pt, NEGLIGIBLE_UNCERTAINTY_RATIO * sigma_pt)
 
 
@@ -210,30 +266,47 @@ def uncertainty_of_assigned_value_is_negligible(u_x_pt: float, sigma_pt: float) 
 
 def z_score(x: float, x_pt: float, sigma_pt: float) -> float:
     """z = (x - x_pt) / sigma_pt (9.4)."""
-    _require_positive("sigma_pt", sigma_pt)
-    return (x - x_pt) / sigma_pt
+    require_positive("sigma_pt", sigma_pt)
+    return _score("z", deviation(x, x_pt), sigma_pt, "sigma_pt")
 
 
 def z_prime_score(x: float, x_pt: float, sigma_pt: float, u_x_pt: float) -> float:
     """z' = (x - x_pt) / sqrt(sigma_pt^2 + u(x_pt)^2) (9.5)."""
-    _require_positive("sigma_pt", sigma_pt)
-    _require_positive("u(x_pt)", u_x_pt, allow_zero=True)
-    return (x - x_pt) / math.hypot(sigma_pt, u_x_pt)
+    require_positive("sigma_pt", sigma_pt)
+    require_positive("u_x_pt", u_x_pt, allow_zero=True)
+    return _score("z'", deviation(x, x_pt), math.hypot(sigma_pt, u_x_pt), "sigma_pt and u_x_pt")
 
 
 def zeta_score(x: float, x_pt: float, u_x: float, u_x_pt: float) -> float:
     """zeta = (x - x_pt) / sqrt(u(x)^2 + u(x_pt)^2) (9.6)."""
-    _require_positive("u(x)", u_x, allow_zero=True)
-    _require_positive("u(x_pt)", u_x_pt, allow_zero=True)
-    return (x - x_pt) / _positive_denominator(math.hypot(u_x, u_x_pt), "u(x) and u(x_pt)")
+    require_positive("u_x", u_x, allow_zero=True)
+    require_positive("u_x_pt", u_x_pt, allow_zero=True)
+    return _score("zeta", deviation(x, x_pt), math.hypot(u_x, u_x_pt), "u_x and u_x_pt")
 
 
 def en_score(x: float, x_pt: float, expanded_u_x: float, expanded_u_x_pt: float) -> float:
     """E_n = (x - x_pt) / sqrt(U(x)^2 + U(x_pt)^2) (9.7)."""
-    _require_positive("U(x)", expanded_u_x, allow_zero=True)
-    _require_positive("U(x_pt)", expanded_u_x_pt, allow_zero=True)
-    denominator = _positive_denominator(math.hypot(expanded_u_x, expanded_u_x_pt), "U(x) and U(x_pt)")
-    return (x - x_pt) / denominator
+    require_positive("expanded_u_x", expanded_u_x, allow_zero=True)
+    require_positive("expanded_u_x_pt", expanded_u_x_pt, allow_zero=True)
+    denominator = math.hypot(expanded_u_x, expanded_u_x_pt)
+    return _score("E_n", deviation(x, x_pt), denominator, "expanded_u_x and expanded_u_x_pt")
+
+
+def deviation(x: float, x_pt: float) -> float:
+    """x - x_pt, the numerator of every score; ValueError when either is not finite, or when
+    they lie too far apart for their difference to be a float."""
+    require_finite("x", x)
+    require_finite("x_pt", x_pt)
+    return _in_float_range(x - x_pt, "x - x_pt", f"x and x_pt are too far apart (x = {x!r}, x_pt = {x_pt!r})")
+
+
+def _score(kind: str, numerator: float, denominator: float, of: str) -> float:
+    _in_float_range(denominator, f"the denominator of {kind}", f"{of} are too large")
+    if denominator == 0:
+        raise ValueError(f"{of} are both zero: the score is undefined")
+    return _in_float_range(
+        numerator / denominator, kind, f"{of} are too small for x - x_pt = {numerator!r}"
+    )
 
 
 class Signal(StrEnum):
@@ -243,8 +316,9 @@ class Signal(StrEnum):
 
 
 def signal_for_score(score: float) -> Signal:
-    """Signal for z, z' or zeta: |s| <= 2 acceptable, 2 < |s| < 3 warning, |s| >= 3 action."""
-    magnitude = abs(score)
+    """Signal for z, z' or zeta: |s| <= 2 acceptable, 2 < |s| < 3 warning, |s| >= 3 action.
+    A score that is not a finite number has no signal (ValueError)."""
+    magnitude = abs(require_finite("score", score))
     if at_most(magnitude, 2.0):
         return Signal.ACCEPTABLE
     if at_least(magnitude, 3.0):
@@ -253,21 +327,9 @@ def signal_for_score(score: float) -> Signal:
 
 
 def signal_for_en(en: float) -> Signal:
-    """Signal for E_n (9.7): |E_n| <= 1 acceptable, |E_n| > 1 action; E_n has no warning band."""
-    return Signal.ACCEPTABLE if at_most(abs(en), 1.0) else Signal.ACTION
-
-
-def _require_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
-
-
-def _positive_denominator(value: float, what: str) -> float:
-    if value == 0:
-        raise ValueError(f"{what} are both zero: the score is undefined")
-    return value
+    """Signal for E_n (9.7): |E_n| <= 1 acceptable, |E_n| > 1 action; E_n has no warning band.
+    An E_n that is not a finite number has no signal (ValueError)."""
+    return Signal.ACCEPTABLE if at_most(abs(require_finite("en", en)), 1.0) else Signal.ACTION
 
 
 # --- Evaluating a whole round --------------------------------------------------
@@ -285,16 +347,19 @@ class ParticipantResult:
     def __post_init__(self) -> None:
         if not self.lab_id:
             raise ValueError("a result needs the lab's id")
-        if not math.isfinite(self.value):
-            raise ValueError(f"lab {self.lab_id}: the result must be a finite number, got {self.value!r}")
+        require_finite(f"lab {self.lab_id}: the result's value", self.value)
         if self.expanded_uncertainty is None:
             if self.coverage_factor is not None:
                 raise ValueError(f"lab {self.lab_id}: a coverage factor k needs its expanded uncertainty U")
             return
         if self.coverage_factor is None:
             raise ValueError(f"lab {self.lab_id}: an expanded uncertainty U needs its coverage factor k")
-        _require_positive(f"lab {self.lab_id}: expanded uncertainty U", self.expanded_uncertainty)
-        _require_positive(f"lab {self.lab_id}: coverage factor k", self.coverage_factor)
+        require_positive(f"lab {self.lab_id}: expanded_uncertainty U", self.expanded_uncertainty)
+        require_positive(f"lab {self.lab_id}: coverage_factor k", self.coverage_factor)
+        _in_float_range(
+            self.expanded_uncertainty / self.coverage_factor, f"lab {self.lab_id}: u = U / k",
+            f"the coverage_factor k = {self.coverage_factor!r} is too small for U = {self.expanded_uncertainty!r}",
+        )
 
     @property
     def has_uncertainty(self) -> bool:
@@ -334,10 +399,10 @@ class ReferenceAssignedValue:
     def __post_init__(self) -> None:
         if not math.isfinite(self.value):
             raise ValueError(f"the reference value must be a finite number, got {self.value!r}")
-        _require_positive(
+        require_positive(
             "the reference value's expanded uncertainty U", self.expanded_uncertainty, allow_zero=True
         )
-        _require_positive("the reference value's coverage factor k", self.coverage_factor)
+        require_positive("the reference value's coverage factor k", self.coverage_factor)
 
 
 @dataclass(frozen=True)
@@ -355,7 +420,7 @@ class FixedSigmaPt:
     value: float
 
     def __post_init__(self) -> None:
-        _require_positive("sigma_pt", self.value)
+        require_positive("sigma_pt", self.value)
 
 
 @dataclass(frozen=True)
