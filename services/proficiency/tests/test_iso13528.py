@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from proficiency.domain.iso13528 import (
     MINIMUM_RESULTS_FOR_ALGORITHM_A,
     AlgorithmADidNotConverge,
+    AlgorithmAStopping,
     ConsensusAssignedValue,
     FixedSigmaPt,
     ParticipantResult,
@@ -76,10 +77,12 @@ def test_algorithm_a_on_annex_e3_settles_where_no_result_is_winsorised():
     At a fixed point where every x_i lies inside [x* - 1.5 s*, x* + 1.5 s*],
     winsorising changes nothing, so x* is the plain mean and s* is 1.134 times
     the plain standard deviation (n - 1): both computed here straight from the
-    twelve values, independently of Algorithm A's code.
+    twelve values, independently of Algorithm A's code. (Here the standard's rule stops at
+    the same step, iteration 6, which repeats iteration 5 exactly.)
     """
     values = list(ANNEX_E3_RESULTS.values())
-    estimate = algorithm_a(values)
+    estimate = algorithm_a(values, stopping=FULL)
+    assert algorithm_a(values).x_star == estimate.x_star and algorithm_a(values).s_star == estimate.s_star
 
     mean = sum(values) / len(values)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
@@ -88,6 +91,68 @@ def test_algorithm_a_on_annex_e3_settles_where_no_result_is_winsorised():
     delta = 1.5 * estimate.s_star
     assert all(estimate.x_star - delta <= v <= estimate.x_star + delta for v in values)
     assert estimate.p == 12
+
+
+# --- Algorithm A: the standard's stopping rule (C.3.1), or full convergence --------------
+
+FULL = AlgorithmAStopping.FULL_CONVERGENCE
+
+# Nine results by hand: median 24, |x - 24| sorted 0 1 2 6 8 10 11 11 19, so MAD 8.
+NINE_RESULTS = [34, 24, 25, 30, 22, 35, 16, 13, 5]
+
+
+def test_algorithm_a_stops_when_the_third_significant_figure_no_longer_changes():
+    """ISO 13528:2015 C.3.1: stop when neither s* nor x* changes from one iteration to the next
+    in s*'s third significant figure (x* at the same decimal place), by hand:
+
+    start:       x* = 24,      s* = 1.483 x 8 = 11.864
+    iteration 1: delta = 17.796, 5 -> 6.204;  x* = 205.204 / 9 = 22.8004, s* = 10.9854
+    iteration 2: delta = 16.478, 5 -> 6.3224; x* = 22.8136,             s* = 10.9567
+    s* 10.9854 and 10.9567 are both 11.0, x* 22.8004 and 22.8136 both 22.8: stop after 2.
+    Iterated on, the fixed point is x* = 22.8255, s* = 10.9309, which rounds to 10.9.
+    """
+    estimate = algorithm_a(NINE_RESULTS)
+
+    assert estimate.stopping is AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
+    assert estimate.iterations == 2
+    assert estimate.steps[1].x_star == pytest.approx(22.8004, abs=5e-5)
+    assert estimate.steps[1].s_star == pytest.approx(10.9854, abs=5e-5)
+    assert estimate.x_star == pytest.approx(22.8136, abs=5e-5)
+    assert estimate.s_star == pytest.approx(10.9567, abs=5e-5)
+    assert (round(estimate.x_star, 1), round(estimate.s_star, 1)) == (22.8, 11.0)
+
+
+def test_algorithm_a_iterates_to_full_convergence_when_the_round_says_so():
+    converged = algorithm_a(NINE_RESULTS, stopping=AlgorithmAStopping.FULL_CONVERGENCE)
+
+    assert converged.stopping is AlgorithmAStopping.FULL_CONVERGENCE
+    assert converged.iterations > 2
+    assert converged.x_star == pytest.approx(22.8255, abs=5e-5)
+    assert converged.s_star == pytest.approx(10.9309, abs=5e-5)
+    assert (round(converged.x_star, 1), round(converged.s_star, 1)) == (22.8, 10.9)
+
+
+def test_third_figure_rule_compares_x_star_at_the_decimal_place_of_s_stars_third_figure():
+    """s* = 0.0123 sets the place at 0.0001: x* 100.00012 and 100.00014 are the same there,
+    100.00012 and 100.00018 are not, whatever x*'s own third significant figure (100)."""
+    from proficiency.domain.iso13528 import AlgorithmAStep, third_significant_figure_unchanged
+
+    assert third_significant_figure_unchanged(AlgorithmAStep(100.00012, 0.01231), AlgorithmAStep(100.00014, 0.01229))
+    assert not third_significant_figure_unchanged(AlgorithmAStep(100.00012, 0.0123), AlgorithmAStep(100.00018, 0.0123))
+    assert not third_significant_figure_unchanged(AlgorithmAStep(100.0, 0.0123), AlgorithmAStep(100.0, 0.0124))
+
+
+def test_round_design_takes_the_standards_stopping_rule_unless_it_chooses_full_convergence():
+    results = [ParticipantResult(f"lab{i}", v) for i, v in enumerate(NINE_RESULTS)]
+    default = RoundDesign(assigned_value=ConsensusAssignedValue(), sigma_pt=RobustSigmaPt())
+    full = RoundDesign(ConsensusAssignedValue(), RobustSigmaPt(), AlgorithmAStopping.FULL_CONVERGENCE)
+
+    assert default.algorithm_a_stopping is AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
+    by_the_standard, converged = evaluate_round(results, default), evaluate_round(results, full)
+    assert by_the_standard.robust_estimate.stopping is AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
+    assert by_the_standard.sigma_pt == pytest.approx(10.9567, abs=5e-5)
+    assert converged.robust_estimate.stopping is AlgorithmAStopping.FULL_CONVERGENCE
+    assert converged.sigma_pt == pytest.approx(10.9309, abs=5e-5)
 
 
 # --- Algorithm A: hand-computed cases and edge cases ---------------------------
@@ -129,7 +194,7 @@ def test_algorithm_a_first_iteration_winsorises_an_outlier_by_hand():
 def test_algorithm_a_result_is_a_fixed_point_of_one_more_iteration():
     """Converged x*, s* reproduce themselves when winsorised once more (definition of C.3.1)."""
     values = [10.0, 11.0, 12.0, 13.0, 14.0, 100.0]
-    estimate = algorithm_a(values)
+    estimate = algorithm_a(values, stopping=FULL)
     delta = 1.5 * estimate.s_star
     winsorised = [min(max(v, estimate.x_star - delta), estimate.x_star + delta) for v in values]
     mean = sum(winsorised) / len(winsorised)
@@ -180,20 +245,22 @@ def _close(a: float, b: float, scale: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-7 * scale)
 
 
-@given(finite_results, st.randoms(use_true_random=False))
-def test_algorithm_a_does_not_depend_on_the_order_of_the_results(values, random):
+@given(finite_results, st.randoms(use_true_random=False), st.sampled_from(AlgorithmAStopping))
+def test_algorithm_a_does_not_depend_on_the_order_of_the_results(values, random, stopping):
     shuffled = list(values)
     random.shuffle(shuffled)
 
-    original, reordered = algorithm_a(values), algorithm_a(shuffled)
+    original, reordered = algorithm_a(values, stopping=stopping), algorithm_a(shuffled, stopping=stopping)
 
     assert (reordered.x_star, reordered.s_star) == (original.x_star, original.s_star)
 
 
+# Full convergence does not depend on offset and unit; the standard's rule, which reads decimal
+# digits, may stop one iteration earlier or later when the data are shifted or scaled.
 @given(finite_results, reported_values)
 def test_algorithm_a_shifts_with_the_data(values, shift):
-    original = algorithm_a(values)
-    shifted = algorithm_a([v + shift for v in values])
+    original = algorithm_a(values, stopping=FULL)
+    shifted = algorithm_a([v + shift for v in values], stopping=FULL)
     scale = 1 + max(abs(v) for v in values) + abs(shift)
 
     assert _close(shifted.x_star, original.x_star + shift, scale)
@@ -202,8 +269,8 @@ def test_algorithm_a_shifts_with_the_data(values, shift):
 
 @given(finite_results, st.floats(min_value=1e-3, max_value=1e3))
 def test_algorithm_a_scales_with_the_data(values, factor):
-    original = algorithm_a(values)
-    scaled = algorithm_a([factor * v for v in values])
+    original = algorithm_a(values, stopping=FULL)
+    scaled = algorithm_a([factor * v for v in values], stopping=FULL)
     scale = factor * (1 + max(abs(v) for v in values))
 
     assert _close(scaled.x_star, factor * original.x_star, scale)

@@ -151,6 +151,42 @@ async def test_consensus_round_takes_algorithm_a_and_its_uncertainty(runtime: Se
     assert scores["score_kind"] == "z'" and scores["zeta"] is not None and scores["en"] is not None
 
 
+NINE_RESULTS = [34, 24, 25, 30, 22, 35, 16, 13, 5]  # test_iso13528: the standard's rule stops after 2 iterations
+ROBUST = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "robust"}}
+
+
+async def closed_robust_round(runtime: ServiceRuntime, design: dict[str, Any]) -> dict[str, Any]:
+    orgs = [new_uscc() for _ in NINE_RESULTS]
+    round_ = await new_round(runtime, orgs, design)
+    for org, value in zip(orgs, NINE_RESULTS):
+        await submit(runtime, lab(org), round_["id"], value)
+    return await close_after_deadline(runtime, round_)
+
+
+async def test_robust_round_stops_algorithm_a_by_the_standards_rule_and_says_so(runtime: ServiceRuntime) -> None:
+    report = await closed_robust_round(runtime, ROBUST)
+
+    assert report["round"]["design"]["algorithm_a_stopping"] == "third_significant_figure"
+    assert report["robust_estimate"]["stopping"] == "third_significant_figure"
+    assert report["robust_estimate"]["iterations"] == 2
+    assert (report["assigned_value"], report["sigma_pt"]) == pytest.approx((22.8136, 10.9567), abs=5e-5)
+    plot = await service.round_plot(runtime, REGULATOR, report["round"]["id"], "svg")
+    assert b"stopped when the third significant figure of x* and s* no longer changed" in plot
+
+
+async def test_round_may_choose_full_convergence_and_its_report_says_so(runtime: ServiceRuntime) -> None:
+    report = await closed_robust_round(runtime, {**ROBUST, "algorithm_a_stopping": "full_convergence"})
+
+    assert report["round"]["design"]["algorithm_a_stopping"] == "full_convergence"
+    assert report["robust_estimate"]["stopping"] == "full_convergence"
+    assert (report["assigned_value"], report["sigma_pt"]) == pytest.approx((22.8255, 10.9309), abs=5e-5)
+    assert (await service.get_round(runtime, REGULATOR, report["round"]["id"]))["design"]["algorithm_a_stopping"] == (
+        "full_convergence"
+    )
+    plot = await service.round_plot(runtime, REGULATOR, report["round"]["id"], "png")
+    assert b"iterated to full convergence" in plot
+
+
 async def test_consensus_round_with_too_few_results_is_not_evaluated(runtime: ServiceRuntime, labs: list[str]) -> None:
     design = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "fixed", "value": 0.5}}
     round_ = await new_round(runtime, labs, design)

@@ -71,6 +71,10 @@ class CreateRound(Command):
     assigned_value: Annotated[ReferenceValue | Consensus, Field(discriminator="method")]
     sigma_pt: Annotated[FixedSigma | RobustSigma, Field(discriminator="method")]
     labs: list[USCC] = Field(default_factory=list, max_length=1000, description="labs to enrol at once")
+    algorithm_a_stopping: Literal["third_significant_figure", "full_convergence"] = Field(
+        default="third_significant_figure",
+        description="when Algorithm A stops: the standard's rule (ISO 13528:2015 C.3.1), or full convergence",
+    )
 
     def design(self) -> domain.RoundDesign:
         """The round's design as ISO 13528 takes it, or InvalidRoundDesign naming the part refused."""
@@ -82,7 +86,7 @@ class CreateRound(Command):
             sigma = self.sigma_pt.sigma_pt()
         except ValueError as exc:
             raise domain.InvalidRoundDesign(str(exc), "sigma_pt") from None
-        return domain.RoundDesign(assigned, sigma)
+        return domain.RoundDesign(assigned, sigma, domain.AlgorithmAStopping(self.algorithm_a_stopping))
 
 
 class EnrolLabs(Command):

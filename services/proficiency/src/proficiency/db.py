@@ -37,6 +37,8 @@ rounds = sa.Table(
     sa.Column("reference_value", sa.Float, nullable=True),
     sa.Column("reference_expanded_uncertainty", sa.Float, nullable=True),
     sa.Column("reference_coverage_factor", sa.Float, nullable=True),
+    # domain.AlgorithmAStopping; rounds created before the choice existed were full convergence.
+    sa.Column("algorithm_a_stopping", sa.String(30), nullable=False),
     sa.Column("status", sa.String(10), nullable=False),  # domain.RoundStatus
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("created_by", sa.String(120), nullable=False),
@@ -170,7 +172,7 @@ def design_of(row: Any) -> domain.RoundDesign:
     sigma: domain.FixedSigmaPt | domain.RobustSigmaPt = domain.RobustSigmaPt()
     if row.sigma_pt_method == domain.SigmaPtMethod.FIXED.value:
         sigma = domain.FixedSigmaPt(row.sigma_pt)
-    return domain.RoundDesign(assigned, sigma)
+    return domain.RoundDesign(assigned, sigma, domain.AlgorithmAStopping(row.algorithm_a_stopping))
 
 
 def design_values(design: domain.RoundDesign) -> dict[str, Any]:
@@ -181,6 +183,7 @@ def design_values(design: domain.RoundDesign) -> dict[str, Any]:
         sigma_pt=sigma.value if isinstance(sigma, domain.FixedSigmaPt) else None,
         assigned_value_method=assigned.method.value,
         reference_value=None, reference_expanded_uncertainty=None, reference_coverage_factor=None,
+        algorithm_a_stopping=design.algorithm_a_stopping.value,
     )
     if isinstance(assigned, domain.ReferenceAssignedValue):
         values.update(
@@ -260,7 +263,8 @@ def evaluation_json(evaluation: domain.RoundEvaluation) -> dict[str, Any]:
         "sigma_pt": evaluation.sigma_pt,
         "z_prime_used": evaluation.z_prime_used,
         "robust_estimate": (
-            {"x_star": robust.x_star, "s_star": robust.s_star, "iterations": robust.iterations, "p": robust.p}
+            {"x_star": robust.x_star, "s_star": robust.s_star, "iterations": robust.iterations, "p": robust.p,
+             "stopping": robust.stopping.value}
             if robust else None
         ),
     }

@@ -20,6 +20,7 @@ from proficiency.domain.blind_sample import (
 )
 from proficiency.domain.errors import InvalidInput, ProficiencyRuleViolation
 from proficiency.domain.iso13528 import (
+    AlgorithmAStopping,
     AssignedValueMethod,
     ConsensusAssignedValue,
     FixedSigmaPt,
@@ -63,6 +64,7 @@ from proficiency.domain.round import (
 )
 
 __all__ = [
+    "AlgorithmAStopping",
     "AssignedValueMethod",
     "BlindSample",
     "BlindSampleAction",

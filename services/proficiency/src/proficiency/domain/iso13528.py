@@ -2,7 +2,7 @@
 
 Pure functions and frozen dataclasses, no I/O. What each function computes and
 which clause asks for it is said in its docstring; the choices the standard
-leaves open (stopping rule, minimum number of results, floating-point guard)
+leaves open (how the stopping rule reads, minimum number of results, floating-point guard)
 are documented in ``STATISTICS.md`` at the root of the service.
 
 Symbols follow the standard: ``x`` a participant's result, ``x_pt`` the
@@ -18,11 +18,12 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import ClassVar
 
 # Written here rather than taken from a library: no maintained Python package
-# implements ISO 13528 Algorithm A, and the stopping rule must be ours to document.
+# implements ISO 13528 Algorithm A with the standard's stopping rule and full convergence as a choice.
 
 MINIMUM_RESULTS_FOR_ALGORITHM_A = 3
 """Fewer results give no robust estimate worth the name (with two, the median is
@@ -93,6 +94,13 @@ class AlgorithmADidNotConverge(ArithmeticError):
     """Algorithm A did not settle within the allowed number of iterations."""
 
 
+class AlgorithmAStopping(StrEnum):
+    """When Algorithm A stops iterating: by the standard's rule (C.3.1), or at the fixed point."""
+
+    THIRD_SIGNIFICANT_FIGURE = "third_significant_figure"
+    FULL_CONVERGENCE = "full_convergence"
+
+
 @dataclass(frozen=True)
 class AlgorithmAStep:
     """x* and s* after one iteration (step 0 holds the starting values)."""
@@ -103,26 +111,31 @@ class AlgorithmAStep:
 
 @dataclass(frozen=True)
 class RobustEstimate:
-    """Result of Algorithm A: robust mean x*, robust standard deviation s*."""
+    """Result of Algorithm A: robust mean x*, robust standard deviation s*, and the stopping
+    rule that ended the iterations."""
 
     x_star: float
     s_star: float
     iterations: int
     p: int
     steps: tuple[AlgorithmAStep, ...]
+    stopping: AlgorithmAStopping = AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
 
 
 def algorithm_a(
     values: Iterable[float],
     *,
+    stopping: AlgorithmAStopping = AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE,
     tolerance: float = 1e-10,
     max_iterations: int = 10_000,
 ) -> RobustEstimate:
     """Robust mean x* and robust standard deviation s* by ISO 13528:2015 Algorithm A.
 
     C.3.1: start with x* = median(x_i) and s* = 1.483 median|x_i - x*|
-    (``algorithm_a_start``); then repeat ``algorithm_a_iteration`` until
-    ``algorithm_a_has_settled`` (our stopping rule, said there).
+    (``algorithm_a_start``); then repeat ``algorithm_a_iteration`` until the
+    ``stopping`` rule is met: by default the standard's
+    (``third_significant_figure_unchanged``), or full convergence
+    (``fully_converged``, with ``tolerance``).
 
     When more than half the results are identical the starting s* is 0, so
     delta = 0 and the algorithm's fixed point is x* = median, s* = 0: that is
@@ -132,20 +145,63 @@ def algorithm_a(
     or a value that is not a finite number, and AlgorithmADidNotConverge when
     ``max_iterations`` iterations were not enough.
     """
+    stopping = AlgorithmAStopping(stopping)
     data = _algorithm_a_data(values, tolerance, max_iterations)
     p = len(data)
     steps = [algorithm_a_start(data)]
     if steps[0].s_star == 0.0:
-        return RobustEstimate(steps[0].x_star, 0.0, 0, p, tuple(steps))
+        return RobustEstimate(steps[0].x_star, 0.0, 0, p, tuple(steps), stopping)
     for iteration in range(1, max_iterations + 1):
         previous = steps[-1]
         current = algorithm_a_iteration(data, previous)
         steps.append(current)
-        if algorithm_a_has_settled(previous, current, tolerance):
-            return RobustEstimate(current.x_star, current.s_star, iteration, p, tuple(steps))
+        if _has_stopped(stopping, previous, current, tolerance):
+            return RobustEstimate(current.x_star, current.s_star, iteration, p, tuple(steps), stopping)
     raise AlgorithmADidNotConverge(
         f"Algorithm A did not converge in {max_iterations} iterations "
         f"(last x* = {steps[-1].x_star!r}, s* = {steps[-1].s_star!r})"
+    )
+
+
+def _has_stopped(stopping: AlgorithmAStopping, previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
+    if stopping is AlgorithmAStopping.FULL_CONVERGENCE:
+        return fully_converged(previous, current, tolerance)
+    return third_significant_figure_unchanged(previous, current)
+
+
+def third_significant_figure_unchanged(previous: AlgorithmAStep, current: AlgorithmAStep) -> bool:
+    """The standard's stopping rule (ISO 13528:2015 C.3.1): convergence may be assumed when there
+    is no change from one iteration to the next in the third significant figure of the robust
+    standard deviation s* and of the equivalent figure (the same decimal place) in the robust
+    average x*.
+
+    Both are rounded half to even, in decimal, at the place of the current s*'s third
+    significant figure (the decimal digits of each float's shortest representation), so that
+    the rule reads the numbers the way a person reading the table does.
+    """
+    if current.s_star == 0:
+        return previous == current
+    place = Decimal(1).scaleb(Decimal(repr(current.s_star)).adjusted() - 2)
+    return all(
+        _rounded_at(before, place) == _rounded_at(after, place)
+        for before, after in ((previous.s_star, current.s_star), (previous.x_star, current.x_star))
+    )
+
+
+def _rounded_at(value: float, place: Decimal) -> Decimal:
+    return Decimal(repr(value)).quantize(place, rounding=ROUND_HALF_EVEN)
+
+
+def fully_converged(previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
+    """Full convergence: neither x* nor s* moved by more than ``tolerance`` x s*.
+
+    Iterating on to numerical convergence lands on the fixed point the standard's rule
+    approximates, and keeps the result independent of the order, offset and unit of the data;
+    a round chooses it as ``AlgorithmAStopping.FULL_CONVERGENCE``.
+    """
+    return (
+        abs(current.x_star - previous.x_star) <= tolerance * current.s_star
+        and abs(current.s_star - previous.s_star) <= tolerance * current.s_star
     )
 
 
@@ -171,20 +227,6 @@ def algorithm_a_iteration(values: Sequence[float], step: AlgorithmAStep) -> Algo
     winsorised = [min(max(x, low), high) for x in data]
     x_star = math.fsum(winsorised) / len(data)
     return AlgorithmAStep(x_star, S_STAR_FACTOR * _sample_standard_deviation(winsorised, x_star))
-
-
-def algorithm_a_has_settled(previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
-    """Our stopping rule: neither x* nor s* moved by more than ``tolerance`` x s*.
-
-    The standard says convergence "may be assumed" once the third significant
-    figure stops changing; iterating on to numerical convergence satisfies that,
-    lands on the fixed point the rule approximates, and keeps the result
-    independent of the order, offset and unit of the data.
-    """
-    return (
-        abs(current.x_star - previous.x_star) <= tolerance * current.s_star
-        and abs(current.s_star - previous.s_star) <= tolerance * current.s_star
-    )
 
 
 def _algorithm_a_data(values: Iterable[float], tolerance: float, max_iterations: int) -> list[float]:
@@ -436,6 +478,7 @@ class RoundDesign:
 
     assigned_value: ReferenceAssignedValue | ConsensusAssignedValue
     sigma_pt: FixedSigmaPt | RobustSigmaPt
+    algorithm_a_stopping: AlgorithmAStopping = AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
 
     @property
     def needs_algorithm_a(self) -> bool:
@@ -497,7 +540,9 @@ def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) ->
     Algorithm A, or a derived sigma_pt of 0.
     """
     _require_one_result_per_lab(results)
-    robust = algorithm_a([r.value for r in results]) if design.needs_algorithm_a else None
+    robust = None
+    if design.needs_algorithm_a:
+        robust = algorithm_a([r.value for r in results], stopping=design.algorithm_a_stopping)
     x_pt, u_x_pt, expanded_u_x_pt = assigned_value_with_uncertainty(design, robust)
     sigma_pt = sigma_pt_of_round(design, robust)
     z_prime_used = not uncertainty_of_assigned_value_is_negligible(u_x_pt, sigma_pt)

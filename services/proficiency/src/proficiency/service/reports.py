@@ -50,5 +50,6 @@ async def round_plot(runtime: ServiceRuntime, principal: Principal, round_id: st
         sigma_pt=evaluation["sigma_pt"],
         points=points,
         score_kind=views.score_used(evaluation).value,
+        caption=views.method_statement(row),
         fmt=fmt,
     )

@@ -55,7 +55,7 @@ def design_view(row: Any, reveal: bool) -> dict[str, Any]:
     sigma: dict[str, Any] = {"method": row.sigma_pt_method}
     if domain.SigmaPtMethod(row.sigma_pt_method) is domain.SigmaPtMethod.FIXED:
         sigma["value"] = row.sigma_pt  # announced in advance (ISO 13528 8.1), so labs may know it
-    return {"assigned_value": assigned, "sigma_pt": sigma}
+    return {"assigned_value": assigned, "sigma_pt": sigma, "algorithm_a_stopping": row.algorithm_a_stopping}
 
 
 def round_view(row: Any) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def published_outcome(row: Any, scored: Sequence[Any], enrolled: int) -> dict[st
         "expanded_uncertainty": evaluation["expanded_uncertainty"],
         "sigma_pt": sigma_pt,
         "score_used": score_used(evaluation).value,
-        "robust_estimate": evaluation["robust_estimate"],
+        "robust_estimate": robust_estimate_view(row),
         "participants": len(scored),
         "enrolled_without_result": enrolled - len(scored),
         "signals": {s.value: 0 for s in domain.Signal} | dict(Counter(x.signal for x in scored)),
@@ -139,6 +139,33 @@ def published_outcome(row: Any, scored: Sequence[Any], enrolled: int) -> dict[st
             domain.Signal.ACTION.value: [x_pt - 3 * sigma_pt, x_pt + 3 * sigma_pt],
         },
     }
+
+
+def robust_estimate_view(row: Any) -> dict[str, Any] | None:
+    """x*, s*, iterations, p and the stopping rule Algorithm A ran by (None without Algorithm A);
+    rounds closed before the rule was recorded with the estimate take the round's own."""
+    robust = row.evaluation["robust_estimate"]
+    return None if robust is None else {"stopping": row.algorithm_a_stopping, **robust}
+
+
+STOPPING_STATEMENTS = {
+    domain.AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE: (
+        "stopped when the third significant figure of x* and s* no longer changed (ISO 13528:2015 C.3.1)"
+    ),
+    domain.AlgorithmAStopping.FULL_CONVERGENCE: "iterated to full convergence",
+}
+
+
+def method_statement(row: Any) -> str:
+    """How the closed round's x_pt and sigma_pt were obtained, in a sentence (the plot's caption)."""
+    robust = robust_estimate_view(row)
+    if robust is None:
+        return "x_pt: the reference value; sigma_pt: fixed in advance."
+    stopping = STOPPING_STATEMENTS[domain.AlgorithmAStopping(robust["stopping"])]
+    return (
+        f"x* and s* by ISO 13528 Algorithm A over {robust['p']} results, {stopping}, "
+        f"after {robust['iterations']} iterations."
+    )
 
 
 def distribution_view(scored: Sequence[Any], principal: Principal) -> list[dict[str, Any]]:
