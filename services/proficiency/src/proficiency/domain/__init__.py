@@ -2,7 +2,8 @@
 
 - ``iso13528``: the statistics of a round as ISO 13528:2015 describes them (Algorithm A,
   u(x_pt), z, z', zeta, E_n, signals);
-- ``round``: a proficiency-testing round (ISO/IEC 17043), open until closed and evaluated;
+- ``round``: a proficiency-testing round (ISO/IEC 17043), open until closed and evaluated, or
+  cancelled;
 - ``blind_sample``: a sample with a known value, assigned to a lab, reported once;
 - ``measurement``: a lab's value with U and k, as a round or a sample takes it;
 - ``outcomes``: lab failures, and when a field of a lab's qualification must be suspended;
@@ -47,17 +48,24 @@ from proficiency.domain.outcomes import (
     suspension_required,
 )
 from proficiency.domain.round import (
+    CancelledRoundHasNoReport,
+    Cancellation,
+    ClosingDecision,
     DeadlinePassed,
     DuplicateSubmission,
     EnrolmentAfterDeadline,
+    InvalidClosingDecision,
     InvalidRoundDesign,
     LabNotEnrolled,
     LateSubmission,
+    MissingReason,
     ProficiencyRound,
     ResultForAnotherLab,
     RoundAction,
+    RoundCancelled,
     RoundCannotBeEvaluated,
     RoundClosed,
+    RoundEvaluableAsDesigned,
     RoundStatus,
     RoundStillOpen,
     ReportNotPublished,
@@ -71,6 +79,9 @@ __all__ = [
     "BlindSampleEvaluation",
     "BlindSampleOutcome",
     "BlindSampleStatus",
+    "Cancellation",
+    "CancelledRoundHasNoReport",
+    "ClosingDecision",
     "ConsensusAssignedValue",
     "DeadlinePassed",
     "DuplicateSubmission",
@@ -78,6 +89,7 @@ __all__ = [
     "FixedSigmaPt",
     "HistoryEntry",
     "InvalidBlindSample",
+    "InvalidClosingDecision",
     "InvalidInput",
     "InvalidMeasurement",
     "InvalidRoundDesign",
@@ -85,6 +97,7 @@ __all__ = [
     "LabNotEnrolled",
     "LabPerformance",
     "LateSubmission",
+    "MissingReason",
     "OutcomeKind",
     "ParticipantResult",
     "ProficiencyRound",
@@ -94,9 +107,11 @@ __all__ = [
     "ResultForAnotherLab",
     "RobustSigmaPt",
     "RoundAction",
+    "RoundCancelled",
     "RoundCannotBeEvaluated",
     "RoundClosed",
     "RoundDesign",
+    "RoundEvaluableAsDesigned",
     "RoundEvaluation",
     "RoundOutcome",
     "RoundStatus",

@@ -518,6 +518,8 @@ class RoundEvaluation:
     z_prime_used: bool
     robust_estimate: RobustEstimate | None
     labs: tuple[LabPerformance, ...]
+    assigned_value_method: AssignedValueMethod = AssignedValueMethod.REFERENCE
+    sigma_pt_method: SigmaPtMethod = SigmaPtMethod.FIXED
 
     def for_lab(self, lab_id: str) -> LabPerformance:
         for performance in self.labs:
@@ -557,6 +559,8 @@ def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) ->
         z_prime_used=z_prime_used,
         robust_estimate=robust,
         labs=labs,
+        assigned_value_method=design.assigned_value.method,
+        sigma_pt_method=design.sigma_pt.method,
     )
 
 

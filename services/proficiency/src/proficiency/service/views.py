@@ -38,6 +38,10 @@ def is_closed(row: Any) -> bool:
     return domain.RoundStatus(row.status) is domain.RoundStatus.CLOSED
 
 
+def is_cancelled(row: Any) -> bool:
+    return domain.RoundStatus(row.status) is domain.RoundStatus.CANCELLED
+
+
 # --- rounds --------------------------------------------------------------------------------
 
 
@@ -59,11 +63,16 @@ def design_view(row: Any, reveal: bool) -> dict[str, Any]:
 
 
 def round_view(row: Any) -> dict[str, Any]:
-    return {
+    view = {
         "id": row.id, "field": row.field, "measurand": row.measurand, "unit": row.unit,
         "deadline": row.deadline.isoformat(), "status": row.status, "created_at": row.created_at.isoformat(),
         "closed_at": iso(row.closed_at),
     }
+    if is_cancelled(row):  # why the round has no scores, told to everyone who sees it
+        view["cancellation"] = {
+            "reason": row.cancellation_reason, "cancelled_by": row.cancelled_by, "at": iso(row.cancelled_at),
+        }
+    return view
 
 
 def round_detail_view(
@@ -130,6 +139,8 @@ def published_outcome(row: Any, scored: Sequence[Any], enrolled: int) -> dict[st
         "expanded_uncertainty": evaluation["expanded_uncertainty"],
         "sigma_pt": sigma_pt,
         "score_used": score_used(evaluation).value,
+        "obtained": obtained_view(row),
+        "closing_decision": row.closing_decision,
         "robust_estimate": robust_estimate_view(row),
         "participants": len(scored),
         "enrolled_without_result": enrolled - len(scored),
@@ -156,16 +167,39 @@ STOPPING_STATEMENTS = {
 }
 
 
+def obtained_view(row: Any) -> dict[str, Any]:
+    """How the closed round's x_pt and sigma_pt were obtained: the methods used, and which of
+    them the regulator chose at closing (rounds closed before this was recorded: the design)."""
+    evaluation, decision = row.evaluation, row.closing_decision
+    return {
+        "assigned_value": evaluation.get("assigned_value_method", row.assigned_value_method),
+        "sigma_pt": evaluation.get("sigma_pt_method", row.sigma_pt_method),
+        "chosen_at_closing": [part for part in ("assigned_value", "sigma_pt") if decision and decision[part]],
+    }
+
+
 def method_statement(row: Any) -> str:
-    """How the closed round's x_pt and sigma_pt were obtained, in a sentence (the plot's caption)."""
-    robust = robust_estimate_view(row)
-    if robust is None:
-        return "x_pt: the reference value; sigma_pt: fixed in advance."
-    stopping = STOPPING_STATEMENTS[domain.AlgorithmAStopping(robust["stopping"])]
-    return (
-        f"x* and s* by ISO 13528 Algorithm A over {robust['p']} results, {stopping}, "
-        f"after {robust['iterations']} iterations."
-    )
+    """How the closed round's x_pt and sigma_pt were obtained, in words (the plot's caption)."""
+    obtained, robust = obtained_view(row), robust_estimate_view(row)
+    chosen = obtained["chosen_at_closing"]
+    words = {
+        "assigned_value": {"reference": "the reference value", "consensus": "x* of Algorithm A"},
+        "sigma_pt": {"fixed": "fixed", "robust": "s* of Algorithm A"},
+    }
+    parts = [
+        f"{symbol}: {words[part][obtained[part]]}{' chosen at closing' if part in chosen else ''}"
+        for part, symbol in (("assigned_value", "x_pt"), ("sigma_pt", "sigma_pt"))
+    ]
+    sentences = ["; ".join(parts) + "."]
+    if robust is not None:
+        stopping = STOPPING_STATEMENTS[domain.AlgorithmAStopping(robust["stopping"])]
+        sentences.append(
+            f"x* and s* by ISO 13528 Algorithm A over {robust['p']} results, {stopping}, "
+            f"after {robust['iterations']} iterations."
+        )
+    if row.closing_decision:
+        sentences.append(f"Chosen by {row.closing_decision['decided_by']}: {row.closing_decision['reason']}")
+    return " ".join(sentences)
 
 
 def distribution_view(scored: Sequence[Any], principal: Principal) -> list[dict[str, Any]]:
