@@ -591,6 +591,8 @@ def test_a_negative_spread_uncertainty_or_coverage_factor_is_refused_naming_it(c
         (lambda: en_score(1e308, -1e308, 1.0, 0.0), "x and x_pt"),
         (lambda: standard_uncertainty_from_expanded(1e308, 1e-300), "coverage_factor"),
         (lambda: standard_uncertainty_of_consensus(1.7e308, 1), "s_star"),
+        (lambda: ReferenceAssignedValue(10.0, 1e308, 1e-300), "coverage_factor"),
+        (lambda: ParticipantResult("A", 10.0, 1e308, 1e-300), "coverage_factor"),
     ],
 )
 def test_a_result_too_large_for_a_float_is_refused_with_a_value_error(call, names):

@@ -442,9 +442,10 @@ class ReferenceAssignedValue:
         if not math.isfinite(self.value):
             raise ValueError(f"the reference value must be a finite number, got {self.value!r}")
         require_positive(
-            "the reference value's expanded uncertainty U", self.expanded_uncertainty, allow_zero=True
+            "the reference value's expanded_uncertainty U", self.expanded_uncertainty, allow_zero=True
         )
-        require_positive("the reference value's coverage factor k", self.coverage_factor)
+        require_positive("the reference value's coverage_factor k", self.coverage_factor)
+        standard_uncertainty_from_expanded(self.expanded_uncertainty, self.coverage_factor)  # u = U/k is a float
 
 
 @dataclass(frozen=True)

@@ -247,9 +247,9 @@ class ClosingDecision:
             raise InvalidClosingDecision(
                 "the round's sigma_pt was fixed in advance; it is not chosen again at closing", "sigma_pt"
             )
-        return dataclasses.replace(
-            design, assigned_value=self.assigned_value or design.assigned_value, sigma_pt=self.sigma_pt or design.sigma_pt
-        )
+        assigned = design.assigned_value if self.assigned_value is None else self.assigned_value
+        sigma = design.sigma_pt if self.sigma_pt is None else self.sigma_pt
+        return dataclasses.replace(design, assigned_value=assigned, sigma_pt=sigma)
 
 
 def stated_reason(reason: str, what: str) -> str:
