@@ -171,7 +171,7 @@ async def test_robust_round_stops_algorithm_a_by_the_standards_rule_and_says_so(
     assert report["robust_estimate"]["iterations"] == 2
     assert (report["assigned_value"], report["sigma_pt"]) == pytest.approx((22.8136, 10.9567), abs=5e-5)
     plot = await service.round_plot(runtime, REGULATOR, report["round"]["id"], "svg")
-    assert b"stopped when the third significant figure of x* and s* no longer changed" in plot
+    assert b"stopped when s* and x* no longer changed at s*'s third significant figure" in plot
 
 
 async def test_round_may_choose_full_convergence_and_its_report_says_so(runtime: ServiceRuntime) -> None:

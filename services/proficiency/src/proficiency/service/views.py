@@ -161,7 +161,7 @@ def robust_estimate_view(row: Any) -> dict[str, Any] | None:
 
 STOPPING_STATEMENTS = {
     domain.AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE: (
-        "stopped when the third significant figure of x* and s* no longer changed (ISO 13528:2015 C.3.1)"
+        "stopped when s* and x* no longer changed at s*'s third significant figure (ISO 13528:2015 C.3.1)"
     ),
     domain.AlgorithmAStopping.FULL_CONVERGENCE: "iterated to full convergence",
 }
@@ -183,8 +183,9 @@ def method_statement(row: Any) -> str:
     obtained, robust = obtained_view(row), robust_estimate_view(row)
     chosen = obtained["chosen_at_closing"]
     words = {
-        "assigned_value": {"reference": "the reference value", "consensus": "x* of Algorithm A"},
-        "sigma_pt": {"fixed": "fixed", "robust": "s* of Algorithm A"},
+        "assigned_value": {domain.AssignedValueMethod.REFERENCE: "the reference value",
+                           domain.AssignedValueMethod.CONSENSUS: "x* of Algorithm A"},
+        "sigma_pt": {domain.SigmaPtMethod.FIXED: "fixed", domain.SigmaPtMethod.ROBUST: "s* of Algorithm A"},
     }
     parts = [
         f"{symbol}: {words[part][obtained[part]]}{' chosen at closing' if part in chosen else ''}"
