@@ -113,6 +113,50 @@ async def test_failed_blind_sample_requires_the_field_suspension_on_the_topic(se
         assert of(seen, SUSPENSION_REQUIRED, lab)[0].json()["reference_ids"] == [sample_id]
 
 
+async def test_a_round_too_small_for_its_consensus_is_cancelled_or_closed_with_chosen_values_on_the_topic(
+    service_env, kafka: str
+) -> None:
+    """Two consensus rounds of two results each, which closing refuses: the regulator cancels one
+    and closes the other with a reference value and sigma_pt chosen then; both are published."""
+    a, b = new_uscc(), new_uscc()
+    consensus = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "robust"}}
+    async with running(proficiency_app()) as client, TopicReader(kafka, topics.PROFICIENCY) as reader:
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+        round_ids = []
+        for _ in range(2):
+            created = await client.post("/rounds", json=proficiency_round([a, b], deadline, design=consensus),
+                                        headers=REGULATOR)
+            round_ids.append(created.json()["id"])
+            for org, value in ((a, 10.0), (b, 12.0)):
+                assert (await client.post(f"/rounds/{round_ids[-1]}/results", json={"value": value},
+                                          headers=as_lab(org))).status_code == 201
+        await asyncio.sleep(max(0.0, (deadline - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+        cancelled_id, chosen_id = round_ids
+        refused = await client.post(f"/rounds/{cancelled_id}/close", headers=REGULATOR)
+        assert refused.status_code == 422 and refused.json()["field"] == "results"
+
+        cancelled = await client.post(f"/rounds/{cancelled_id}/cancel", json={"reason": "two results"},
+                                      headers=REGULATOR)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+        chosen = await client.post(f"/rounds/{chosen_id}/close-with-chosen-values", headers=REGULATOR, json={
+            "assigned_value": {"method": "reference", "value": 10.0, "expanded_uncertainty": 0.2, "coverage_factor": 2},
+            "sigma_pt": {"method": "fixed", "value": 0.5}, "reason": "two results: the CRM instead",
+        })
+        assert chosen.status_code == 200, chosen.text
+        assert chosen.json()["obtained"]["chosen_at_closing"] == ["assigned_value", "sigma_pt"]
+
+        seen = await reader.until(lambda s: bool(of(s, events.RoundCancelledV1.ce_type, cancelled_id))
+                                  and bool(of(s, events.RoundClosedV1.ce_type, chosen_id)))
+        cancellation = events.RoundCancelledV1.model_validate_json(of(seen, events.RoundCancelledV1.ce_type,
+                                                                      cancelled_id)[0].value)
+        assert (cancellation.reason, cancellation.results_received) == ("two results", 2)
+        closing = events.RoundClosedV1.model_validate_json(of(seen, events.RoundClosedV1.ce_type, chosen_id)[0].value)
+        assert closing.chosen_at_closing == ["assigned_value", "sigma_pt"]
+        assert closing.closing_reason == "two results: the CRM instead" and closing.assigned_value == 10.0
+        await reader.settle(1.0)
+        assert not of(reader.seen, events.RoundClosedV1.ce_type, cancelled_id)
+
+
 async def test_a_lab_cannot_submit_for_another_lab_nor_read_its_result(service_env) -> None:
     a, b, outsider = new_uscc(), new_uscc(), new_uscc()
     async with running(proficiency_app()) as client:

@@ -138,3 +138,26 @@ async def test_blind_sample_routes_keep_the_known_value_from_the_lab(client: htt
     assert verdict["passed"] is False
     outcomes = (await client.get(f"/labs/{org}/outcomes", headers=REGULATOR)).json()
     assert outcomes["suspensions_required"][0]["evidence"] == [sample_id]
+
+
+async def test_cancel_and_close_with_chosen_values_are_the_regulators_and_refuse_bad_input(client: httpx.AsyncClient) -> None:
+    org = new_uscc()
+    created = (await client.post("/rounds", json=round_body([org]), headers=REGULATOR)).json()
+    cancel, close_chosen = f"/rounds/{created['id']}/cancel", f"/rounds/{created['id']}/close-with-chosen-values"
+
+    assert (await client.post(cancel, json={"reason": "x"}, headers=as_lab(org))).status_code == 403
+    assert (await client.post(close_chosen, json={"reason": "x"}, headers=as_lab(org))).status_code == 403
+    no_reason = await client.post(cancel, json={"reason": "   "}, headers=REGULATOR)
+    assert no_reason.status_code == 422 and error_fields(no_reason) == {"reason"}
+    nothing_chosen = await client.post(close_chosen, json={"reason": "two results"}, headers=REGULATOR)
+    assert nothing_chosen.status_code == 422
+    assert "assigned_value" in nothing_chosen.text and "sigma_pt" in nothing_chosen.text
+    negative = await client.post(close_chosen, json={"reason": "r", "sigma_pt": {"method": "fixed", "value": -1}},
+                                 headers=REGULATOR)
+    assert negative.status_code == 422 and error_fields(negative) == {"value"}
+
+    cancelled = await client.post(cancel, json={"reason": "sample contaminated"}, headers=REGULATOR)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (await client.get("/rounds?status=cancelled", headers=REGULATOR)).json()["items"][0]["id"] == created["id"]
+    late = await client.post(f"/rounds/{created['id']}/results", json={"value": 100.0}, headers=as_lab(org))
+    assert late.status_code == 409 and late.json()["field"] == "status"

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from proficiency.domain import (
+    AssignedValueMethod,
     BlindSample,
+    Cancellation,
+    ClosingDecision,
+    InvalidClosingDecision,
+    InvalidInput,
+    RoundCancelled,
+    RoundEvaluableAsDesigned,
+    SigmaPtMethod,
     BlindSampleAction,
     BlindSampleOutcome,
     BlindSampleStatus,
@@ -36,6 +44,7 @@ from proficiency.domain.iso13528 import (
     ConsensusAssignedValue,
     FixedSigmaPt,
     ReferenceAssignedValue,
+    RobustSigmaPt,
     RoundDesign,
     ScoreKind,
     Signal,
@@ -350,3 +359,174 @@ def test_blind_sample_needs_a_usable_tolerance():
     with pytest.raises(InvalidBlindSample) as refused:
         BlindSample("BS-1", known_value=50.0, tolerance=-1.0)
     assert refused.value.field == "tolerance"
+
+
+def test_blind_sample_report_too_far_from_the_known_value_for_a_float_is_refused_naming_the_value():
+    sample = BlindSample("BS-1", known_value=-1e308, tolerance=2.0)
+
+    with pytest.raises(InvalidMeasurement) as refused:
+        sample.report_result("lab-A", 1e308, at=BEFORE)
+
+    assert refused.value.field == "value" and refused.value.status_code == 422
+    assert sample.status is BlindSampleStatus.ASSIGNED and sample.report is None
+
+
+# --- A way out for a round its results cannot evaluate: cancel, or close with values chosen then ---
+
+REGULATOR_ACTOR = "regulator:desk-7"
+
+
+def consensus_round(results: dict[str, float], sigma_pt: FixedSigmaPt | RobustSigmaPt | None = None) -> ProficiencyRound:
+    design = RoundDesign(assigned_value=ConsensusAssignedValue(), sigma_pt=sigma_pt or RobustSigmaPt())
+    pt_round = ProficiencyRound("PT-9", field="F", measurand="lead", unit="µg/L", deadline=DEADLINE, design=design,
+                                enrolled_labs=list(results) + ["lab-silent"])
+    for lab_id, value in results.items():
+        pt_round.submit(lab_id, value, at=BEFORE)
+    return pt_round
+
+
+def test_a_round_with_too_few_results_for_its_consensus_is_cancelled_with_a_reason():
+    pt_round = consensus_round({"lab-A": 10.0, "lab-B": 10.4})
+    with pytest.raises(RoundCannotBeEvaluated):
+        pt_round.close(at=AFTER)
+
+    cancellation = pt_round.cancel("two results: no consensus", by=REGULATOR_ACTOR, at=AFTER)
+
+    assert pt_round.status is RoundStatus.CANCELLED
+    assert cancellation == Cancellation("two results: no consensus", REGULATOR_ACTOR, AFTER)
+    assert pt_round.cancellation == cancellation and pt_round.evaluation is None
+
+
+def test_a_cancelled_round_takes_nothing_more_and_is_neither_closed_nor_cancelled_again():
+    pt_round = consensus_round({"lab-A": 10.0})
+    pt_round.cancel("sample contaminated", by=REGULATOR_ACTOR, at=BEFORE)
+
+    refusals = [
+        lambda: pt_round.submit("lab-silent", 10.1, at=BEFORE),
+        lambda: pt_round.enrol(["lab-Z"], at=BEFORE),
+        lambda: pt_round.close(at=AFTER),
+        lambda: pt_round.close_with_chosen_values(None, FixedSigmaPt(0.5), reason="r", by=REGULATOR_ACTOR, at=AFTER),
+        lambda: pt_round.cancel("again", by=REGULATOR_ACTOR, at=AFTER),
+    ]
+    for refused in refusals:
+        with pytest.raises(RoundCancelled) as answer:
+            refused()
+        assert answer.value.status_code == 409 and answer.value.field == "status"
+        assert "is cancelled" in answer.value.message
+
+
+def test_a_closed_round_cannot_be_cancelled():
+    pt_round = open_round()
+    pt_round.close(at=AFTER)
+
+    with pytest.raises(RoundClosed):
+        pt_round.cancel("too late", by=REGULATOR_ACTOR, at=AFTER)
+    assert pt_round.status is RoundStatus.CLOSED
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_cancellation_states_its_reason(reason):
+    pt_round = open_round()
+
+    with pytest.raises(InvalidInput) as refused:
+        pt_round.cancel(reason, by=REGULATOR_ACTOR, at=BEFORE)
+    assert refused.value.field == "reason" and refused.value.status_code == 422
+    assert pt_round.status is RoundStatus.OPEN
+
+
+def test_a_round_too_small_for_algorithm_a_closes_with_a_reference_value_and_sigma_chosen_then():
+    """x_pt = 10 (U 0.2, k 2: u = 0.1 < 0.3 x 0.5), sigma_pt = 0.5: z = 0.8 and 4.0 by hand."""
+    pt_round = consensus_round({"lab-A": 10.4, "lab-B": 12.0})
+
+    evaluation = pt_round.close_with_chosen_values(
+        ReferenceAssignedValue(10.0, 0.2, 2.0), FixedSigmaPt(0.5),
+        reason="two results: the CRM value instead", by=REGULATOR_ACTOR, at=AFTER,
+    )
+
+    assert pt_round.status is RoundStatus.CLOSED and pt_round.evaluation is evaluation
+    assert (evaluation.assigned_value, evaluation.sigma_pt, evaluation.robust_estimate) == (10.0, 0.5, None)
+    assert (evaluation.assigned_value_method, evaluation.sigma_pt_method) == (
+        AssignedValueMethod.REFERENCE, SigmaPtMethod.FIXED
+    )
+    assert [(p.lab_id, p.score, p.signal) for p in evaluation.labs] == [
+        ("lab-A", pytest.approx(0.8), Signal.ACCEPTABLE), ("lab-B", pytest.approx(4.0), Signal.ACTION)
+    ]
+    decision = pt_round.closing_decision
+    assert decision == ClosingDecision(
+        ReferenceAssignedValue(10.0, 0.2, 2.0), FixedSigmaPt(0.5), "two results: the CRM value instead", REGULATOR_ACTOR,
+        AFTER,
+    )
+    assert decision.chosen == ("assigned_value", "sigma_pt")
+
+
+def test_more_than_half_identical_results_close_with_a_fixed_sigma_pt_chosen_then():
+    """s* = 0 leaves x* = median = 3 usable; sigma_pt 0.5 chosen: z(9) = 6 / 0.5 = 12."""
+    pt_round = consensus_round({"lab-A": 3.0, "lab-B": 3.0, "lab-C": 3.0, "lab-D": 4.0, "lab-E": 9.0})
+    with pytest.raises(RoundCannotBeEvaluated, match="s\\* is 0"):
+        pt_round.close(at=AFTER)
+
+    evaluation = pt_round.close_with_chosen_values(None, FixedSigmaPt(0.5), reason="MAD 0", by=REGULATOR_ACTOR, at=AFTER)
+
+    assert evaluation.assigned_value == 3.0 and evaluation.sigma_pt == 0.5
+    assert evaluation.assigned_value_method is AssignedValueMethod.CONSENSUS
+    assert evaluation.for_lab("lab-E").score == pytest.approx(12.0)
+    assert pt_round.closing_decision is not None and pt_round.closing_decision.chosen == ("sigma_pt",)
+
+
+def test_values_chosen_at_closing_replace_only_what_the_results_were_to_give():
+    """A stated reference value or a fixed sigma_pt is not chosen again once results are in."""
+    design = RoundDesign(ReferenceAssignedValue(10.0, 0.2, 2.0), RobustSigmaPt())
+    pt_round = ProficiencyRound("PT-1", field="F", measurand="lead", unit="µg/L", deadline=DEADLINE, design=design,
+                                enrolled_labs=["lab-A"])
+    pt_round.submit("lab-A", 10.4, at=BEFORE)
+
+    with pytest.raises(InvalidClosingDecision) as refused:
+        pt_round.close_with_chosen_values(
+            ReferenceAssignedValue(10.4, 0.2, 2.0), FixedSigmaPt(0.5), reason="r", by=REGULATOR_ACTOR, at=AFTER
+        )
+    assert refused.value.field == "assigned_value" and refused.value.status_code == 422
+    assert pt_round.status is RoundStatus.OPEN
+
+
+def test_a_closing_decision_chooses_something_and_says_why():
+    pt_round = consensus_round({"lab-A": 10.0})
+
+    with pytest.raises(InvalidClosingDecision) as nothing:
+        pt_round.close_with_chosen_values(None, None, reason="r", by=REGULATOR_ACTOR, at=AFTER)
+    assert nothing.value.field == "assigned_value"
+    with pytest.raises(InvalidInput) as no_reason:
+        pt_round.close_with_chosen_values(None, FixedSigmaPt(0.5), reason=" ", by=REGULATOR_ACTOR, at=AFTER)
+    assert no_reason.value.field == "reason"
+    assert pt_round.status is RoundStatus.OPEN
+
+
+def test_values_chosen_that_still_leave_the_round_unevaluable_are_refused_naming_the_part_left():
+    pt_round = consensus_round({"lab-A": 10.0, "lab-B": 10.4})
+
+    with pytest.raises(InvalidClosingDecision, match="at least 3") as refused:
+        pt_round.close_with_chosen_values(ReferenceAssignedValue(10.0, 0.2, 2.0), None, reason="r", by=REGULATOR_ACTOR,
+                                          at=AFTER)
+    assert refused.value.field == "sigma_pt" and refused.value.status_code == 422
+    assert pt_round.status is RoundStatus.OPEN and pt_round.closing_decision is None
+
+
+def test_a_round_its_design_can_evaluate_is_closed_as_designed():
+    pt_round = consensus_round({"lab-A": 10.0, "lab-B": 10.4, "lab-C": 9.9}, FixedSigmaPt(0.5))
+
+    with pytest.raises(RoundEvaluableAsDesigned) as refused:
+        pt_round.close_with_chosen_values(ReferenceAssignedValue(10.0, 0.2, 2.0), None, reason="r", by=REGULATOR_ACTOR,
+                                          at=AFTER)
+    assert refused.value.status_code == 409 and refused.value.field == "status"
+    assert pt_round.status is RoundStatus.OPEN
+
+
+def test_values_are_chosen_at_closing_only_after_the_deadline():
+    pt_round = consensus_round({"lab-A": 10.0})
+
+    with pytest.raises(RoundStillOpen):
+        pt_round.close_with_chosen_values(None, FixedSigmaPt(0.5), reason="r", by=REGULATOR_ACTOR, at=BEFORE)
+
+
+def test_round_lifecycle_table_cancels_and_closes_with_chosen_values_only_from_open():
+    assert ROUND_TRANSITIONS[RoundAction.CANCEL] == (frozenset({RoundStatus.OPEN}), RoundStatus.CANCELLED)
+    assert ROUND_TRANSITIONS[RoundAction.CLOSE_WITH_CHOSEN_VALUES] == (frozenset({RoundStatus.OPEN}), RoundStatus.CLOSED)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from proficiency.domain.iso13528 import (
     MINIMUM_RESULTS_FOR_ALGORITHM_A,
     AlgorithmADidNotConverge,
+    AlgorithmAStopping,
     ConsensusAssignedValue,
     FixedSigmaPt,
     ParticipantResult,
@@ -76,10 +77,12 @@ def test_algorithm_a_on_annex_e3_settles_where_no_result_is_winsorised():
     At a fixed point where every x_i lies inside [x* - 1.5 s*, x* + 1.5 s*],
     winsorising changes nothing, so x* is the plain mean and s* is 1.134 times
     the plain standard deviation (n - 1): both computed here straight from the
-    twelve values, independently of Algorithm A's code.
+    twelve values, independently of Algorithm A's code. (Here the standard's rule stops at
+    the same step, iteration 6, which repeats iteration 5 exactly.)
     """
     values = list(ANNEX_E3_RESULTS.values())
-    estimate = algorithm_a(values)
+    estimate = algorithm_a(values, stopping=FULL)
+    assert algorithm_a(values).x_star == estimate.x_star and algorithm_a(values).s_star == estimate.s_star
 
     mean = sum(values) / len(values)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
@@ -88,6 +91,68 @@ def test_algorithm_a_on_annex_e3_settles_where_no_result_is_winsorised():
     delta = 1.5 * estimate.s_star
     assert all(estimate.x_star - delta <= v <= estimate.x_star + delta for v in values)
     assert estimate.p == 12
+
+
+# --- Algorithm A: the standard's stopping rule (C.3.1), or full convergence --------------
+
+FULL = AlgorithmAStopping.FULL_CONVERGENCE
+
+# Nine results by hand: median 24, |x - 24| sorted 0 1 2 6 8 10 11 11 19, so MAD 8.
+NINE_RESULTS = [34, 24, 25, 30, 22, 35, 16, 13, 5]
+
+
+def test_algorithm_a_stops_when_the_third_significant_figure_no_longer_changes():
+    """ISO 13528:2015 C.3.1: stop when neither s* nor x* changes from one iteration to the next
+    in s*'s third significant figure (x* at the same decimal place), by hand:
+
+    start:       x* = 24,      s* = 1.483 x 8 = 11.864
+    iteration 1: delta = 17.796, 5 -> 6.204;  x* = 205.204 / 9 = 22.8004, s* = 10.9854
+    iteration 2: delta = 16.478, 5 -> 6.3224; x* = 22.8136,             s* = 10.9567
+    s* 10.9854 and 10.9567 are both 11.0, x* 22.8004 and 22.8136 both 22.8: stop after 2.
+    Iterated on, the fixed point is x* = 22.8255, s* = 10.9309, which rounds to 10.9.
+    """
+    estimate = algorithm_a(NINE_RESULTS)
+
+    assert estimate.stopping is AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
+    assert estimate.iterations == 2
+    assert estimate.steps[1].x_star == pytest.approx(22.8004, abs=5e-5)
+    assert estimate.steps[1].s_star == pytest.approx(10.9854, abs=5e-5)
+    assert estimate.x_star == pytest.approx(22.8136, abs=5e-5)
+    assert estimate.s_star == pytest.approx(10.9567, abs=5e-5)
+    assert (round(estimate.x_star, 1), round(estimate.s_star, 1)) == (22.8, 11.0)
+
+
+def test_algorithm_a_iterates_to_full_convergence_when_the_round_says_so():
+    converged = algorithm_a(NINE_RESULTS, stopping=AlgorithmAStopping.FULL_CONVERGENCE)
+
+    assert converged.stopping is AlgorithmAStopping.FULL_CONVERGENCE
+    assert converged.iterations > 2
+    assert converged.x_star == pytest.approx(22.8255, abs=5e-5)
+    assert converged.s_star == pytest.approx(10.9309, abs=5e-5)
+    assert (round(converged.x_star, 1), round(converged.s_star, 1)) == (22.8, 10.9)
+
+
+def test_third_figure_rule_compares_x_star_at_the_decimal_place_of_s_stars_third_figure():
+    """s* = 0.0123 sets the place at 0.0001: x* 100.00012 and 100.00014 are the same there,
+    100.00012 and 100.00018 are not, whatever x*'s own third significant figure (100)."""
+    from proficiency.domain.iso13528 import AlgorithmAStep, third_significant_figure_unchanged
+
+    assert third_significant_figure_unchanged(AlgorithmAStep(100.00012, 0.01231), AlgorithmAStep(100.00014, 0.01229))
+    assert not third_significant_figure_unchanged(AlgorithmAStep(100.00012, 0.0123), AlgorithmAStep(100.00018, 0.0123))
+    assert not third_significant_figure_unchanged(AlgorithmAStep(100.0, 0.0123), AlgorithmAStep(100.0, 0.0124))
+
+
+def test_round_design_takes_the_standards_stopping_rule_unless_it_chooses_full_convergence():
+    results = [ParticipantResult(f"lab{i}", v) for i, v in enumerate(NINE_RESULTS)]
+    default = RoundDesign(assigned_value=ConsensusAssignedValue(), sigma_pt=RobustSigmaPt())
+    full = RoundDesign(ConsensusAssignedValue(), RobustSigmaPt(), AlgorithmAStopping.FULL_CONVERGENCE)
+
+    assert default.algorithm_a_stopping is AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
+    by_the_standard, converged = evaluate_round(results, default), evaluate_round(results, full)
+    assert by_the_standard.robust_estimate.stopping is AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
+    assert by_the_standard.sigma_pt == pytest.approx(10.9567, abs=5e-5)
+    assert converged.robust_estimate.stopping is AlgorithmAStopping.FULL_CONVERGENCE
+    assert converged.sigma_pt == pytest.approx(10.9309, abs=5e-5)
 
 
 # --- Algorithm A: hand-computed cases and edge cases ---------------------------
@@ -129,7 +194,7 @@ def test_algorithm_a_first_iteration_winsorises_an_outlier_by_hand():
 def test_algorithm_a_result_is_a_fixed_point_of_one_more_iteration():
     """Converged x*, s* reproduce themselves when winsorised once more (definition of C.3.1)."""
     values = [10.0, 11.0, 12.0, 13.0, 14.0, 100.0]
-    estimate = algorithm_a(values)
+    estimate = algorithm_a(values, stopping=FULL)
     delta = 1.5 * estimate.s_star
     winsorised = [min(max(v, estimate.x_star - delta), estimate.x_star + delta) for v in values]
     mean = sum(winsorised) / len(winsorised)
@@ -180,20 +245,22 @@ def _close(a: float, b: float, scale: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-7 * scale)
 
 
-@given(finite_results, st.randoms(use_true_random=False))
-def test_algorithm_a_does_not_depend_on_the_order_of_the_results(values, random):
+@given(finite_results, st.randoms(use_true_random=False), st.sampled_from(AlgorithmAStopping))
+def test_algorithm_a_does_not_depend_on_the_order_of_the_results(values, random, stopping):
     shuffled = list(values)
     random.shuffle(shuffled)
 
-    original, reordered = algorithm_a(values), algorithm_a(shuffled)
+    original, reordered = algorithm_a(values, stopping=stopping), algorithm_a(shuffled, stopping=stopping)
 
     assert (reordered.x_star, reordered.s_star) == (original.x_star, original.s_star)
 
 
+# Full convergence does not depend on offset and unit; the standard's rule, which reads decimal
+# digits, may stop one iteration earlier or later when the data are shifted or scaled.
 @given(finite_results, reported_values)
 def test_algorithm_a_shifts_with_the_data(values, shift):
-    original = algorithm_a(values)
-    shifted = algorithm_a([v + shift for v in values])
+    original = algorithm_a(values, stopping=FULL)
+    shifted = algorithm_a([v + shift for v in values], stopping=FULL)
     scale = 1 + max(abs(v) for v in values) + abs(shift)
 
     assert _close(shifted.x_star, original.x_star + shift, scale)
@@ -202,8 +269,8 @@ def test_algorithm_a_shifts_with_the_data(values, shift):
 
 @given(finite_results, st.floats(min_value=1e-3, max_value=1e3))
 def test_algorithm_a_scales_with_the_data(values, factor):
-    original = algorithm_a(values)
-    scaled = algorithm_a([factor * v for v in values])
+    original = algorithm_a(values, stopping=FULL)
+    scaled = algorithm_a([factor * v for v in values], stopping=FULL)
     scale = factor * (1 + max(abs(v) for v in values))
 
     assert _close(scaled.x_star, factor * original.x_star, scale)
@@ -451,3 +518,142 @@ def test_consensus_round_refuses_too_few_results():
 
     with pytest.raises(ValueError, match="at least"):
         evaluate_round([ParticipantResult("A", 1.0), ParticipantResult("B", 2.0)], design)
+
+
+# --- Refused input: every entry point takes finite numbers, and non-negative ones where a
+# negative value means nothing; a result too large for a float is refused, never returned ---
+
+NOT_FINITE = [math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE)
+@pytest.mark.parametrize(
+    ("score", "arguments", "position", "name"),
+    [
+        (z_score, (1.0, 2.0, 0.5), 0, "x"),
+        (z_score, (1.0, 2.0, 0.5), 1, "x_pt"),
+        (z_prime_score, (1.0, 2.0, 0.5, 0.1), 0, "x"),
+        (z_prime_score, (1.0, 2.0, 0.5, 0.1), 1, "x_pt"),
+        (z_prime_score, (1.0, 2.0, 0.5, 0.1), 3, "u_x_pt"),
+        (zeta_score, (1.0, 2.0, 0.3, 0.1), 0, "x"),
+        (zeta_score, (1.0, 2.0, 0.3, 0.1), 1, "x_pt"),
+        (zeta_score, (1.0, 2.0, 0.3, 0.1), 2, "u_x"),
+        (en_score, (1.0, 2.0, 0.6, 0.2), 0, "x"),
+        (en_score, (1.0, 2.0, 0.6, 0.2), 1, "x_pt"),
+        (en_score, (1.0, 2.0, 0.6, 0.2), 3, "expanded_u_x_pt"),
+    ],
+)
+def test_scores_refuse_a_number_that_is_not_finite_naming_the_argument(score, arguments, position, name, bad):
+    given = list(arguments)
+    given[position] = bad
+
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        score(*given)
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE)
+def test_signals_refuse_a_score_that_is_not_finite(bad):
+    """A NaN z is no warning, and a NaN E_n no action: there is no score to judge."""
+    with pytest.raises(ValueError, match=r"\bscore\b"):
+        signal_for_score(bad)
+    with pytest.raises(ValueError, match=r"\ben\b"):
+        signal_for_en(bad)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: uncertainty_of_assigned_value_is_negligible(-5.0, 1.0), "u_x_pt"),
+        (lambda: z_prime_score(1.0, 2.0, 0.5, -0.1), "u_x_pt"),
+        (lambda: zeta_score(1.0, 2.0, -0.3, 0.1), "u_x"),
+        (lambda: zeta_score(1.0, 2.0, 0.3, -0.1), "u_x_pt"),
+        (lambda: en_score(1.0, 2.0, -0.6, 0.2), "expanded_u_x"),
+        (lambda: en_score(1.0, 2.0, 0.6, -0.2), "expanded_u_x_pt"),
+        (lambda: z_score(1.0, 2.0, -0.5), "sigma_pt"),
+        (lambda: standard_uncertainty_from_expanded(-0.2, 2.0), "expanded_uncertainty"),
+        (lambda: standard_uncertainty_from_expanded(0.2, -2.0), "coverage_factor"),
+        (lambda: standard_uncertainty_of_consensus(-0.4, 25), "s_star"),
+        (lambda: FixedSigmaPt(-0.5), "sigma_pt"),
+    ],
+)
+def test_a_negative_spread_uncertainty_or_coverage_factor_is_refused_naming_it(call, name):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: z_score(1e308, -1e308, 1.0), "x and x_pt"),
+        (lambda: z_score(1e300, 0.0, 1e-10), "sigma_pt"),
+        (lambda: z_prime_score(1e308, -1e308, 1.0, 1.0), "x and x_pt"),
+        (lambda: zeta_score(1e308, -1e308, 1.0, 1.0), "x and x_pt"),
+        (lambda: en_score(1e308, -1e308, 1.0, 0.0), "x and x_pt"),
+        (lambda: standard_uncertainty_from_expanded(1e308, 1e-300), "coverage_factor"),
+        (lambda: standard_uncertainty_of_consensus(1.7e308, 1), "s_star"),
+        (lambda: ReferenceAssignedValue(10.0, 1e308, 1e-300), "coverage_factor"),
+        (lambda: ParticipantResult("A", 10.0, 1e308, 1e-300), "coverage_factor"),
+    ],
+)
+def test_a_result_too_large_for_a_float_is_refused_with_a_value_error(call, names):
+    """The huge finite inputs would give inf; they are refused, naming what overflowed."""
+    with pytest.raises(ValueError, match=names):
+        call()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1e308, -1e308, 0.0, 1.0], [1e308, 1e308, 0.0, 5e307], [1.7e308, -1.7e308, 1.7e308, -1.7e308, 0.0]],
+)
+def test_algorithm_a_on_results_too_far_apart_for_a_float_is_refused_with_a_value_error(values):
+    """Before: OverflowError from the squares or the sum; now a ValueError naming the values."""
+    with pytest.raises(ValueError, match="values"):
+        algorithm_a(values)
+
+
+@pytest.mark.parametrize("tolerance", [math.inf, math.nan, -1e-10, 0.0])
+def test_algorithm_a_refuses_a_tolerance_that_is_not_a_finite_positive_number(tolerance):
+    with pytest.raises(ValueError, match="tolerance"):
+        algorithm_a([1.0, 2.0, 3.0], tolerance=tolerance)
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def _finite_or_value_error(compute):
+    try:
+        result = compute()
+    except ValueError:
+        return
+    assert math.isfinite(result), result
+
+
+@given(any_float, any_float, any_float, any_float)
+def test_every_score_is_finite_or_refused_with_a_value_error(a, b, c, d):
+    """No NaN, no infinity and no OverflowError ever leave a score function."""
+    _finite_or_value_error(lambda: z_score(a, b, c))
+    _finite_or_value_error(lambda: z_prime_score(a, b, c, d))
+    _finite_or_value_error(lambda: zeta_score(a, b, c, d))
+    _finite_or_value_error(lambda: en_score(a, b, c, d))
+    _finite_or_value_error(lambda: standard_uncertainty_from_expanded(a, b))
+    _finite_or_value_error(lambda: standard_uncertainty_of_consensus(a, 12))
+
+
+@given(any_float)
+def test_every_signal_is_given_for_a_finite_score_or_refused(score):
+    for signal in (signal_for_score, signal_for_en):
+        try:
+            assert signal(score) in set(Signal)
+        except ValueError:
+            assert not math.isfinite(score)
+
+
+@given(st.lists(any_float, min_size=MINIMUM_RESULTS_FOR_ALGORITHM_A, max_size=12))
+def test_algorithm_a_is_finite_or_refused_with_a_value_error(values):
+    try:
+        estimate = algorithm_a(values)
+    except ValueError:
+        return
+    except AlgorithmADidNotConverge:
+        return  # pathological floats that never settle are reported as such, not as a number
+    assert math.isfinite(estimate.x_star) and math.isfinite(estimate.s_star) and estimate.s_star >= 0

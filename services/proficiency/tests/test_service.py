@@ -22,7 +22,7 @@ from conformity_shared.clock import FixedClock
 from conformity_shared.errors import Conflict, DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 
-from proficiency import commands, db, service
+from proficiency import commands, db, domain, service
 from proficiency.domain import iso13528
 
 FIELD = "TL-FOOD"
@@ -151,6 +151,42 @@ async def test_consensus_round_takes_algorithm_a_and_its_uncertainty(runtime: Se
     assert scores["score_kind"] == "z'" and scores["zeta"] is not None and scores["en"] is not None
 
 
+NINE_RESULTS = [34, 24, 25, 30, 22, 35, 16, 13, 5]  # test_iso13528: the standard's rule stops after 2 iterations
+ROBUST = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "robust"}}
+
+
+async def closed_robust_round(runtime: ServiceRuntime, design: dict[str, Any]) -> dict[str, Any]:
+    orgs = [new_uscc() for _ in NINE_RESULTS]
+    round_ = await new_round(runtime, orgs, design)
+    for org, value in zip(orgs, NINE_RESULTS):
+        await submit(runtime, lab(org), round_["id"], value)
+    return await close_after_deadline(runtime, round_)
+
+
+async def test_robust_round_stops_algorithm_a_by_the_standards_rule_and_says_so(runtime: ServiceRuntime) -> None:
+    report = await closed_robust_round(runtime, ROBUST)
+
+    assert report["round"]["design"]["algorithm_a_stopping"] == "third_significant_figure"
+    assert report["robust_estimate"]["stopping"] == "third_significant_figure"
+    assert report["robust_estimate"]["iterations"] == 2
+    assert (report["assigned_value"], report["sigma_pt"]) == pytest.approx((22.8136, 10.9567), abs=5e-5)
+    plot = await service.round_plot(runtime, REGULATOR, report["round"]["id"], "svg")
+    assert b"stopped when s* and x* no longer changed at s*'s third significant figure" in plot
+
+
+async def test_round_may_choose_full_convergence_and_its_report_says_so(runtime: ServiceRuntime) -> None:
+    report = await closed_robust_round(runtime, {**ROBUST, "algorithm_a_stopping": "full_convergence"})
+
+    assert report["round"]["design"]["algorithm_a_stopping"] == "full_convergence"
+    assert report["robust_estimate"]["stopping"] == "full_convergence"
+    assert (report["assigned_value"], report["sigma_pt"]) == pytest.approx((22.8255, 10.9309), abs=5e-5)
+    assert (await service.get_round(runtime, REGULATOR, report["round"]["id"]))["design"]["algorithm_a_stopping"] == (
+        "full_convergence"
+    )
+    plot = await service.round_plot(runtime, REGULATOR, report["round"]["id"], "png")
+    assert b"iterated to full convergence" in plot
+
+
 async def test_consensus_round_with_too_few_results_is_not_evaluated(runtime: ServiceRuntime, labs: list[str]) -> None:
     design = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "fixed", "value": 0.5}}
     round_ = await new_round(runtime, labs, design)
@@ -159,6 +195,19 @@ async def test_consensus_round_with_too_few_results_is_not_evaluated(runtime: Se
         await close_after_deadline(runtime, round_)
     assert refused.value.field == "results" and "at least 3" in refused.value.message
     assert (await service.get_round(runtime, REGULATOR, round_["id"]))["status"] == "open"
+
+
+async def test_round_whose_scores_would_overflow_is_refused_not_scored_infinite(runtime: ServiceRuntime, labs: list[str]) -> None:
+    design = {"assigned_value": {"method": "reference", "value": 1e308, "expanded_uncertainty": 0.1, "coverage_factor": 2},
+              "sigma_pt": {"method": "fixed", "value": 0.5}}
+    round_ = await new_round(runtime, labs[:1], design)
+    await submit(runtime, lab(labs[0]), round_["id"], -1e308)
+    with pytest.raises(DomainError) as refused:
+        await close_after_deadline(runtime, round_)
+    assert refused.value.status_code == 422 and refused.value.field == "results"
+    assert "x and x_pt are too far apart" in refused.value.message
+    assert (await service.get_round(runtime, REGULATOR, round_["id"]))["status"] == "open"
+    assert await outbox(runtime, (events.RoundClosedV1.ce_type, events.LabScoredV1.ce_type)) == []
 
 
 async def test_round_with_a_deadline_in_the_past_is_refused(runtime: ServiceRuntime) -> None:
@@ -437,3 +486,128 @@ async def test_action_signal_after_a_passed_blind_sample_still_counts_as_in_a_ro
     await run_round(runtime, dict(zip(labs, [10.1, 9.8, 10.2, 11.6, 10.0])))
 
     assert [t for t, _, _ in await outbox(runtime)] == [LAB_FAILED, LAB_FAILED, SUSPENSION_REQUIRED]
+
+
+# --- a way out for a round its results cannot evaluate ------------------------------------------
+
+CONSENSUS = {"assigned_value": {"method": "consensus"}, "sigma_pt": {"method": "robust"}}
+ROUND_CANCELLED = "proficiency.round_cancelled.v1"
+
+
+async def stuck_round(runtime: ServiceRuntime, labs: list[str], values: list[float]) -> dict[str, Any]:
+    """A consensus round with these results, past its deadline, that closing refuses (422)."""
+    round_ = await new_round(runtime, labs, CONSENSUS)
+    for org, value in zip(labs, values):
+        await submit(runtime, lab(org), round_["id"], value)
+    with pytest.raises(DomainError) as refused:
+        await close_after_deadline(runtime, round_)
+    assert refused.value.status_code == 422
+    return round_
+
+
+async def test_regulator_cancels_a_round_its_results_cannot_evaluate(runtime: ServiceRuntime, labs: list[str]) -> None:
+    round_ = await stuck_round(runtime, labs, [10.0, 14.0])
+
+    cancelled = await service.cancel_round(
+        runtime, REGULATOR, commands.CancelRound(round_id=round_["id"], reason="two results: no consensus")
+    )
+
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["cancellation"]["reason"] == "two results: no consensus"
+    assert cancelled["cancellation"]["cancelled_by"] == REGULATOR.actor
+    assert (await service.get_round(runtime, lab(labs[0]), round_["id"]))["cancellation"]["reason"] == (
+        "two results: no consensus"
+    )
+    emitted = await outbox(runtime, (ROUND_CANCELLED, events.RoundClosedV1.ce_type, events.LabScoredV1.ce_type,
+                                     *CONSEQUENCES))
+    assert [(t, key) for t, key, _ in emitted] == [(ROUND_CANCELLED, round_["id"])]
+    body = emitted[0][2]
+    assert (body["reason"], body["cancelled_by"], body["results_received"]) == (
+        "two results: no consensus", REGULATOR.actor, 2
+    )
+    assert (await service.lab_outcomes(runtime, labs[1]))["outcomes"] == []
+
+
+async def test_a_cancelled_round_has_no_report_takes_no_result_and_is_not_closed(runtime: ServiceRuntime, labs: list[str]) -> None:
+    round_ = await stuck_round(runtime, labs, [10.0])
+    await service.cancel_round(runtime, REGULATOR, commands.CancelRound(round_id=round_["id"], reason="one result"))
+
+    for refused_call in (
+        service.round_report(runtime, REGULATOR, round_["id"]),
+        service.close_round(runtime, REGULATOR, round_["id"]),
+        service.cancel_round(runtime, REGULATOR, commands.CancelRound(round_id=round_["id"], reason="again")),
+    ):
+        with pytest.raises(Conflict) as refused:
+            await refused_call
+        assert refused.value.field == "status" and "cancelled" in refused.value.message
+    listed = await service.list_rounds(runtime, REGULATOR, domain.RoundStatus("cancelled"), None, 10, 0)
+    assert [r["status"] for r in listed["items"]] == ["cancelled"]
+
+
+async def test_a_closed_round_cannot_be_cancelled(runtime: ServiceRuntime, labs: list[str]) -> None:
+    closed = await run_round(runtime, dict(zip(labs, [10.1, 9.8, 11.2, 11.6, 10.0])))
+    with pytest.raises(Conflict) as refused:
+        await service.cancel_round(runtime, REGULATOR, commands.CancelRound(round_id=closed["round"]["id"], reason="x"))
+    assert refused.value.field == "status"
+    assert [t for t, _, _ in await outbox(runtime, (ROUND_CANCELLED,))] == []
+
+
+def chosen(round_id: str, reason: str = "two results: the CRM's value and the scheme's sigma_pt") -> commands.CloseRoundWithChosenValues:
+    return commands.CloseRoundWithChosenValues.model_validate({
+        "round_id": round_id, "reason": reason,
+        "assigned_value": {"method": "reference", "value": 10.0, "expanded_uncertainty": 0.2, "coverage_factor": 2},
+        "sigma_pt": {"method": "fixed", "value": 0.5},
+    })
+
+
+async def test_regulator_closes_with_values_chosen_then_and_report_and_event_say_so(runtime: ServiceRuntime, labs: list[str]) -> None:
+    round_ = await stuck_round(runtime, labs[:2], [10.4, 12.0])
+
+    report = await service.close_round_with_chosen_values(runtime, REGULATOR, chosen(round_["id"]))
+
+    assert report["round"]["status"] == "closed"
+    assert (report["assigned_value"], report["sigma_pt"], report["robust_estimate"]) == (10.0, 0.5, None)
+    assert report["obtained"] == {"assigned_value": "reference", "sigma_pt": "fixed",
+                                  "chosen_at_closing": ["assigned_value", "sigma_pt"]}
+    decision = report["closing_decision"]
+    assert decision["assigned_value"] == {"method": "reference", "value": 10.0, "expanded_uncertainty": 0.2,
+                                          "coverage_factor": 2.0}
+    assert decision["sigma_pt"] == {"method": "fixed", "value": 0.5}
+    assert decision["reason"] == "two results: the CRM's value and the scheme's sigma_pt"
+    assert decision["decided_by"] == REGULATOR.actor
+    by_lab = {r["lab_uscc"]: r["scores"] for r in report["results"]}
+    assert by_lab[labs[1]]["score"] == pytest.approx(4.0) and by_lab[labs[1]]["signal"] == "action"
+
+    emitted = await outbox(runtime, (events.RoundClosedV1.ce_type, LAB_FAILED))
+    closed_event = emitted[0][2]
+    assert closed_event["assigned_value_method"] == "reference" and closed_event["sigma_pt_method"] == "fixed"
+    assert closed_event["chosen_at_closing"] == ["assigned_value", "sigma_pt"]
+    assert closed_event["closing_reason"] == decision["reason"] and closed_event["decided_by"] == REGULATOR.actor
+    assert closed_event["algorithm_a_stopping"] is None
+    events.RoundClosedV1.model_validate(closed_event)
+    assert [(t, key) for t, key, _ in emitted[1:]] == [(LAB_FAILED, labs[1])]
+    plot = await service.round_plot(runtime, lab(labs[0]), round_["id"], "svg")
+    assert b"chosen at closing" in plot
+
+
+async def test_a_round_closed_as_designed_says_how_its_values_were_obtained(runtime: ServiceRuntime) -> None:
+    report = await closed_robust_round(runtime, ROBUST)
+    assert report["obtained"] == {"assigned_value": "consensus", "sigma_pt": "robust", "chosen_at_closing": []}
+    assert report["closing_decision"] is None
+    closed_event = (await outbox(runtime, (events.RoundClosedV1.ce_type,)))[0][2]
+    assert (closed_event["assigned_value_method"], closed_event["sigma_pt_method"]) == ("consensus", "robust")
+    assert closed_event["algorithm_a_stopping"] == "third_significant_figure"
+    assert closed_event["chosen_at_closing"] == [] and closed_event["closing_reason"] is None
+
+
+async def test_a_round_its_design_can_evaluate_is_not_closed_with_chosen_values(runtime: ServiceRuntime, labs: list[str]) -> None:
+    round_ = await new_round(runtime, labs[:3], CONSENSUS)
+    for org, value in zip(labs, [10.0, 10.2, 9.9]):
+        await submit(runtime, lab(org), round_["id"], value)
+    move_clock(runtime, after(round_))
+
+    with pytest.raises(Conflict) as refused:
+        await service.close_round_with_chosen_values(runtime, REGULATOR, chosen(round_["id"]))
+    assert refused.value.field == "status"
+    assert (await service.get_round(runtime, REGULATOR, round_["id"]))["status"] == "open"
+    assert await outbox(runtime, (events.RoundClosedV1.ce_type,)) == []

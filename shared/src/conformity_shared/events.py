@@ -257,6 +257,34 @@ class RoundClosedV1(Event):
     sigma_pt: float
     z_prime_used: bool
     participants: int
+    # How x_pt and sigma_pt were obtained (added with defaults; absent from older events):
+    assigned_value_method: str | None = Field(default=None, description='"reference" or "consensus"')
+    sigma_pt_method: str | None = Field(default=None, description='"fixed" or "robust"')
+    algorithm_a_stopping: str | None = Field(
+        default=None, description='"third_significant_figure" or "full_convergence"; null when Algorithm A did not run'
+    )
+    chosen_at_closing: list[str] = Field(
+        default_factory=list, description='"assigned_value", "sigma_pt": chosen by the regulator at closing'
+    )
+    closing_reason: str | None = Field(default=None, description="why they were chosen at closing")
+    decided_by: str | None = Field(default=None, description="who chose them")
+
+    def subject(self) -> str:
+        return self.round_id
+
+
+class RoundCancelledV1(Event):
+    """A proficiency-testing round was cancelled by the regulator: no scores, no lab failures."""
+
+    ce_type: ClassVar[str] = "proficiency.round_cancelled.v1"
+    topic: ClassVar[str] = topics.PROFICIENCY
+    round_id: str
+    field: str
+    measurand: str
+    unit: str
+    reason: str
+    cancelled_by: str
+    results_received: int = Field(description="results submitted before the cancellation, none of them scored")
 
     def subject(self) -> str:
         return self.round_id
@@ -329,6 +357,7 @@ CATALOGUE: dict[str, type[Event]] = {
         InspectionFailedV1,
         CreditClassChangedV1,
         RoundClosedV1,
+        RoundCancelledV1,
         LabScoredV1,
         LabFailureV1,
         LabFieldSuspensionRequiredV1,

@@ -21,13 +21,19 @@ Lab = Annotated[Principal, Depends(require(Role.LAB))]
 Participant = Annotated[Principal, Depends(require(Role.REGULATOR, Role.LAB))]
 
 # domain.RoundStatus's values, as a literal so that a wrong filter is answered as it always was.
-RoundStatusFilter = Literal["open", "closed"]
+RoundStatusFilter = Literal["open", "closed", "cancelled"]
 
 
 class EnrolIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     labs: list[USCC] = Field(min_length=1, max_length=1000)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: commands.Reason
 
 
 class ResultIn(commands.Measurement):
@@ -84,6 +90,23 @@ async def get_result(round_id: str, lab_uscc: str, principal: Participant, runti
 @router.post("/rounds/{round_id}/close", summary="Close and evaluate a round after its deadline (regulator)")
 async def close_round(round_id: str, principal: Regulator, runtime: RuntimeDep) -> dict:
     return await service.close_round(runtime, principal, round_id)
+
+
+@router.post(
+    "/rounds/{round_id}/close-with-chosen-values",
+    summary="Close a round its design cannot evaluate, with a reference value and/or fixed σ_pt chosen now (regulator)",
+)
+async def close_round_with_chosen_values(round_id: str, body: commands.ChosenValues, principal: Regulator,
+                                         runtime: RuntimeDep) -> dict:
+    command = commands.CloseRoundWithChosenValues(
+        round_id=round_id, assigned_value=body.assigned_value, sigma_pt=body.sigma_pt, reason=body.reason
+    )
+    return await service.close_round_with_chosen_values(runtime, principal, command)
+
+
+@router.post("/rounds/{round_id}/cancel", summary="Cancel an open round, with its reason: no scores (regulator)")
+async def cancel_round(round_id: str, body: CancelIn, principal: Regulator, runtime: RuntimeDep) -> dict:
+    return await service.cancel_round(runtime, principal, commands.CancelRound(round_id=round_id, reason=body.reason))
 
 
 @router.get("/rounds/{round_id}/report", summary="Report of a closed round (lab: own scores, anonymised distribution)")

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from conformity_shared.uscc import USCC
 
@@ -71,6 +81,10 @@ class CreateRound(Command):
     assigned_value: Annotated[ReferenceValue | Consensus, Field(discriminator="method")]
     sigma_pt: Annotated[FixedSigma | RobustSigma, Field(discriminator="method")]
     labs: list[USCC] = Field(default_factory=list, max_length=1000, description="labs to enrol at once")
+    algorithm_a_stopping: Literal["third_significant_figure", "full_convergence"] = Field(
+        default="third_significant_figure",
+        description="when Algorithm A stops: the standard's rule (ISO 13528:2015 C.3.1), or full convergence",
+    )
 
     def design(self) -> domain.RoundDesign:
         """The round's design as ISO 13528 takes it, or InvalidRoundDesign naming the part refused."""
@@ -82,7 +96,47 @@ class CreateRound(Command):
             sigma = self.sigma_pt.sigma_pt()
         except ValueError as exc:
             raise domain.InvalidRoundDesign(str(exc), "sigma_pt") from None
-        return domain.RoundDesign(assigned, sigma)
+        return domain.RoundDesign(assigned, sigma, domain.AlgorithmAStopping(self.algorithm_a_stopping))
+
+
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), Field(description="why, in words")
+]
+
+
+class CancelRound(Command):
+    """The regulator cancels an open round, with its reason (`POST /rounds/{id}/cancel`)."""
+
+    round_id: str
+    reason: Reason
+
+
+class ChosenValues(Command):
+    """What the regulator chooses at closing a round its results cannot evaluate: a reference
+    value in place of the consensus, a fixed sigma_pt in place of s*, or both, and why (the body
+    of `POST /rounds/{id}/close-with-chosen-values`)."""
+
+    assigned_value: ReferenceValue | None = Field(default=None, description="in place of the consensus x*")
+    sigma_pt: FixedSigma | None = Field(default=None, description="in place of s*")
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _something_is_chosen(self) -> ChosenValues:
+        if self.assigned_value is None and self.sigma_pt is None:
+            raise ValueError("choose a reference value (assigned_value), a fixed sigma_pt, or both")
+        return self
+
+    def chosen_assigned_value(self) -> domain.ReferenceAssignedValue | None:
+        return self.assigned_value.assigned_value() if self.assigned_value else None
+
+    def chosen_sigma_pt(self) -> domain.FixedSigmaPt | None:
+        return self.sigma_pt.sigma_pt() if self.sigma_pt else None
+
+
+class CloseRoundWithChosenValues(ChosenValues):
+    """The regulator closes a round with values chosen then (`POST /rounds/{id}/close-with-chosen-values`)."""
+
+    round_id: str
 
 
 class EnrolLabs(Command):

@@ -37,12 +37,20 @@ rounds = sa.Table(
     sa.Column("reference_value", sa.Float, nullable=True),
     sa.Column("reference_expanded_uncertainty", sa.Float, nullable=True),
     sa.Column("reference_coverage_factor", sa.Float, nullable=True),
+    # domain.AlgorithmAStopping; rounds created before the choice existed were full convergence.
+    sa.Column("algorithm_a_stopping", sa.String(30), nullable=False),
     sa.Column("status", sa.String(10), nullable=False),  # domain.RoundStatus
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("created_by", sa.String(120), nullable=False),
     sa.Column("closed_at", TZ, nullable=True),
     # Assigned value, its uncertainties, sigma_pt, z' or z, Algorithm A's x* and s*.
     sa.Column("evaluation", sa.JSON, nullable=True),
+    # The values the regulator chose at closing for a round its design could not evaluate,
+    # with the reason, who and when (None when closed as designed).
+    sa.Column("closing_decision", sa.JSON, nullable=True),
+    sa.Column("cancelled_at", TZ, nullable=True),
+    sa.Column("cancelled_by", sa.String(120), nullable=True),
+    sa.Column("cancellation_reason", sa.String(1000), nullable=True),
 )
 
 enrolments = sa.Table(
@@ -170,7 +178,7 @@ def design_of(row: Any) -> domain.RoundDesign:
     sigma: domain.FixedSigmaPt | domain.RobustSigmaPt = domain.RobustSigmaPt()
     if row.sigma_pt_method == domain.SigmaPtMethod.FIXED.value:
         sigma = domain.FixedSigmaPt(row.sigma_pt)
-    return domain.RoundDesign(assigned, sigma)
+    return domain.RoundDesign(assigned, sigma, domain.AlgorithmAStopping(row.algorithm_a_stopping))
 
 
 def design_values(design: domain.RoundDesign) -> dict[str, Any]:
@@ -181,6 +189,7 @@ def design_values(design: domain.RoundDesign) -> dict[str, Any]:
         sigma_pt=sigma.value if isinstance(sigma, domain.FixedSigmaPt) else None,
         assigned_value_method=assigned.method.value,
         reference_value=None, reference_expanded_uncertainty=None, reference_coverage_factor=None,
+        algorithm_a_stopping=design.algorithm_a_stopping.value,
     )
     if isinstance(assigned, domain.ReferenceAssignedValue):
         values.update(
@@ -216,6 +225,28 @@ async def load_round(session: AsyncSession, round_id: str, *, field_turn: bool =
             x.lab_uscc: domain.ParticipantResult(x.lab_uscc, x.value, x.expanded_uncertainty, x.coverage_factor)
             for x in stored
         },
+        cancellation=cancellation_of(row), closing_decision=closing_decision_of(row),
+    )
+
+
+def cancellation_of(row: Any) -> domain.Cancellation | None:
+    if row.cancelled_at is None:
+        return None
+    return domain.Cancellation(row.cancellation_reason, row.cancelled_by, row.cancelled_at)
+
+
+def closing_decision_of(row: Any) -> domain.ClosingDecision | None:
+    """The values chosen at closing, as the domain holds them (see ``closing_decision_json``)."""
+    decision = row.closing_decision
+    if decision is None:
+        return None
+    assigned, sigma = decision["assigned_value"], decision["sigma_pt"]
+    return domain.ClosingDecision(
+        assigned_value=None if assigned is None else domain.ReferenceAssignedValue(
+            assigned["value"], assigned["expanded_uncertainty"], assigned["coverage_factor"]
+        ),
+        sigma_pt=None if sigma is None else domain.FixedSigmaPt(sigma["value"]),
+        reason=decision["reason"], by=decision["decided_by"], at=dt.datetime.fromisoformat(decision["at"]),
     )
 
 
@@ -254,32 +285,66 @@ def evaluation_json(evaluation: domain.RoundEvaluation) -> dict[str, Any]:
     """What the round's row keeps of its evaluation (the scores have their own table)."""
     robust = evaluation.robust_estimate
     return {
+        "assigned_value_method": evaluation.assigned_value_method.value,
+        "sigma_pt_method": evaluation.sigma_pt_method.value,
         "assigned_value": evaluation.assigned_value,
         "standard_uncertainty": evaluation.standard_uncertainty,
         "expanded_uncertainty": evaluation.expanded_uncertainty,
         "sigma_pt": evaluation.sigma_pt,
         "z_prime_used": evaluation.z_prime_used,
         "robust_estimate": (
-            {"x_star": robust.x_star, "s_star": robust.s_star, "iterations": robust.iterations, "p": robust.p}
+            {"x_star": robust.x_star, "s_star": robust.s_star, "iterations": robust.iterations, "p": robust.p,
+             "stopping": robust.stopping.value}
             if robust else None
         ),
     }
 
 
+def closing_decision_json(decision: domain.ClosingDecision | None) -> dict[str, Any] | None:
+    """The values chosen at closing (in the shape `POST /rounds` takes them), why, who, when."""
+    if decision is None:
+        return None
+    assigned, sigma = decision.assigned_value, decision.sigma_pt
+    return {
+        "assigned_value": None if assigned is None else {
+            "method": assigned.method.value, "value": assigned.value,
+            "expanded_uncertainty": assigned.expanded_uncertainty, "coverage_factor": assigned.coverage_factor,
+        },
+        "sigma_pt": None if sigma is None else {"method": sigma.method.value, "value": sigma.value},
+        "reason": decision.reason, "decided_by": decision.by, "at": decision.at.isoformat(),
+    }
+
+
 async def save_closed_round(session: AsyncSession, rnd: domain.ProficiencyRound, at: dt.datetime) -> bool:
-    """The closed round, its evaluation and every lab's scores; False when the round was no
-    longer open (closed by a concurrent request), and then nothing is written."""
+    """The closed round, its evaluation (and the values chosen at closing, if any) and every
+    lab's scores; False when the round was no longer open (closed or cancelled by a concurrent
+    request), and then nothing is written."""
     assert rnd.evaluation is not None
     changed = await session.execute(
         sa.update(rounds)
         .where(rounds.c.id == rnd.round_id, rounds.c.status == domain.RoundStatus.OPEN.value)
-        .values(status=rnd.status.value, closed_at=at, evaluation=evaluation_json(rnd.evaluation))
+        .values(status=rnd.status.value, closed_at=at, evaluation=evaluation_json(rnd.evaluation),
+                closing_decision=closing_decision_json(rnd.closing_decision))
     )
     if changed.rowcount != 1:
         return False
     if rnd.evaluation.labs:
         await session.execute(sa.insert(scores), [score_values(rnd.round_id, p) for p in rnd.evaluation.labs])
     return True
+
+
+async def save_cancelled_round(session: AsyncSession, rnd: domain.ProficiencyRound) -> bool:
+    """The cancelled round with its reason, who and when; False when the round was no longer
+    open (closed or cancelled by a concurrent request), and then nothing is written."""
+    cancellation = rnd.cancellation
+    assert cancellation is not None
+    changed = await session.execute(
+        sa.update(rounds)
+        .where(rounds.c.id == rnd.round_id, rounds.c.status == domain.RoundStatus.OPEN.value)
+        .values(status=rnd.status.value, cancelled_at=cancellation.at, cancelled_by=cancellation.by,
+                cancellation_reason=cancellation.reason)
+    )
+    return changed.rowcount == 1
 
 
 def score_values(round_id: str, p: domain.LabPerformance) -> dict[str, Any]:

@@ -41,10 +41,12 @@ def render(
     sigma_pt: float,
     points: Sequence[PlotPoint],
     score_kind: str = "z",
+    caption: str = "",
     fmt: Format = "svg",
 ) -> bytes:
     """Results ordered by value, coloured by signal, over the acceptance (±2σ_pt) and
-    warning (±3σ_pt) bands around the assigned value x_pt."""
+    warning (±3σ_pt) bands around the assigned value x_pt; ``caption`` says how x_pt and σ_pt
+    were obtained, under the plot and in the image's description (metadata)."""
     fig = Figure(figsize=(9.5, 4.8), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -55,9 +57,12 @@ def render(
     ax.set_title(f"{title}\n$\\sigma_{{pt}}$ = {sigma_pt:.6g} {unit}; signals from {score_kind}", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)  # outside the data
     ax.grid(axis="y", alpha=0.3)
+    if caption:
+        fig.supxlabel(caption, fontsize=8, wrap=True)
     buffer = io.BytesIO()
     # No creation date in the SVG, so that one round always renders to the same bytes.
-    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    metadata = {"Date": None} if fmt == "svg" else {}
+    fig.savefig(buffer, format=fmt, metadata=metadata | ({"Description": caption} if caption else {}))
     return buffer.getvalue()
 
 

@@ -2,7 +2,8 @@
 
 - ``iso13528``: the statistics of a round as ISO 13528:2015 describes them (Algorithm A,
   u(x_pt), z, z', zeta, E_n, signals);
-- ``round``: a proficiency-testing round (ISO/IEC 17043), open until closed and evaluated;
+- ``round``: a proficiency-testing round (ISO/IEC 17043), open until closed and evaluated, or
+  cancelled;
 - ``blind_sample``: a sample with a known value, assigned to a lab, reported once;
 - ``measurement``: a lab's value with U and k, as a round or a sample takes it;
 - ``outcomes``: lab failures, and when a field of a lab's qualification must be suspended;
@@ -20,6 +21,7 @@ from proficiency.domain.blind_sample import (
 )
 from proficiency.domain.errors import InvalidInput, ProficiencyRuleViolation
 from proficiency.domain.iso13528 import (
+    AlgorithmAStopping,
     AssignedValueMethod,
     ConsensusAssignedValue,
     FixedSigmaPt,
@@ -46,29 +48,40 @@ from proficiency.domain.outcomes import (
     suspension_required,
 )
 from proficiency.domain.round import (
+    CancelledRoundHasNoReport,
+    Cancellation,
+    ClosingDecision,
     DeadlinePassed,
     DuplicateSubmission,
     EnrolmentAfterDeadline,
+    InvalidClosingDecision,
     InvalidRoundDesign,
     LabNotEnrolled,
     LateSubmission,
+    MissingReason,
     ProficiencyRound,
     ResultForAnotherLab,
     RoundAction,
+    RoundCancelled,
     RoundCannotBeEvaluated,
     RoundClosed,
+    RoundEvaluableAsDesigned,
     RoundStatus,
     RoundStillOpen,
     ReportNotPublished,
 )
 
 __all__ = [
+    "AlgorithmAStopping",
     "AssignedValueMethod",
     "BlindSample",
     "BlindSampleAction",
     "BlindSampleEvaluation",
     "BlindSampleOutcome",
     "BlindSampleStatus",
+    "Cancellation",
+    "CancelledRoundHasNoReport",
+    "ClosingDecision",
     "ConsensusAssignedValue",
     "DeadlinePassed",
     "DuplicateSubmission",
@@ -76,6 +89,7 @@ __all__ = [
     "FixedSigmaPt",
     "HistoryEntry",
     "InvalidBlindSample",
+    "InvalidClosingDecision",
     "InvalidInput",
     "InvalidMeasurement",
     "InvalidRoundDesign",
@@ -83,6 +97,7 @@ __all__ = [
     "LabNotEnrolled",
     "LabPerformance",
     "LateSubmission",
+    "MissingReason",
     "OutcomeKind",
     "ParticipantResult",
     "ProficiencyRound",
@@ -92,9 +107,11 @@ __all__ = [
     "ResultForAnotherLab",
     "RobustSigmaPt",
     "RoundAction",
+    "RoundCancelled",
     "RoundCannotBeEvaluated",
     "RoundClosed",
     "RoundDesign",
+    "RoundEvaluableAsDesigned",
     "RoundEvaluation",
     "RoundOutcome",
     "RoundStatus",

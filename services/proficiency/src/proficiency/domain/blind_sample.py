@@ -19,7 +19,7 @@ from conformity_shared.errors import Conflict
 
 from proficiency.domain.errors import InvalidInput
 from proficiency.domain.iso13528 import at_most
-from proficiency.domain.measurement import participant_result
+from proficiency.domain.measurement import InvalidMeasurement, participant_result
 from proficiency.domain.round import require_aware
 
 
@@ -107,6 +107,11 @@ class BlindSample:
         if not math.isfinite(reported_value):
             raise ValueError(f"blind sample {self.sample_id}: the reported value must be a finite number")
         deviation = reported_value - self.known_value
+        if not math.isfinite(deviation):  # both finite, but too far apart for their difference
+            raise InvalidMeasurement(
+                f"sample {self.sample_id}: the reported value {reported_value!r} is beyond the range a "
+                "deviation can be computed in", "value", "a finite deviation from the known value",
+            )
         return BlindSampleEvaluation(
             sample_id=self.sample_id,
             known_value=self.known_value,

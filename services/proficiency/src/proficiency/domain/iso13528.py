@@ -2,7 +2,7 @@
 
 Pure functions and frozen dataclasses, no I/O. What each function computes and
 which clause asks for it is said in its docstring; the choices the standard
-leaves open (stopping rule, minimum number of results, floating-point guard)
+leaves open (how the stopping rule reads, minimum number of results, floating-point guard)
 are documented in ``STATISTICS.md`` at the root of the service.
 
 Symbols follow the standard: ``x`` a participant's result, ``x_pt`` the
@@ -15,13 +15,15 @@ standard deviation (x*, s*) of Algorithm A, ``U`` an expanded uncertainty and
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import ClassVar
 
 # Written here rather than taken from a library: no maintained Python package
-# implements ISO 13528 Algorithm A, and the stopping rule must be ours to document.
+# implements ISO 13528 Algorithm A with the standard's stopping rule and full convergence as a choice.
 
 MINIMUM_RESULTS_FOR_ALGORITHM_A = 3
 """Fewer results give no robust estimate worth the name (with two, the median is
@@ -45,12 +47,44 @@ _FLOAT_NOISE = 1e-9
 
 def at_most(value: float, limit: float) -> bool:
     """``value <= limit``, with a result on the limit up to float noise counted as on it."""
+    require_finite("value", value)
+    require_finite("limit", limit)
     return value <= limit or math.isclose(value, limit, rel_tol=_FLOAT_NOISE)
 
 
 def at_least(value: float, limit: float) -> bool:
     """``value >= limit``, with a result on the limit up to float noise counted as on it."""
+    require_finite("value", value)
+    require_finite("limit", limit)
     return value >= limit or math.isclose(value, limit, rel_tol=_FLOAT_NOISE)
+
+
+# --- what every entry point takes: finite numbers, non-negative where a negative one means
+# nothing, and nothing whose result would leave the range of a float ------------------------
+
+
+def require_finite(name: str, value: float) -> float:
+    """``value``, or ValueError naming ``name`` when it is NaN or infinite."""
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def require_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    """``value``, or ValueError naming ``name`` when it is not finite and positive (or zero,
+    where allowed): standard deviations, uncertainties and coverage factors are never negative."""
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
+    return value
+
+
+def _in_float_range(value: float, what: str, because: str) -> float:
+    # Huge finite inputs give inf (or raise OverflowError); refuse them as bad input instead.
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is beyond the range of a float: {because}")
+    return value
 
 
 # --- Algorithm A (ISO 13528:2015 Annex C.3.1) ---------------------------------
@@ -58,6 +92,13 @@ def at_least(value: float, limit: float) -> bool:
 
 class AlgorithmADidNotConverge(ArithmeticError):
     """Algorithm A did not settle within the allowed number of iterations."""
+
+
+class AlgorithmAStopping(StrEnum):
+    """When Algorithm A stops iterating: by the standard's rule (C.3.1), or at the fixed point."""
+
+    THIRD_SIGNIFICANT_FIGURE = "third_significant_figure"
+    FULL_CONVERGENCE = "full_convergence"
 
 
 @dataclass(frozen=True)
@@ -70,26 +111,31 @@ class AlgorithmAStep:
 
 @dataclass(frozen=True)
 class RobustEstimate:
-    """Result of Algorithm A: robust mean x*, robust standard deviation s*."""
+    """Result of Algorithm A: robust mean x*, robust standard deviation s*, and the stopping
+    rule that ended the iterations."""
 
     x_star: float
     s_star: float
     iterations: int
     p: int
     steps: tuple[AlgorithmAStep, ...]
+    stopping: AlgorithmAStopping = AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
 
 
 def algorithm_a(
     values: Iterable[float],
     *,
+    stopping: AlgorithmAStopping = AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE,
     tolerance: float = 1e-10,
     max_iterations: int = 10_000,
 ) -> RobustEstimate:
     """Robust mean x* and robust standard deviation s* by ISO 13528:2015 Algorithm A.
 
     C.3.1: start with x* = median(x_i) and s* = 1.483 median|x_i - x*|
-    (``algorithm_a_start``); then repeat ``algorithm_a_iteration`` until
-    ``algorithm_a_has_settled`` (our stopping rule, said there).
+    (``algorithm_a_start``); then repeat ``algorithm_a_iteration`` until the
+    ``stopping`` rule is met: by default the standard's
+    (``third_significant_figure_unchanged``), or full convergence
+    (``fully_converged``, with ``tolerance``).
 
     When more than half the results are identical the starting s* is 0, so
     delta = 0 and the algorithm's fixed point is x* = median, s* = 0: that is
@@ -99,46 +145,59 @@ def algorithm_a(
     or a value that is not a finite number, and AlgorithmADidNotConverge when
     ``max_iterations`` iterations were not enough.
     """
+    stopping = AlgorithmAStopping(stopping)
     data = _algorithm_a_data(values, tolerance, max_iterations)
     p = len(data)
     steps = [algorithm_a_start(data)]
     if steps[0].s_star == 0.0:
-        return RobustEstimate(steps[0].x_star, 0.0, 0, p, tuple(steps))
+        return RobustEstimate(steps[0].x_star, 0.0, 0, p, tuple(steps), stopping)
     for iteration in range(1, max_iterations + 1):
         previous = steps[-1]
         current = algorithm_a_iteration(data, previous)
         steps.append(current)
-        if algorithm_a_has_settled(previous, current, tolerance):
-            return RobustEstimate(current.x_star, current.s_star, iteration, p, tuple(steps))
+        if _has_stopped(stopping, previous, current, tolerance):
+            return RobustEstimate(current.x_star, current.s_star, iteration, p, tuple(steps), stopping)
     raise AlgorithmADidNotConverge(
         f"Algorithm A did not converge in {max_iterations} iterations "
         f"(last x* = {steps[-1].x_star!r}, s* = {steps[-1].s_star!r})"
     )
 
 
-def algorithm_a_start(data: Sequence[float]) -> AlgorithmAStep:
-    """The starting values of C.3.1: x* = median(x_i), s* = 1.483 median|x_i - x*|."""
-    x_star = _median(data)
-    return AlgorithmAStep(x_star, MAD_FACTOR * _median([abs(x - x_star) for x in data]))
+def _has_stopped(stopping: AlgorithmAStopping, previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
+    if stopping is AlgorithmAStopping.FULL_CONVERGENCE:
+        return fully_converged(previous, current, tolerance)
+    return third_significant_figure_unchanged(previous, current)
 
 
-def algorithm_a_iteration(data: Sequence[float], step: AlgorithmAStep) -> AlgorithmAStep:
-    """One iteration of C.3.1: delta = 1.5 s*, winsorise every x_i to [x* - delta, x* + delta],
-    x* = mean of the winsorised values, s* = 1.134 x their standard deviation (p - 1)."""
-    delta = WINSORISING_FACTOR * step.s_star
-    low, high = step.x_star - delta, step.x_star + delta
-    winsorised = [min(max(x, low), high) for x in data]
-    x_star = math.fsum(winsorised) / len(data)
-    return AlgorithmAStep(x_star, S_STAR_FACTOR * _sample_standard_deviation(winsorised, x_star))
+def third_significant_figure_unchanged(previous: AlgorithmAStep, current: AlgorithmAStep) -> bool:
+    """The standard's stopping rule (ISO 13528:2015 C.3.1): convergence may be assumed when there
+    is no change from one iteration to the next in the third significant figure of the robust
+    standard deviation s* and of the equivalent figure (the same decimal place) in the robust
+    average x*.
+
+    Both are rounded half to even, in decimal, at the place of the current s*'s third
+    significant figure (the decimal digits of each float's shortest representation), so that
+    the rule reads the numbers the way a person reading the table does.
+    """
+    if current.s_star == 0:
+        return previous == current
+    place = Decimal(1).scaleb(Decimal(repr(current.s_star)).adjusted() - 2)
+    return all(
+        _rounded_at(before, place) == _rounded_at(after, place)
+        for before, after in ((previous.s_star, current.s_star), (previous.x_star, current.x_star))
+    )
 
 
-def algorithm_a_has_settled(previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
-    """Our stopping rule: neither x* nor s* moved by more than ``tolerance`` x s*.
+def _rounded_at(value: float, place: Decimal) -> Decimal:
+    return Decimal(repr(value)).quantize(place, rounding=ROUND_HALF_EVEN)
 
-    The standard says convergence "may be assumed" once the third significant
-    figure stops changing; iterating on to numerical convergence satisfies that,
-    lands on the fixed point the rule approximates, and keeps the result
-    independent of the order, offset and unit of the data.
+
+def fully_converged(previous: AlgorithmAStep, current: AlgorithmAStep, tolerance: float) -> bool:
+    """Full convergence: neither x* nor s* moved by more than ``tolerance`` x s*.
+
+    Iterating on to numerical convergence lands on the fixed point the standard's rule
+    approximates, and keeps the result independent of the order, offset and unit of the data;
+    a round chooses it as ``AlgorithmAStopping.FULL_CONVERGENCE``.
     """
     return (
         abs(current.x_star - previous.x_star) <= tolerance * current.s_star
@@ -146,24 +205,59 @@ def algorithm_a_has_settled(previous: AlgorithmAStep, current: AlgorithmAStep, t
     )
 
 
+def algorithm_a_start(values: Sequence[float]) -> AlgorithmAStep:
+    """The starting values of C.3.1: x* = median(x_i), s* = 1.483 median|x_i - x*|."""
+    data = algorithm_a_values(values)
+    if not data:
+        raise ValueError("values must not be empty")
+    x_star = _median(data)
+    return AlgorithmAStep(x_star, MAD_FACTOR * _median([abs(x - x_star) for x in data]))
+
+
+def algorithm_a_iteration(values: Sequence[float], step: AlgorithmAStep) -> AlgorithmAStep:
+    """One iteration of C.3.1: delta = 1.5 s*, winsorise every x_i to [x* - delta, x* + delta],
+    x* = mean of the winsorised values, s* = 1.134 x their standard deviation (p - 1)."""
+    data = algorithm_a_values(values)
+    if len(data) < 2:
+        raise ValueError(f"values must hold at least 2 results for a standard deviation, got {len(data)}")
+    require_finite("x_star", step.x_star)
+    require_positive("s_star", step.s_star, allow_zero=True)
+    delta = WINSORISING_FACTOR * step.s_star
+    low, high = step.x_star - delta, step.x_star + delta
+    winsorised = [min(max(x, low), high) for x in data]
+    x_star = math.fsum(winsorised) / len(data)
+    return AlgorithmAStep(x_star, S_STAR_FACTOR * _sample_standard_deviation(winsorised, x_star))
+
+
 def _algorithm_a_data(values: Iterable[float], tolerance: float, max_iterations: int) -> list[float]:
-    data = _finite_values(values)
+    data = algorithm_a_values(values)
     if len(data) < MINIMUM_RESULTS_FOR_ALGORITHM_A:
         raise ValueError(
             f"Algorithm A needs at least {MINIMUM_RESULTS_FOR_ALGORITHM_A} results, got {len(data)}"
         )
-    if not tolerance > 0:
-        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    require_positive("tolerance", tolerance)
     if max_iterations < 1:
         raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
     return data
 
 
-def _finite_values(values: Iterable[float]) -> list[float]:
+def algorithm_a_values(values: Iterable[float]) -> list[float]:
+    """The results as floats, or ValueError naming ``values``: each must be finite, and together
+    they must stay within what Algorithm A can sum and square in floating point (the sum of p
+    results, and p times the square of their range)."""
     data = [float(v) for v in values]
-    for v in data:
+    for position, v in enumerate(data):
         if not math.isfinite(v):
-            raise ValueError(f"every result must be a finite number, got {v!r}")
+            raise ValueError(f"values must be finite numbers, got {v!r} at position {position}")
+    if data:
+        p, low, high = len(data), min(data), max(data)
+        largest = sys.float_info.max / (4 * p)
+        spread = high - low
+        if max(abs(low), abs(high)) > largest or not spread <= math.sqrt(largest):
+            raise ValueError(
+                f"values span {low!r} to {high!r}: beyond the range of a float for Algorithm A "
+                f"(the sum of the {p} results and the squares of their deviations must stay finite)"
+            )
     return data
 
 
@@ -187,21 +281,25 @@ def standard_uncertainty_of_consensus(s_star: float, p: int) -> float:
     """u(x_pt) = 1.25 s* / sqrt(p) for x_pt = x* of Algorithm A over p results (7.7)."""
     if p < 1:
         raise ValueError(f"p must be at least 1, got {p}")
-    if not (math.isfinite(s_star) and s_star >= 0):
-        raise ValueError(f"s* must be a finite non-negative number, got {s_star!r}")
-    return CONSENSUS_UNCERTAINTY_FACTOR * s_star / math.sqrt(p)
+    require_positive("s_star", s_star, allow_zero=True)
+    u = CONSENSUS_UNCERTAINTY_FACTOR * s_star / math.sqrt(p)
+    return _in_float_range(u, "u(x_pt) = 1.25 s_star / sqrt(p)", f"s_star = {s_star!r} is too large")
 
 
 def standard_uncertainty_from_expanded(expanded_uncertainty: float, coverage_factor: float) -> float:
     """u = U / k, e.g. for a certified reference value stated as U with coverage factor k (7.4)."""
-    _require_positive("expanded uncertainty U", expanded_uncertainty, allow_zero=True)
-    _require_positive("coverage factor k", coverage_factor)
-    return expanded_uncertainty / coverage_factor
+    require_positive("expanded_uncertainty", expanded_uncertainty, allow_zero=True)
+    require_positive("coverage_factor", coverage_factor)
+    return _in_float_range(
+        expanded_uncertainty / coverage_factor, "u = U / k",
+        f"coverage_factor = {coverage_factor!r} is too small for expanded_uncertainty = {expanded_uncertainty!r}",
+    )
 
 
 def uncertainty_of_assigned_value_is_negligible(u_x_pt: float, sigma_pt: float) -> bool:
     """True when u(x_pt) < 0.3 sigma_pt (9.2); z' replaces z otherwise."""
-    _require_positive("sigma_pt", sigma_pt)
+    require_positive("u_x_pt", u_x_pt, allow_zero=True)
+    require_positive("sigma_pt", sigma_pt)
     return not at_least(u_x_pt, NEGLIGIBLE_UNCERTAINTY_RATIO * sigma_pt)
 
 
@@ -210,30 +308,47 @@ def uncertainty_of_assigned_value_is_negligible(u_x_pt: float, sigma_pt: float) 
 
 def z_score(x: float, x_pt: float, sigma_pt: float) -> float:
     """z = (x - x_pt) / sigma_pt (9.4)."""
-    _require_positive("sigma_pt", sigma_pt)
-    return (x - x_pt) / sigma_pt
+    require_positive("sigma_pt", sigma_pt)
+    return _score("z", deviation(x, x_pt), sigma_pt, "sigma_pt")
 
 
 def z_prime_score(x: float, x_pt: float, sigma_pt: float, u_x_pt: float) -> float:
     """z' = (x - x_pt) / sqrt(sigma_pt^2 + u(x_pt)^2) (9.5)."""
-    _require_positive("sigma_pt", sigma_pt)
-    _require_positive("u(x_pt)", u_x_pt, allow_zero=True)
-    return (x - x_pt) / math.hypot(sigma_pt, u_x_pt)
+    require_positive("sigma_pt", sigma_pt)
+    require_positive("u_x_pt", u_x_pt, allow_zero=True)
+    return _score("z'", deviation(x, x_pt), math.hypot(sigma_pt, u_x_pt), "sigma_pt and u_x_pt")
 
 
 def zeta_score(x: float, x_pt: float, u_x: float, u_x_pt: float) -> float:
     """zeta = (x - x_pt) / sqrt(u(x)^2 + u(x_pt)^2) (9.6)."""
-    _require_positive("u(x)", u_x, allow_zero=True)
-    _require_positive("u(x_pt)", u_x_pt, allow_zero=True)
-    return (x - x_pt) / _positive_denominator(math.hypot(u_x, u_x_pt), "u(x) and u(x_pt)")
+    require_positive("u_x", u_x, allow_zero=True)
+    require_positive("u_x_pt", u_x_pt, allow_zero=True)
+    return _score("zeta", deviation(x, x_pt), math.hypot(u_x, u_x_pt), "u_x and u_x_pt")
 
 
 def en_score(x: float, x_pt: float, expanded_u_x: float, expanded_u_x_pt: float) -> float:
     """E_n = (x - x_pt) / sqrt(U(x)^2 + U(x_pt)^2) (9.7)."""
-    _require_positive("U(x)", expanded_u_x, allow_zero=True)
-    _require_positive("U(x_pt)", expanded_u_x_pt, allow_zero=True)
-    denominator = _positive_denominator(math.hypot(expanded_u_x, expanded_u_x_pt), "U(x) and U(x_pt)")
-    return (x - x_pt) / denominator
+    require_positive("expanded_u_x", expanded_u_x, allow_zero=True)
+    require_positive("expanded_u_x_pt", expanded_u_x_pt, allow_zero=True)
+    denominator = math.hypot(expanded_u_x, expanded_u_x_pt)
+    return _score("E_n", deviation(x, x_pt), denominator, "expanded_u_x and expanded_u_x_pt")
+
+
+def deviation(x: float, x_pt: float) -> float:
+    """x - x_pt, the numerator of every score; ValueError when either is not finite, or when
+    they lie too far apart for their difference to be a float."""
+    require_finite("x", x)
+    require_finite("x_pt", x_pt)
+    return _in_float_range(x - x_pt, "x - x_pt", f"x and x_pt are too far apart (x = {x!r}, x_pt = {x_pt!r})")
+
+
+def _score(kind: str, numerator: float, denominator: float, of: str) -> float:
+    _in_float_range(denominator, f"the denominator of {kind}", f"{of} are too large")
+    if denominator == 0:
+        raise ValueError(f"{of} are both zero: the score is undefined")
+    return _in_float_range(
+        numerator / denominator, kind, f"{of} are too small for x - x_pt = {numerator!r}"
+    )
 
 
 class Signal(StrEnum):
@@ -243,8 +358,9 @@ class Signal(StrEnum):
 
 
 def signal_for_score(score: float) -> Signal:
-    """Signal for z, z' or zeta: |s| <= 2 acceptable, 2 < |s| < 3 warning, |s| >= 3 action."""
-    magnitude = abs(score)
+    """Signal for z, z' or zeta: |s| <= 2 acceptable, 2 < |s| < 3 warning, |s| >= 3 action.
+    A score that is not a finite number has no signal (ValueError)."""
+    magnitude = abs(require_finite("score", score))
     if at_most(magnitude, 2.0):
         return Signal.ACCEPTABLE
     if at_least(magnitude, 3.0):
@@ -253,21 +369,9 @@ def signal_for_score(score: float) -> Signal:
 
 
 def signal_for_en(en: float) -> Signal:
-    """Signal for E_n (9.7): |E_n| <= 1 acceptable, |E_n| > 1 action; E_n has no warning band."""
-    return Signal.ACCEPTABLE if at_most(abs(en), 1.0) else Signal.ACTION
-
-
-def _require_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}")
-
-
-def _positive_denominator(value: float, what: str) -> float:
-    if value == 0:
-        raise ValueError(f"{what} are both zero: the score is undefined")
-    return value
+    """Signal for E_n (9.7): |E_n| <= 1 acceptable, |E_n| > 1 action; E_n has no warning band.
+    An E_n that is not a finite number has no signal (ValueError)."""
+    return Signal.ACCEPTABLE if at_most(abs(require_finite("en", en)), 1.0) else Signal.ACTION
 
 
 # --- Evaluating a whole round --------------------------------------------------
@@ -285,16 +389,19 @@ class ParticipantResult:
     def __post_init__(self) -> None:
         if not self.lab_id:
             raise ValueError("a result needs the lab's id")
-        if not math.isfinite(self.value):
-            raise ValueError(f"lab {self.lab_id}: the result must be a finite number, got {self.value!r}")
+        require_finite(f"lab {self.lab_id}: the result's value", self.value)
         if self.expanded_uncertainty is None:
             if self.coverage_factor is not None:
                 raise ValueError(f"lab {self.lab_id}: a coverage factor k needs its expanded uncertainty U")
             return
         if self.coverage_factor is None:
             raise ValueError(f"lab {self.lab_id}: an expanded uncertainty U needs its coverage factor k")
-        _require_positive(f"lab {self.lab_id}: expanded uncertainty U", self.expanded_uncertainty)
-        _require_positive(f"lab {self.lab_id}: coverage factor k", self.coverage_factor)
+        require_positive(f"lab {self.lab_id}: expanded_uncertainty U", self.expanded_uncertainty)
+        require_positive(f"lab {self.lab_id}: coverage_factor k", self.coverage_factor)
+        _in_float_range(
+            self.expanded_uncertainty / self.coverage_factor, f"lab {self.lab_id}: u = U / k",
+            f"the coverage_factor k = {self.coverage_factor!r} is too small for U = {self.expanded_uncertainty!r}",
+        )
 
     @property
     def has_uncertainty(self) -> bool:
@@ -334,10 +441,11 @@ class ReferenceAssignedValue:
     def __post_init__(self) -> None:
         if not math.isfinite(self.value):
             raise ValueError(f"the reference value must be a finite number, got {self.value!r}")
-        _require_positive(
-            "the reference value's expanded uncertainty U", self.expanded_uncertainty, allow_zero=True
+        require_positive(
+            "the reference value's expanded_uncertainty U", self.expanded_uncertainty, allow_zero=True
         )
-        _require_positive("the reference value's coverage factor k", self.coverage_factor)
+        require_positive("the reference value's coverage_factor k", self.coverage_factor)
+        standard_uncertainty_from_expanded(self.expanded_uncertainty, self.coverage_factor)  # u = U/k is a float
 
 
 @dataclass(frozen=True)
@@ -355,7 +463,7 @@ class FixedSigmaPt:
     value: float
 
     def __post_init__(self) -> None:
-        _require_positive("sigma_pt", self.value)
+        require_positive("sigma_pt", self.value)
 
 
 @dataclass(frozen=True)
@@ -371,6 +479,7 @@ class RoundDesign:
 
     assigned_value: ReferenceAssignedValue | ConsensusAssignedValue
     sigma_pt: FixedSigmaPt | RobustSigmaPt
+    algorithm_a_stopping: AlgorithmAStopping = AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE
 
     @property
     def needs_algorithm_a(self) -> bool:
@@ -410,6 +519,8 @@ class RoundEvaluation:
     z_prime_used: bool
     robust_estimate: RobustEstimate | None
     labs: tuple[LabPerformance, ...]
+    assigned_value_method: AssignedValueMethod = AssignedValueMethod.REFERENCE
+    sigma_pt_method: SigmaPtMethod = SigmaPtMethod.FIXED
 
     def for_lab(self, lab_id: str) -> LabPerformance:
         for performance in self.labs:
@@ -432,7 +543,9 @@ def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) ->
     Algorithm A, or a derived sigma_pt of 0.
     """
     _require_one_result_per_lab(results)
-    robust = algorithm_a([r.value for r in results]) if design.needs_algorithm_a else None
+    robust = None
+    if design.needs_algorithm_a:
+        robust = algorithm_a([r.value for r in results], stopping=design.algorithm_a_stopping)
     x_pt, u_x_pt, expanded_u_x_pt = assigned_value_with_uncertainty(design, robust)
     sigma_pt = sigma_pt_of_round(design, robust)
     z_prime_used = not uncertainty_of_assigned_value_is_negligible(u_x_pt, sigma_pt)
@@ -447,6 +560,8 @@ def evaluate_round(results: Sequence[ParticipantResult], design: RoundDesign) ->
         z_prime_used=z_prime_used,
         robust_estimate=robust,
         labs=labs,
+        assigned_value_method=design.assigned_value.method,
+        sigma_pt_method=design.sigma_pt.method,
     )
 
 

@@ -12,8 +12,8 @@ class InvalidMeasurement(InvalidInput):
 
     rule = "an expanded uncertainty U comes with its coverage factor k"
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message, field, self.rule)
+    def __init__(self, message: str, field: str, rule: str | None = None) -> None:
+        super().__init__(message, field, rule or self.rule)
 
 
 def participant_result(

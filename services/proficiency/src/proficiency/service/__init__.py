@@ -17,7 +17,9 @@ from proficiency.service.blind_samples import (
 from proficiency.service.outcomes import lab_outcomes
 from proficiency.service.reports import round_plot, round_report
 from proficiency.service.rounds import (
+    cancel_round,
     close_round,
+    close_round_with_chosen_values,
     create_round,
     enrol,
     get_result,
@@ -27,7 +29,9 @@ from proficiency.service.rounds import (
 )
 
 __all__ = [
+    "cancel_round",
     "close_round",
+    "close_round_with_chosen_values",
     "create_round",
     "enrol",
     "get_blind_sample",

@@ -20,6 +20,8 @@ async def closed_round(session: AsyncSession, principal: Principal, round_id: st
     """A closed round the caller may see, with every lab's result and scores (by value); the
     report of an open round is not published yet."""
     row = await views.visible_round(session, principal, round_id)
+    if views.is_cancelled(row):
+        raise domain.CancelledRoundHasNoReport(round_id, row.cancellation_reason)
     if not views.is_closed(row):
         raise domain.ReportNotPublished(round_id, row.deadline)
     return row, await db.scored_results(session, round_id)
@@ -50,5 +52,6 @@ async def round_plot(runtime: ServiceRuntime, principal: Principal, round_id: st
         sigma_pt=evaluation["sigma_pt"],
         points=points,
         score_kind=views.score_used(evaluation).value,
+        caption=views.method_statement(row),
         fmt=fmt,
     )

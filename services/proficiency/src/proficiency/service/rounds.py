@@ -94,18 +94,53 @@ async def close_round(runtime: ServiceRuntime, principal: Principal, round_id: s
     return await round_report(runtime, principal, round_id)
 
 
+async def close_round_with_chosen_values(
+    runtime: ServiceRuntime, principal: Principal, command: commands.CloseRoundWithChosenValues
+) -> dict[str, Any]:
+    """The regulator's way out of a round its design cannot evaluate (too few results for
+    Algorithm A, or s* = 0): close it with a reference value and/or a fixed sigma_pt chosen now,
+    in place of what the results could not give. The choice, its reason and who made it are kept
+    and published; the scores count as any round's (DESIGN flow 4)."""
+    async with runtime.unit_of_work() as uow:
+        now = uow.clock.now()
+        rnd = await db.load_round(uow.session, command.round_id, field_turn=True)
+        evaluation = rnd.close_with_chosen_values(
+            command.chosen_assigned_value(), command.chosen_sigma_pt(), reason=command.reason, by=principal.actor,
+            at=now,
+        )
+        if not await db.save_closed_round(uow.session, rnd, now):
+            raise domain.RoundClosed(f"round {rnd.round_id} was closed or cancelled concurrently")
+        await _publish_evaluation(uow, rnd, evaluation, now)
+        await uow.commit()
+    log.info("round closed with chosen values", round_id=rnd.round_id, participants=len(evaluation.labs))
+    return await round_report(runtime, principal, rnd.round_id)
+
+
+async def cancel_round(runtime: ServiceRuntime, principal: Principal, command: commands.CancelRound) -> dict[str, Any]:
+    """The regulator cancels an open round, with its reason: no scores, no lab failures; the
+    cancellation is kept with who made it and published (RoundCancelledV1)."""
+    async with runtime.unit_of_work() as uow:
+        rnd = await db.load_round(uow.session, command.round_id)
+        cancellation = rnd.cancel(command.reason, by=principal.actor, at=uow.clock.now())
+        if not await db.save_cancelled_round(uow.session, rnd):
+            raise domain.RoundClosed(f"round {rnd.round_id} was closed or cancelled concurrently")
+        uow.emit(
+            events.RoundCancelledV1(
+                round_id=rnd.round_id, field=rnd.field, measurand=rnd.measurand, unit=rnd.unit,
+                reason=cancellation.reason, cancelled_by=cancellation.by, results_received=len(rnd.results),
+            )
+        )
+        await uow.commit()
+    log.info("round cancelled", round_id=rnd.round_id)
+    return await get_round(runtime, principal, rnd.round_id)
+
+
 async def _publish_evaluation(
     uow: UnitOfWork, rnd: domain.ProficiencyRound, evaluation: domain.RoundEvaluation, at: dt.datetime
 ) -> None:
     """RoundClosedV1, then for each lab (by USCC) its LabScoredV1 and the outcome its signal
     adds to its history in the field."""
-    uow.emit(
-        events.RoundClosedV1(
-            round_id=rnd.round_id, field=rnd.field, measurand=rnd.measurand, unit=rnd.unit,
-            assigned_value=evaluation.assigned_value, standard_uncertainty=evaluation.standard_uncertainty,
-            sigma_pt=evaluation.sigma_pt, z_prime_used=evaluation.z_prime_used, participants=len(evaluation.labs),
-        )
-    )
+    uow.emit(round_closed(rnd, evaluation))
     for p in sorted(evaluation.labs, key=lambda p: p.lab_id):
         uow.emit(
             events.LabScoredV1(
@@ -115,6 +150,20 @@ async def _publish_evaluation(
         )
         outcome = domain.RoundOutcome(rnd.round_id, p.signal)
         await record_outcome(uow, p.lab_id, rnd.field, outcome, at, _score_detail(rnd, evaluation, p))
+
+
+def round_closed(rnd: domain.ProficiencyRound, evaluation: domain.RoundEvaluation) -> events.RoundClosedV1:
+    """The closed round's event: its numbers, and how x_pt and sigma_pt were obtained."""
+    decision, robust = rnd.closing_decision, evaluation.robust_estimate
+    return events.RoundClosedV1(
+        round_id=rnd.round_id, field=rnd.field, measurand=rnd.measurand, unit=rnd.unit,
+        assigned_value=evaluation.assigned_value, standard_uncertainty=evaluation.standard_uncertainty,
+        sigma_pt=evaluation.sigma_pt, z_prime_used=evaluation.z_prime_used, participants=len(evaluation.labs),
+        assigned_value_method=evaluation.assigned_value_method.value, sigma_pt_method=evaluation.sigma_pt_method.value,
+        algorithm_a_stopping=robust.stopping.value if robust else None,
+        chosen_at_closing=list(decision.chosen) if decision else [],
+        closing_reason=decision.reason if decision else None, decided_by=decision.by if decision else None,
+    )
 
 
 def _score_detail(rnd: domain.ProficiencyRound, evaluation: domain.RoundEvaluation, p: domain.LabPerformance) -> str:

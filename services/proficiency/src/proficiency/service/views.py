@@ -38,6 +38,10 @@ def is_closed(row: Any) -> bool:
     return domain.RoundStatus(row.status) is domain.RoundStatus.CLOSED
 
 
+def is_cancelled(row: Any) -> bool:
+    return domain.RoundStatus(row.status) is domain.RoundStatus.CANCELLED
+
+
 # --- rounds --------------------------------------------------------------------------------
 
 
@@ -55,15 +59,20 @@ def design_view(row: Any, reveal: bool) -> dict[str, Any]:
     sigma: dict[str, Any] = {"method": row.sigma_pt_method}
     if domain.SigmaPtMethod(row.sigma_pt_method) is domain.SigmaPtMethod.FIXED:
         sigma["value"] = row.sigma_pt  # announced in advance (ISO 13528 8.1), so labs may know it
-    return {"assigned_value": assigned, "sigma_pt": sigma}
+    return {"assigned_value": assigned, "sigma_pt": sigma, "algorithm_a_stopping": row.algorithm_a_stopping}
 
 
 def round_view(row: Any) -> dict[str, Any]:
-    return {
+    view = {
         "id": row.id, "field": row.field, "measurand": row.measurand, "unit": row.unit,
         "deadline": row.deadline.isoformat(), "status": row.status, "created_at": row.created_at.isoformat(),
         "closed_at": iso(row.closed_at),
     }
+    if is_cancelled(row):  # why the round has no scores, told to everyone who sees it
+        view["cancellation"] = {
+            "reason": row.cancellation_reason, "cancelled_by": row.cancelled_by, "at": iso(row.cancelled_at),
+        }
+    return view
 
 
 def round_detail_view(
@@ -130,7 +139,9 @@ def published_outcome(row: Any, scored: Sequence[Any], enrolled: int) -> dict[st
         "expanded_uncertainty": evaluation["expanded_uncertainty"],
         "sigma_pt": sigma_pt,
         "score_used": score_used(evaluation).value,
-        "robust_estimate": evaluation["robust_estimate"],
+        "obtained": obtained_view(row),
+        "closing_decision": row.closing_decision,
+        "robust_estimate": robust_estimate_view(row),
         "participants": len(scored),
         "enrolled_without_result": enrolled - len(scored),
         "signals": {s.value: 0 for s in domain.Signal} | dict(Counter(x.signal for x in scored)),
@@ -139,6 +150,57 @@ def published_outcome(row: Any, scored: Sequence[Any], enrolled: int) -> dict[st
             domain.Signal.ACTION.value: [x_pt - 3 * sigma_pt, x_pt + 3 * sigma_pt],
         },
     }
+
+
+def robust_estimate_view(row: Any) -> dict[str, Any] | None:
+    """x*, s*, iterations, p and the stopping rule Algorithm A ran by (None without Algorithm A);
+    rounds closed before the rule was recorded with the estimate take the round's own."""
+    robust = row.evaluation["robust_estimate"]
+    return None if robust is None else {"stopping": row.algorithm_a_stopping, **robust}
+
+
+STOPPING_STATEMENTS = {
+    domain.AlgorithmAStopping.THIRD_SIGNIFICANT_FIGURE: (
+        "stopped when s* and x* no longer changed at s*'s third significant figure (ISO 13528:2015 C.3.1)"
+    ),
+    domain.AlgorithmAStopping.FULL_CONVERGENCE: "iterated to full convergence",
+}
+
+
+def obtained_view(row: Any) -> dict[str, Any]:
+    """How the closed round's x_pt and sigma_pt were obtained: the methods used, and which of
+    them the regulator chose at closing (rounds closed before this was recorded: the design)."""
+    evaluation, decision = row.evaluation, row.closing_decision
+    return {
+        "assigned_value": evaluation.get("assigned_value_method", row.assigned_value_method),
+        "sigma_pt": evaluation.get("sigma_pt_method", row.sigma_pt_method),
+        "chosen_at_closing": [part for part in ("assigned_value", "sigma_pt") if decision and decision[part]],
+    }
+
+
+def method_statement(row: Any) -> str:
+    """How the closed round's x_pt and sigma_pt were obtained, in words (the plot's caption)."""
+    obtained, robust = obtained_view(row), robust_estimate_view(row)
+    chosen = obtained["chosen_at_closing"]
+    words = {
+        "assigned_value": {domain.AssignedValueMethod.REFERENCE: "the reference value",
+                           domain.AssignedValueMethod.CONSENSUS: "x* of Algorithm A"},
+        "sigma_pt": {domain.SigmaPtMethod.FIXED: "fixed", domain.SigmaPtMethod.ROBUST: "s* of Algorithm A"},
+    }
+    parts = [
+        f"{symbol}: {words[part][obtained[part]]}{' chosen at closing' if part in chosen else ''}"
+        for part, symbol in (("assigned_value", "x_pt"), ("sigma_pt", "sigma_pt"))
+    ]
+    sentences = ["; ".join(parts) + "."]
+    if robust is not None:
+        stopping = STOPPING_STATEMENTS[domain.AlgorithmAStopping(robust["stopping"])]
+        sentences.append(
+            f"x* and s* by ISO 13528 Algorithm A over {robust['p']} results, {stopping}, "
+            f"after {robust['iterations']} iterations."
+        )
+    if row.closing_decision:
+        sentences.append(f"Chosen by {row.closing_decision['decided_by']}: {row.closing_decision['reason']}")
+    return " ".join(sentences)
 
 
 def distribution_view(scored: Sequence[Any], principal: Principal) -> list[dict[str, Any]]:
