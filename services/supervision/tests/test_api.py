@@ -43,6 +43,14 @@ async def test_an_invalid_campaign_is_answered_422_naming_the_field(client: http
     answer = await client.post("/campaigns", json=campaign_request(ratios={"A": "2", "B": "0", "C": "0", "D": "1"}), headers=regulator)
     assert (answer.status_code, answer.json()["field"]) == (422, "ratios")
 
+    for ratios, rule in (
+        ({"A": "1", "B": "0", "C": "0", "D": "0"}, "ratios_rise_as_credit_falls"),
+        ({"A": "0", "B": "0", "C": "0", "D": "0"}, "campaign_draws_something"),
+    ):
+        answer = await client.post("/campaigns", json=campaign_request(ratios=ratios), headers=regulator)
+        assert (answer.status_code, answer.json()["field"]) == (422, "ratios"), answer.text
+        assert answer.json()["failed_rules"][0]["rule"] == rule
+
     answer = await client.post("/campaigns", json=campaign_request(target_kinds=["factory"]), headers=regulator)
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"][:2] == ["body", "target_kinds"]

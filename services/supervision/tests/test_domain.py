@@ -473,3 +473,36 @@ def test_a_campaign_needs_a_published_seed():
 def test_every_organisation_kind_is_a_drawable_target_kind_and_unknown_is_not():
     assert {k.value for k in DRAWABLE_KINDS} == {k.value for k in OrganisationKind}
     assert TargetKind.UNKNOWN not in DRAWABLE_KINDS
+
+
+# --- the campaign's ratios: lower credit, higher ratio, and something to draw ----------------------
+
+
+@pytest.mark.parametrize(
+    "ratios",
+    [
+        {"A": "1", "B": "1", "C": "1", "D": "0"},  # the best class drawn whole, the worst not at all
+        {"A": "0.05", "B": "0.6", "C": "0.2", "D": "1"},  # C below B
+        {"A": "0.5", "B": "0.2", "C": "0.6", "D": "1"},  # B below A
+    ],
+)
+def test_ratios_that_fall_as_credit_falls_are_refused(ratios):
+    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=ratios)
+    with pytest.raises(InvalidCampaign) as refused:
+        Campaign.create("CAMP-1", "2024 H1", parameters, "lottery 2024-05-01", T0)
+    assert (refused.value.status_code, refused.value.field) == (422, "ratios")
+    assert refused.value.rules[0]["rule"] == "ratios_rise_as_credit_falls"
+
+
+def test_a_campaign_whose_every_ratio_is_zero_is_refused():
+    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=dict.fromkeys("ABCD", "0"))
+    with pytest.raises(InvalidCampaign) as refused:
+        Campaign.create("CAMP-1", "2024 H1", parameters, "lottery 2024-05-01", T0)
+    assert (refused.value.status_code, refused.value.field) == (422, "ratios")
+    assert refused.value.rules[0]["rule"] == "campaign_draws_something"
+
+
+def test_equal_ratios_and_ratios_rising_to_d_are_accepted():
+    for ratios in ({"A": "0.2", "B": "0.2", "C": "0.2", "D": "0.2"}, {"A": "0", "B": "0", "C": "0", "D": "1"}):
+        parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=ratios)
+        assert Campaign.create("CAMP-1", "2024 H1", parameters, "lottery", T0).status == CampaignStatus.CREATED

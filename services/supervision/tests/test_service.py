@@ -102,7 +102,7 @@ async def test_drawn_campaign_stores_the_snapshot_bytes_its_hash_and_a_result_th
 ) -> None:
     await directory(bodies=3, labs=1, enterprises=6)
     await register_inspectors(4)
-    campaign = await drawn_campaign(runtime, ratios={"A": "0.5", "B": "0.2", "C": "0.6", "D": "1"})
+    campaign = await drawn_campaign(runtime, ratios={"A": "0.5", "B": "0.5", "C": "0.6", "D": "1"})
 
     snapshot_bytes, digest = await service.published_snapshot(runtime, campaign["id"])
     published = await service.published_draw(runtime, campaign["id"])
@@ -212,6 +212,22 @@ async def test_campaign_parameters_outside_the_rules_are_refused_naming_the_fiel
         assert (refused.value.status_code, refused.value.field) == (422, field), change
 
 
+async def test_a_campaign_that_would_draw_nothing_is_refused_naming_the_ratios(
+    runtime: ServiceRuntime, directory: Directory, register_inspectors: RegisterInspectors
+) -> None:
+    await directory(bodies=1, labs=1, enterprises=2)  # every target in class A
+    await register_inspectors(3)
+    created = await service.create_campaign(runtime, REGULATOR, CreateCampaign(**campaign_request(ratios=ONLY_D)))
+
+    with pytest.raises(DomainError) as refused:
+        await service.draw_campaign(runtime, REGULATOR, created["id"])
+
+    assert (refused.value.status_code, refused.value.field) == (422, "ratios")
+    assert refused.value.rules[0]["rule"] == "campaign_draws_something"
+    assert "D" in refused.value.message
+    assert (await service.get_campaign(runtime, created["id"]))["status"] == "created"
+
+
 async def test_the_next_campaign_excludes_the_inspectors_who_inspected_a_target_in_the_previous_one(
     runtime: ServiceRuntime, directory: Directory, register_inspectors: RegisterInspectors
 ) -> None:
@@ -240,8 +256,9 @@ async def test_a_lowered_credit_class_is_sampled_in_the_next_campaign(
     made = await directory(bodies=2, labs=0, enterprises=0)
     breached, clean = made["certification_body"]
     await register_inspectors(3)
-    before = await drawn_campaign(runtime, ratios=ONLY_D, seed="before")
-    assert before["drawn"] == 0
+    # Before the breach no body is in class D: the campaign would draw nothing and is refused.
+    with pytest.raises(domain.CampaignDrawsNothing):
+        await drawn_campaign(runtime, ratios=ONLY_D, seed="before")
 
     breach = events.CommitmentBreachedV1(
         approval_id=str(uuid.uuid4()), organisation_uscc=breached, kind="certification_body",
@@ -263,8 +280,9 @@ async def test_organisations_listed_only_by_a_failure_are_not_drawn_until_their_
     )
     await deliver(failure)  # before the lab's own approval.granted
     await register_inspectors(2)
-    campaign = await drawn_campaign(runtime, seed="unknown kind")
-    assert campaign["drawn"] == 0
+    # A target of unknown kind is not drawable: the campaign would draw nothing and is refused.
+    with pytest.raises(domain.CampaignDrawsNothing):
+        await drawn_campaign(runtime, seed="unknown kind")
 
     await deliver(approval_granted(lab, kind="testing_lab"))
     campaign = await drawn_campaign(runtime, seed="known kind")

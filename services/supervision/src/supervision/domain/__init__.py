@@ -20,10 +20,12 @@ from supervision.domain.campaign import (
     CampaignAction,
     CampaignAlreadyDrawn,
     CampaignDraw,
+    CampaignDrawsNothing,
     CampaignParameters,
     CampaignStatus,
     DrawRefused,
     InvalidCampaign,
+    RatiosMustRiseAsCreditFalls,
 )
 from supervision.domain.credit import (
     CREDIT_ORDER,
@@ -84,6 +86,7 @@ __all__ = [
     "CampaignAction",
     "CampaignAlreadyDrawn",
     "CampaignDraw",
+    "CampaignDrawsNothing",
     "CampaignParameters",
     "CampaignStatus",
     "CertificateStatus",
@@ -107,6 +110,7 @@ __all__ = [
     "InvalidInspection",
     "NotAssignedInspector",
     "ReInspectionOfAnotherTarget",
+    "RatiosMustRiseAsCreditFalls",
     "Recorded",
     "RectificationVerified",
     "ResultAlreadyRecorded",
