@@ -177,11 +177,12 @@ async def test_passing_re_inspection_verifies_rectification_of_exactly_the_faile
         failing, passing = [numbers[0], numbers[2]], [numbers[1]]
         spot_check = await failed_spot_check(sup, kafka, holder, failing, passing, str(uuid.uuid4()))
 
-        [reinspector] = await register_inspectors(sup, 1)
+        # Two inspectors, neither of the drawn spot check: the draw's rules hold for an order by hand.
+        reinspector, second = await register_inspectors(sup, 2)
         ordered = await sup.post(
             "/inspections", headers=REGULATOR,
             json={"target_uscc": holder, "target_kind": "enterprise", "kind": "re_inspection",
-                  "inspector_ids": [reinspector], "spot_check_id": spot_check["id"]},
+                  "inspector_ids": [reinspector, second], "spot_check_id": spot_check["id"]},
         )
         assert ordered.status_code == 201, ordered.text
         re_inspection = ordered.json()

@@ -324,11 +324,12 @@ class Demo:
         )
         if not self.world.spot_check_id:
             raise OperatorError("flow 2 needs the spot check of flow 1, which did not happen")
-        inspector = self.world.inspectors[1]
+        # Two inspectors, as for every inspection; here not those of the spot check.
+        inspector, second = self.world.inspectors[2], self.world.inspectors[3]
         ordered = await self.api.call(
             "supervision", "POST", "/inspections", auth=self.regulator,
             json={"target_uscc": cert.holder.uscc, "target_kind": "enterprise", "kind": "re_inspection",
-                  "inspector_ids": [inspector], "spot_check_id": self.world.spot_check_id},
+                  "inspector_ids": [inspector, second], "spot_check_id": self.world.spot_check_id},
         )
         correlation_id = self.api.new_correlation_id()
         await self.api.call(

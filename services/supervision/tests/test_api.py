@@ -106,6 +106,28 @@ async def test_the_public_draw_and_snapshot_need_no_token_and_redrawing_is_409(
     assert [c["id"] for c in listed] == [created["id"]]
 
 
+async def test_an_inspection_ordered_by_hand_needs_two_inspectors_or_an_override_with_a_reason(
+    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors
+) -> None:
+    holder = (await directory(bodies=1, labs=0, enterprises=1))["enterprise"][0]
+    [only] = await register_inspectors(1)
+    regulator = token(Role.REGULATOR)
+    order = {"target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": [only]}
+
+    answer = await client.post("/inspections", json=order, headers=regulator)
+    assert (answer.status_code, answer.json()["field"]) == (422, "inspector_ids"), answer.text
+    assert answer.json()["failed_rules"][0]["rule"] == "min_inspectors_per_target"
+
+    no_reason = {**order, "override": {"rules": ["min_inspectors_per_target"]}}
+    answer = await client.post("/inspections", json=no_reason, headers=regulator)
+    assert (answer.status_code, answer.json()["field"]) == (422, "override.reason"), answer.text
+
+    overridden = {**order, "override": {"rules": ["min_inspectors_per_target"], "reason": "the only one in the region"}}
+    answer = await client.post("/inspections", json=overridden, headers=regulator)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["override"] == {"rules": ["min_inspectors_per_target"], "reason": "the only one in the region"}
+
+
 def test_the_http_spellings_of_kinds_verdicts_and_statuses_are_the_domains():
     assert set(get_args(InspectionKindName)) == {kind.value for kind in InspectionKind}
     assert set(get_args(VerdictName)) == {verdict.value for verdict in Verdict}

@@ -506,3 +506,82 @@ def test_equal_ratios_and_ratios_rising_to_d_are_accepted():
     for ratios in ({"A": "0.2", "B": "0.2", "C": "0.2", "D": "0.2"}, {"A": "0", "B": "0", "C": "0", "D": "1"}):
         parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=ratios)
         assert Campaign.create("CAMP-1", "2024 H1", parameters, "lottery", T0).status == CampaignStatus.CREATED
+
+
+# --- inspections ordered by hand: the draw's assignment rules, or an override with its reason ---------
+
+OTHER_ORG = "91110000MA0000000X"
+
+
+def registered_inspectors(*ids: str) -> dict[str, Inspector]:
+    return {i: Inspector(i, f"Inspector {i}", OTHER_ORG, "110000") for i in ids}
+
+
+def test_an_inspection_ordered_by_hand_needs_two_inspectors_unless_overridden():
+    from supervision.domain import AssignmentNeedsOverride, AssignmentOverride, check_order
+
+    with pytest.raises(AssignmentNeedsOverride) as refused:
+        check_order(ORG, ["INS-A"], registered_inspectors("INS-A"), previous_inspectors=())
+    assert (refused.value.status_code, refused.value.field) == (422, "inspector_ids")
+    assert [r["rule"] for r in refused.value.rules] == ["min_inspectors_per_target"]
+    assert check_order(ORG, ["INS-A", "INS-B"], registered_inspectors("INS-A", "INS-B"), previous_inspectors=()) is None
+
+    override = AssignmentOverride.of(["min_inspectors_per_target"], "only one certified kettle tester in the region")
+    granted = check_order(ORG, ["INS-A"], registered_inspectors("INS-A"), previous_inspectors=(), override=override)
+    assert granted == override
+    assert granted.reason == "only one certified kettle tester in the region"
+
+
+def test_an_inspector_of_the_previous_campaign_is_refused_unless_overridden():
+    from supervision.domain import AssignmentNeedsOverride, AssignmentOverride, check_order
+
+    people = registered_inspectors("INS-A", "INS-B", "INS-C")
+    with pytest.raises(AssignmentNeedsOverride) as refused:
+        check_order(ORG, ["INS-A", "INS-B"], people, previous_inspectors=("INS-B", "INS-X"))
+    [rule] = refused.value.rules
+    assert rule["rule"] == "previous_campaign_conflict" and "INS-B" in rule["detail"]
+    assert check_order(ORG, ["INS-A", "INS-C"], people, previous_inspectors=("INS-B",)) is None
+    override = AssignmentOverride.of(["previous_campaign_conflict"], "the only inspector who speaks Uyghur")
+    assert check_order(ORG, ["INS-A", "INS-B"], people, ("INS-B",), override) == override
+
+
+def test_an_override_names_every_rule_it_sets_aside_and_only_those():
+    from supervision.domain import AssignmentNeedsOverride, AssignmentOverride, InvalidOverride, check_order
+
+    people = registered_inspectors("INS-A", "INS-B")
+    only_count = AssignmentOverride.of(["min_inspectors_per_target"], "urgent")
+    with pytest.raises(AssignmentNeedsOverride) as refused:  # the previous-campaign rule is broken too
+        check_order(ORG, ["INS-B"], people, ("INS-B",), only_count)
+    assert [r["rule"] for r in refused.value.rules] == ["previous_campaign_conflict"]
+    with pytest.raises(InvalidOverride) as refused:  # nothing to set aside
+        check_order(ORG, ["INS-A", "INS-B"], people, (), only_count)
+    assert refused.value.field == "override.rules" and refused.value.rules[0]["rule"] == "override_not_needed"
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_an_override_without_a_reason_is_refused(reason):
+    from supervision.domain import AssignmentOverride, InvalidOverride
+
+    with pytest.raises(InvalidOverride) as refused:
+        AssignmentOverride.of(["min_inspectors_per_target"], reason)
+    assert (refused.value.status_code, refused.value.field) == (422, "override.reason")
+    assert refused.value.rules[0]["rule"] == "override_reason_required"
+
+
+@pytest.mark.parametrize("rules", [[], ["own_organisation_conflict"], ["inspector_active"], ["no_such_rule"]])
+def test_only_the_inspector_count_and_the_previous_campaign_rule_may_be_overridden(rules):
+    from supervision.domain import AssignmentOverride, InvalidOverride
+
+    with pytest.raises(InvalidOverride) as refused:
+        AssignmentOverride.of(rules, "a reason")
+    assert refused.value.field == "override.rules"
+
+
+def test_own_organisation_and_inactive_inspectors_are_refused_even_with_an_override():
+    from supervision.domain import AssignmentOverride, check_order
+
+    override = AssignmentOverride.of(["min_inspectors_per_target"], "urgent")
+    with pytest.raises(InspectorNotAssignable, match="works for the target"):
+        check_order(ORG, ["INS-A"], {"INS-A": Inspector("INS-A", "Zhang San", ORG, "110000")}, (), override)
+    with pytest.raises(InspectorNotAssignable, match="not active"):
+        check_order(ORG, ["INS-A"], {"INS-A": Inspector("INS-A", "Zhang San", OTHER_ORG, "110000", False)}, (), override)

@@ -33,7 +33,7 @@ from conformity_devstack.factories import (
 )
 
 from supervision import db, domain, scheduler, service, verify_draw
-from supervision.commands import CreateCampaign, RecordResult
+from supervision.commands import CreateCampaign, OrderInspection, RecordResult
 from supervision.domain import draw
 
 # The fixtures of conftest.py that list the directories.
@@ -370,6 +370,68 @@ async def test_a_result_is_published_on_the_regulators_business_day(
     assert await published(dt.date(2024, 5, 2), dt.date(2024, 5, 2)) == [public]
     assert await published(None, dt.date(2024, 5, 1)) == []
     assert await published(dt.date(2024, 5, 3), None) == []
+
+
+# --- inspections ordered by hand follow the draw's assignment rules -----------------------------
+
+
+def spot_check_order(holder: str, inspector_ids: list[str], **extra: Any) -> OrderInspection:
+    return OrderInspection(
+        target_uscc=holder, target_kind="enterprise", kind="product_spot_check", inspector_ids=inspector_ids, **extra
+    )
+
+
+async def test_an_inspection_ordered_by_hand_with_one_inspector_is_refused_naming_the_rule(
+    runtime: ServiceRuntime, directory: Directory, register_inspectors: RegisterInspectors
+) -> None:
+    holder = (await directory(bodies=1, labs=0, enterprises=1))["enterprise"][0]
+    [only] = await register_inspectors(1)
+
+    with pytest.raises(DomainError) as refused:
+        await service.order_inspection(runtime, REGULATOR, spot_check_order(holder, [only]))
+
+    assert (refused.value.status_code, refused.value.field) == (422, "inspector_ids")
+    assert [r["rule"] for r in refused.value.rules] == ["min_inspectors_per_target"]
+    assert await service.list_inspections(runtime, REGULATOR, None, None, 100, 0) == {"items": []}
+
+
+async def test_an_inspector_of_the_previous_drawn_campaign_is_not_ordered_to_the_same_target(
+    runtime: ServiceRuntime, directory: Directory, register_inspectors: RegisterInspectors
+) -> None:
+    holder = (await directory(bodies=0, labs=0, enterprises=1))["enterprise"][0]
+    inspectors = await register_inspectors(4)
+    campaign = await drawn_campaign(runtime, target_kinds=["enterprise"])
+    [drawn] = await campaign_inspections(runtime, campaign["id"])
+    others = [i for i in inspectors if i not in drawn["inspectors"]]
+
+    with pytest.raises(DomainError) as refused:
+        await service.order_inspection(runtime, REGULATOR, spot_check_order(holder, [drawn["inspectors"][0], others[0]]))
+
+    assert (refused.value.status_code, refused.value.field) == (422, "inspector_ids")
+    [rule] = refused.value.rules
+    assert rule["rule"] == "previous_campaign_conflict" and drawn["inspectors"][0] in rule["detail"]
+    ordered = await service.order_inspection(runtime, REGULATOR, spot_check_order(holder, others))
+    assert ordered["override"] is None
+
+
+async def test_an_override_is_recorded_with_its_reason_on_the_inspection_and_shown_in_its_view(
+    runtime: ServiceRuntime, directory: Directory, register_inspectors: RegisterInspectors
+) -> None:
+    holder = (await directory(bodies=1, labs=0, enterprises=1))["enterprise"][0]
+    [only] = await register_inspectors(1)
+    reason = "flood in the region: one inspector can reach the factory this week"
+
+    without_reason = {"rules": ["min_inspectors_per_target"], "reason": " "}
+    with pytest.raises(DomainError) as refused:
+        await service.order_inspection(runtime, REGULATOR, spot_check_order(holder, [only], override=without_reason))
+    assert (refused.value.status_code, refused.value.field) == (422, "override.reason")
+
+    override = {"rules": ["min_inspectors_per_target"], "reason": reason}
+    ordered = await service.order_inspection(runtime, REGULATOR, spot_check_order(holder, [only], override=override))
+
+    assert ordered["inspectors"] == [only]
+    assert ordered["override"] == {"rules": ["min_inspectors_per_target"], "reason": reason}
+    assert (await service.get_inspection(runtime, REGULATOR, ordered["id"]))["override"] == ordered["override"]
 
 
 # --- credit classes from consumed events --------------------------------------------------------

@@ -37,8 +37,23 @@ class RegisterInspector(Command):
     active: bool = True
 
 
+class AssignmentOverrideRequest(Command):
+    """The regulator sets aside assignment rules for one inspection ordered by hand, and says why."""
+
+    rules: list[Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=list, max_length=5,
+        description="the rules set aside: min_inspectors_per_target, previous_campaign_conflict",
+    )
+    reason: str = Field(default="", max_length=2000, description="required; recorded on the inspection")
+
+
 class OrderInspection(Command):
-    """The regulator orders an inspection outside a campaign (also a re-inspection)."""
+    """The regulator orders an inspection outside a campaign (also a re-inspection).
+
+    Its inspectors follow the draw's rules (at least two, none from the target's organisation,
+    none who inspected it in the previous drawn campaign, active ones only) unless `override`
+    sets aside the number or the previous-campaign rule, with a reason.
+    """
 
     target_uscc: USCC
     target_kind: OrganisationKind
@@ -46,6 +61,9 @@ class OrderInspection(Command):
     inspector_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=10)
     spot_check_id: str | None = Field(
         default=None, description="for a re-inspection: the failed product spot check whose rectification it verifies"
+    )
+    override: AssignmentOverrideRequest | None = Field(
+        default=None, description="an exception to the assignment rules, with its reason, kept on the inspection"
     )
 
     @model_validator(mode="after")

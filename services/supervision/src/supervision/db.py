@@ -28,6 +28,8 @@ from supervision.domain.directory import DRAWABLE_KINDS, CertificateStatus, Targ
 from supervision.domain.draw import Inspector, Target
 from supervision.domain.inspection import (
     INSPECTION_TRANSITIONS,
+    AssignmentOverride,
+    AssignmentRule,
     Inspection,
     InspectionAction,
     InspectionResult,
@@ -120,6 +122,9 @@ inspections = sa.Table(
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("completed_at", TZ, nullable=True, index=True),
     sa.Column("recorded_by", sa.String(64), nullable=True),
+    # An inspection ordered by hand: the assignment rules the regulator set aside, and why.
+    sa.Column("override_rules", sa.JSON, nullable=True),
+    sa.Column("override_reason", sa.Text, nullable=True),
 )
 
 inspection_assignments = sa.Table(
@@ -280,10 +285,13 @@ def inspection_from_row(row: sa.Row[Any], assigned: Sequence[str]) -> Inspection
             recorded_at=row.completed_at,
             samples=tuple(SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in row.samples),
         )
+    override = None
+    if row.override_rules:
+        override = AssignmentOverride(frozenset(AssignmentRule(r) for r in row.override_rules), row.override_reason)
     return Inspection(
         id=row.id, kind=row.kind, target_id=row.target_uscc, target_kind=row.target_kind,
         inspector_ids=frozenset(assigned), result=result, spot_check_id=row.spot_check_id,
-        certificates_to_verify=tuple(row.certificates_to_verify), status=row.status,
+        certificates_to_verify=tuple(row.certificates_to_verify), status=row.status, override=override,
     )
 
 
@@ -319,6 +327,8 @@ async def add_inspections(
                 "spot_check_id": inspection.spot_check_id,
                 "certificates_to_verify": list(inspection.certificates_to_verify), "status": inspection.status.value,
                 "samples": [], "created_at": at,
+                "override_rules": inspection.override.to_json()["rules"] if inspection.override else None,
+                "override_reason": inspection.override.reason if inspection.override else None,
             }
             for inspection in opened
         ],
@@ -331,6 +341,25 @@ async def add_inspections(
             for i in sorted(inspection.inspector_ids)
         ],
     )
+
+
+async def previous_campaign_inspectors(session: AsyncSession, target_uscc: str) -> list[str]:
+    """Who inspected the target in the campaign drawn last (none when it was not drawn then)."""
+    last_drawn = (
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.status == CampaignStatus.DRAWN.value)
+        .order_by(campaigns.c.drawn_at.desc(), campaigns.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    i, a = inspections, inspection_assignments
+    query = (
+        sa.select(a.c.inspector_id)
+        .join(i, i.c.id == a.c.inspection_id)
+        .where(i.c.campaign_id == last_drawn, i.c.target_uscc == target_uscc)
+        .order_by(a.c.inspector_id)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def save_result(session: AsyncSession, completed: Inspection) -> bool:

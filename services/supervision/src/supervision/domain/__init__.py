@@ -44,6 +44,9 @@ from supervision.domain.credit import (
 from supervision.domain.directory import DRAWABLE_KINDS, CertificateStatus, TargetKind
 from supervision.domain.inspection import (
     INSPECTION_FOR,
+    AssignmentNeedsOverride,
+    AssignmentOverride,
+    AssignmentRule,
     INSPECTION_TRANSITIONS,
     Consequence,
     FindingsRequiredOnFail,
@@ -55,6 +58,7 @@ from supervision.domain.inspection import (
     InspectionStatus,
     InspectorNotAssignable,
     InvalidInspection,
+    InvalidOverride,
     NotAssignedInspector,
     Recorded,
     RectificationVerified,
@@ -67,7 +71,9 @@ from supervision.domain.inspection import (
     Verdict,
     VerdictContradictsSamples,
     VerdictRequired,
+    broken_assignment_rules,
     check_assignable,
+    check_order,
 )
 
 __all__ = [
@@ -82,6 +88,9 @@ __all__ = [
     "MIN_INSPECTORS_PER_TARGET",
     "RESTORATION_CAUSE",
     "SHORTFALLS_SHOWN",
+    "AssignmentNeedsOverride",
+    "AssignmentOverride",
+    "AssignmentRule",
     "Campaign",
     "CampaignAction",
     "CampaignAlreadyDrawn",
@@ -108,6 +117,7 @@ __all__ = [
     "InvalidCampaign",
     "InvalidCreditPolicy",
     "InvalidInspection",
+    "InvalidOverride",
     "NotAssignedInspector",
     "ReInspectionOfAnotherTarget",
     "RatiosMustRiseAsCreditFalls",
@@ -122,7 +132,9 @@ __all__ = [
     "Verdict",
     "VerdictContradictsSamples",
     "VerdictRequired",
+    "broken_assignment_rules",
     "check_assignable",
+    "check_order",
     "draw",
     "lowered",
     "restored",
