@@ -3,29 +3,36 @@
 - ``credit``: credit classes, lowered by failures and restored by a clean record;
 - ``directory``: what the target directory holds (target kinds, certificate statuses);
 - ``inspection``: the inspection lifecycle, who records which result and what it sets off;
-- ``campaign``: the campaign lifecycle, its parameters, and drawing it once;
+- ``campaign``: the campaign lifecycle (commit, freeze, reveal, draw once, cancel) and its rules;
 - ``draw``: the reproducible draw itself (specified in DRAW.md), imported as a module:
-  ``from supervision.domain import draw`` then ``draw.draw(seed, snapshot)``.
+  ``from supervision.domain import draw`` then ``draw.draw(seed, snapshot)``;
+- ``draw_record``: commitments, the seed's derivation from the parties' secrets and the beacon,
+  the public record of a draw and ``draw_record.verify_record(record, snapshot_bytes)`` (DRAW.md).
 """
 
 from __future__ import annotations
 
-from supervision.domain import draw
+from supervision.domain import draw, draw_record
 from supervision.domain.campaign import (
     CAMPAIGN_TRANSITIONS,
     DEFAULT_RATIOS,
     MIN_INSPECTORS_PER_TARGET,
+    REGULATOR_PARTY,
     SHORTFALLS_SHOWN,
     Campaign,
     CampaignAction,
     CampaignAlreadyDrawn,
-    CampaignDraw,
     CampaignDrawsNothing,
     CampaignParameters,
     CampaignStatus,
+    CampaignStepRefused,
     DrawRefused,
+    Drawn,
+    Frozen,
     InvalidCampaign,
+    NotAParty,
     RatiosMustRiseAsCreditFalls,
+    RevealRefused,
 )
 from supervision.domain.credit import (
     CREDIT_ORDER,
@@ -86,6 +93,7 @@ __all__ = [
     "INSPECTION_FOR",
     "INSPECTION_TRANSITIONS",
     "MIN_INSPECTORS_PER_TARGET",
+    "REGULATOR_PARTY",
     "RESTORATION_CAUSE",
     "SHORTFALLS_SHOWN",
     "AssignmentNeedsOverride",
@@ -94,19 +102,21 @@ __all__ = [
     "Campaign",
     "CampaignAction",
     "CampaignAlreadyDrawn",
-    "CampaignDraw",
     "CampaignDrawsNothing",
     "CampaignParameters",
     "CampaignStatus",
+    "CampaignStepRefused",
     "CertificateStatus",
     "Consequence",
     "CreditChange",
     "CreditPolicy",
     "CreditStanding",
     "DrawRefused",
+    "Drawn",
     "Failure",
     "FailureKind",
     "FindingsRequiredOnFail",
+    "Frozen",
     "Inspection",
     "InspectionAction",
     "InspectionFailed",
@@ -118,12 +128,14 @@ __all__ = [
     "InvalidCreditPolicy",
     "InvalidInspection",
     "InvalidOverride",
+    "NotAParty",
     "NotAssignedInspector",
     "ReInspectionOfAnotherTarget",
     "RatiosMustRiseAsCreditFalls",
     "Recorded",
     "RectificationVerified",
     "ResultAlreadyRecorded",
+    "RevealRefused",
     "SampleResult",
     "SampleResultsRequired",
     "SamplesOnlyOnSpotChecks",
@@ -136,6 +148,7 @@ __all__ = [
     "check_assignable",
     "check_order",
     "draw",
+    "draw_record",
     "lowered",
     "restored",
 ]
