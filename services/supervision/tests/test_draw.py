@@ -31,6 +31,7 @@ from supervision.domain.draw import (
     stream_key,
     verify,
 )
+from supervision.domain.campaign import check_enough_inspectors
 from supervision.domain.draw_record import commitment, derive_seed
 
 A, B, C, D = CLASS_ORDER
@@ -554,3 +555,25 @@ def test_property_the_snapshot_hash_ignores_the_order_entries_were_given_in(s, r
     again = Snapshot(tuple(targets_shuffled), tuple(inspectors_shuffled), previous, s.parameters)
     assert snapshot_hash(again) == snapshot_hash(s)
     assert Snapshot.from_json(s.canonical_bytes) == s
+
+
+@property_settings
+@given(campaigns(), st.text(min_size=1, max_size=20))
+def test_property_a_snapshot_the_freeze_accepts_always_draws_and_one_it_refuses_names_the_draws_shortfalls(s, seed):
+    # The freeze checks every target that could be drawn: exactly the shortfalls of a draw that
+    # takes every class sampled above zero whole.
+    every = replace(s, parameters=CampaignParameters(
+        kinds=s.parameters.kinds, ratios={c: 1 if r > 0 else 0 for c, r in s.parameters.ratios.items()},
+        inspectors_per_target=s.parameters.inspectors_per_target,
+    ))
+    try:
+        check_enough_inspectors(s)
+    except InsufficientInspectors as refused:
+        event("refused at the freeze")
+        with pytest.raises(InsufficientInspectors) as drawn_refused:
+            draw(seed, every)
+        assert refused.shortfalls == drawn_refused.value.shortfalls
+        return
+    event("frozen")
+    draw(seed, s)  # never short of inspectors
+    draw(seed, every)

@@ -257,8 +257,13 @@ def check_enough_inspectors(snapshot: Snapshot) -> None:
     parameters, n = snapshot.parameters, snapshot.parameters.inspectors_per_target
     active = {i.id: i for i in snapshot.inspectors if i.active}
     by_organisation = Counter(i.organisation for i in active.values())
+    # With N active inspectors, only a target with a conflict can fall short: a million targets
+    # are checked by one set lookup each.
+    conflicted = by_organisation.keys() | snapshot.previous_assignments.keys() if len(active) >= n else None
     shortfalls = []
     for target in snapshot.targets:
+        if conflicted is not None and target.id not in conflicted:
+            continue
         if target.kind not in parameters.kinds or not parameters.ratios[target.credit_class]:
             continue
         same_organisation = by_organisation.get(target.id, 0)
@@ -284,10 +289,16 @@ def _parties(observers: Sequence[str]) -> tuple[Party, ...]:
     return tuple(Party(p) for p in sorted({REGULATOR_PARTY, *observers}))
 
 
+def _in_utc(name: str, instant: dt.datetime) -> dt.datetime:
+    if instant.tzinfo is None:
+        raise _invalid(f"{name} names its UTC offset (an aware instant)", name, "aware_instant")
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:
+        raise _invalid(f"{name} {instant.isoformat()} has no UTC instant", name, "aware_instant") from None
+
+
 def _check_schedule(reveal_deadline: dt.datetime, beacon_due: dt.datetime, at: dt.datetime) -> None:
-    for name, instant in (("reveal_deadline", reveal_deadline), ("beacon_due", beacon_due)):
-        if instant.tzinfo is None:
-            raise _invalid(f"{name} names its UTC offset (an aware instant)", name, "aware_instant")
     if reveal_deadline <= at:
         raise _invalid(f"the reveal deadline {reveal_deadline.isoformat()} has passed", "reveal_deadline",
                        "reveal_deadline_ahead")
@@ -357,6 +368,7 @@ class Campaign:
         """A regulator opens a campaign naming its parties, its reveal deadline and its beacon."""
         check_ratios_rise_as_credit_falls(parameters)
         parties = _parties(observers)
+        reveal_deadline, beacon_due = _in_utc("reveal_deadline", reveal_deadline), _in_utc("beacon_due", beacon_due)
         _check_schedule(reveal_deadline, beacon_due, at)
         if not beacon_source.strip():
             raise _invalid("name the beacon: which institution publishes which random value, and when",
