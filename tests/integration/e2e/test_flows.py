@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from conformity_shared.auth import Role
 from conformity_shared.clock import Clock
+from conformity_devstack.campaigns import CampaignWalk
 from conformity_devstack.factories import (
     blind_sample,
-    campaign_request,
     certificate_request,
     proficiency_round,
     spot_check_result,
@@ -148,15 +148,19 @@ async def test_flow_2_verified_rectification_reinstates_exactly_those_certificat
 
 
 async def drawn(world, ratios: dict[str, str]) -> dict[str, Any]:  # noqa: ANN001
-    created = await world.supervision.post(
-        "/campaigns", headers=world.regulator,
-        json=campaign_request(name="random inspection of certification bodies", target_kinds=["certification_body"],
-                              ratios=ratios, seed=f"lottery {uuid.uuid4().hex[:8]}"),
-    )
-    assert created.status_code == 201, created.text
-    answer = await world.supervision.post(f"/campaigns/{created.json()['id']}/draw", headers=world.regulator)
+    """A campaign over the certification bodies walked as its parties would (commit, freeze, reveal,
+    draw once the beacon is due): its published result, with no target when the freeze finds
+    nothing to draw (refused, 422)."""
+    walk = CampaignWalk(world.supervision, world.regulator)
+    frozen = await walk.frozen(name="random inspection of certification bodies", target_kinds=["certification_body"],
+                               ratios=ratios)
+    if frozen.status_code == 422 and frozen.json()["failed_rules"][0]["rule"] == "campaign_draws_something":
+        return {"targets": []}
+    assert frozen.status_code == 200, frozen.text
+    await walk.reveal_all(frozen.json())
+    answer = await walk.draw(frozen.json())
     assert answer.status_code == 200, answer.text
-    published = await world.supervision.get(f"/public/campaigns/{created.json()['id']}/draw")
+    published = await world.supervision.get(f"/public/campaigns/{frozen.json()['id']}/draw")
     assert published.status_code == 200, published.text
     return published.json()["result"]
 
