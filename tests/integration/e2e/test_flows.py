@@ -50,8 +50,8 @@ def chain_id(flow: str) -> str:
 
 async def failed_spot_check(world, holder: str, failing: list[str], passing: list[str], correlation_id: str) -> dict:  # noqa: ANN001
     """The regulator orders a product spot check of the holder; the inspector records failed samples."""
-    [inspector, second] = await world.inspectors(2)  # at least two, as a draw assigns
-    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, second])
+    [inspector, co_inspector] = await world.inspectors(2)  # at least two, as a draw assigns
+    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
     result = spot_check_result(failing, passing, findings="samples overheat in the temperature-rise test",
                                finding="overheats (GB 4706.19 clause 11)")
     recorded = await world.record(inspection["id"], inspector, result, correlation_id)
@@ -116,9 +116,9 @@ async def test_flow_2_verified_rectification_reinstates_exactly_those_certificat
     )
     assert misuse.status_code == 200, misuse.text
 
-    [reinspector, second] = await world.inspectors(2)
+    [reinspector, co_inspector] = await world.inspectors(2)
     re_inspection = await world.order_inspection(
-        holder, "re_inspection", [reinspector, second], spot_check_id=spot_check["id"]
+        holder, "re_inspection", [reinspector, co_inspector], spot_check_id=spot_check["id"]
     )
     assert sorted(re_inspection["certificates_to_verify"]) == sorted([first, second])
     chain = chain_id("flow2")
@@ -351,8 +351,8 @@ async def test_flow_5_passed_suspension_deadline_withdraws_the_certificate(world
     assert withdrawn["status"] == "withdrawn"
     assert withdrawn["last_change"]["reason"] == f"suspension deadline {deadline} passed without reinstatement"
     observer.caused(await observer.one(WITHDRAWN, number), chain, chain)
-    [inspector, second] = await world.inspectors(2)  # at least two, as a draw assigns
-    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, second])
+    [inspector, co_inspector] = await world.inspectors(2)  # at least two, as a draw assigns
+    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
     await world.directory_view(inspection["id"], **{number: "withdrawn"})
     figures.record(request.node.name, events_checked=1)
 
