@@ -71,11 +71,7 @@ async def run(ctx: Context) -> Section:
         inspector = token(Role.INSPECTOR, inspector_id=inspector_ids[0])
         limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
         async with httpx.AsyncClient(base_url=services.url("supervision"), timeout=30, limits=limits) as http:
-            for inspector_id, rng_seed in zip(inspector_ids, (7, 8), strict=True):
-                answer = await http.post("/inspectors", headers=regulator, json={
-                    "id": inspector_id, "name": "Zhang San", "organisation": uscc.make(random.Random(rng_seed)),
-                    "region": "110000"})
-                answer.raise_for_status()
+            await _register_inspectors(http, regulator, inspector_ids)
             progress(f"  ordering {total:,} product spot checks (setup, not timed)")
             inspections = await _order_spot_checks(http, regulator, inspector_ids, certs)
 
@@ -153,6 +149,14 @@ async def run(ctx: Context) -> Section:
             target=target, target_met=(value < 50) if target else None,
         ))
     return section
+
+
+async def _register_inspectors(http: httpx.AsyncClient, regulator: dict[str, str], inspector_ids: list[str]) -> None:
+    for index, inspector_id in enumerate(inspector_ids):
+        answer = await http.post("/inspectors", headers=regulator, json={
+            "id": inspector_id, "name": "Zhang San", "organisation": uscc.make(random.Random(7 + index)),
+            "region": "110000"})
+        answer.raise_for_status()
 
 
 async def _order_spot_checks(http: httpx.AsyncClient, regulator: dict[str, str], inspector_ids: list[str],
