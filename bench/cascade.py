@@ -66,17 +66,14 @@ async def run(ctx: Context) -> Section:
     profiles: dict[str, Profile] = {}
     try:
         await services.start("certificates", "supervision")
-        inspector_id = "insp-bench-001"
+        inspector_ids = ["insp-bench-001", "insp-bench-002"]  # at least two per inspection, as a draw assigns
         regulator = token(Role.REGULATOR)
-        inspector = token(Role.INSPECTOR, inspector_id=inspector_id)
+        inspector = token(Role.INSPECTOR, inspector_id=inspector_ids[0])
         limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
         async with httpx.AsyncClient(base_url=services.url("supervision"), timeout=30, limits=limits) as http:
-            answer = await http.post("/inspectors", headers=regulator, json={
-                "id": inspector_id, "name": "Zhang San", "organisation": uscc.make(random.Random(7)),
-                "region": "110000"})
-            answer.raise_for_status()
+            await _register_inspectors(http, regulator, inspector_ids)
             progress(f"  ordering {total:,} product spot checks (setup, not timed)")
-            inspections = await _order_spot_checks(http, regulator, inspector_id, certs)
+            inspections = await _order_spot_checks(http, regulator, inspector_ids, certs)
 
             template = message_file(work / "suspended-template.jsonl", [
                 payloads.certificate_suspended(certs[0].number, certs[0].body, certs[0].holder, "spot_check_failed")])
@@ -154,7 +151,15 @@ async def run(ctx: Context) -> Section:
     return section
 
 
-async def _order_spot_checks(http: httpx.AsyncClient, regulator: dict[str, str], inspector_id: str,
+async def _register_inspectors(http: httpx.AsyncClient, regulator: dict[str, str], inspector_ids: list[str]) -> None:
+    for index, inspector_id in enumerate(inspector_ids):
+        answer = await http.post("/inspectors", headers=regulator, json={
+            "id": inspector_id, "name": "Zhang San", "organisation": uscc.make(random.Random(7 + index)),
+            "region": "110000"})
+        answer.raise_for_status()
+
+
+async def _order_spot_checks(http: httpx.AsyncClient, regulator: dict[str, str], inspector_ids: list[str],
                              certs: list[Cert]) -> list[str]:
     gate = asyncio.Semaphore(4)
 
@@ -162,7 +167,7 @@ async def _order_spot_checks(http: httpx.AsyncClient, regulator: dict[str, str],
         async with gate:
             answer = await http.post("/inspections", headers=regulator, json={
                 "target_uscc": cert.holder, "target_kind": "enterprise", "kind": "product_spot_check",
-                "inspector_ids": [inspector_id]})
+                "inspector_ids": inspector_ids})
             answer.raise_for_status()
             return answer.json()["id"]
 

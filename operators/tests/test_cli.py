@@ -197,6 +197,15 @@ def test_token_issue_prints_a_token_the_services_accept() -> None:
     assert inspector.inspector_id == "insp-7"
 
 
+def test_token_issue_prints_an_observer_token_naming_the_observer() -> None:
+    result = conformity("token", "issue", "--role", "observer", "--subject", "notary-fuzhou")
+    assert result.exit_code == 0, result.output
+    principal = decode_token(DEV_JWT_SECRET, result.stdout.strip())
+    assert (principal.role, principal.subject) == (Role.OBSERVER, "notary-fuzhou")
+    refused = conformity("token", "issue", "--role", "observer")
+    assert refused.exit_code == 2 and "subject" in refused.stderr
+
+
 def test_token_issue_refuses_an_agency_token_without_organisation() -> None:
     result = conformity("token", "issue", "--role", "agency")
     assert result.exit_code == 2

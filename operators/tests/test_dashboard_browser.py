@@ -83,12 +83,14 @@ async def approved_body_issues_certificate(approval: httpx.AsyncClient, certs: h
 
 
 async def record_failed_spot_check(sup: httpx.AsyncClient, holder: str, number: str, correlation_id: str) -> str:
-    inspector = f"insp-{uuid.uuid4().hex[:8]}"
-    registered = await sup.post("/inspectors", headers=REGULATOR, json={
-        "id": inspector, "name": "Zhang San", "organisation": uscc.make(random.Random()), "region": "110000"})
-    assert registered.status_code == 201, registered.text
+    inspector, second = f"insp-{uuid.uuid4().hex[:8]}", f"insp-{uuid.uuid4().hex[:8]}"
+    for inspector_id in (inspector, second):  # at least two, as a draw assigns
+        registered = await sup.post("/inspectors", headers=REGULATOR, json={
+            "id": inspector_id, "name": "Zhang San", "organisation": uscc.make(random.Random()), "region": "110000"})
+        assert registered.status_code == 201, registered.text
     ordered = await sup.post("/inspections", headers=REGULATOR, json={
-        "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": [inspector]})
+        "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check",
+        "inspector_ids": [inspector, second]})
     assert ordered.status_code == 201, ordered.text
     recorded = await sup.post(
         f"/inspections/{ordered.json()['id']}/result",

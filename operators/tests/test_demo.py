@@ -78,6 +78,9 @@ async def test_the_demo_seeds_a_world_and_plays_the_flows_the_running_services_o
     assert not [text for kind, text in narrator.lines if kind == "failed"]
     degraded = " ".join(text for kind, text in narrator.lines if kind == "degraded")
     assert "the proficiency service does not answer" in degraded
+    # Flow 3's next draw walks the whole campaign: commitments, freeze, reveals, beacon, draw.
+    assert "next draw not shown" not in degraded
+    assert any(kind == "done" and "drawn with seed" in text for kind, text in narrator.lines), narrator.lines
 
     spot_check, rectification, breach = narrator.cascades[:3]
     assert [c.event.type for c in spot_check.roots[0].children] == ["certificate.suspended.v1"]

@@ -37,3 +37,14 @@ def test_token_for_an_invalid_organisation_code_is_refused() -> None:
 
 def test_organisation_code_is_normalised_to_upper_case() -> None:
     assert decode_token(SECRET, issue_token(SECRET, Role.LAB, org="91350100m000100y43")).org == "91350100M000100Y43"
+
+
+def test_observer_token_names_the_observer_as_its_subject() -> None:
+    principal = decode_token(SECRET, issue_token(SECRET, Role.OBSERVER, subject="notary-fuzhou"))
+    assert (principal.role, principal.subject) == (Role.OBSERVER, "notary-fuzhou")
+    assert principal.actor == "observer:notary-fuzhou"
+
+
+def test_observer_token_needs_a_subject() -> None:
+    with pytest.raises(ValueError, match="subject"):
+        issue_token(SECRET, Role.OBSERVER)

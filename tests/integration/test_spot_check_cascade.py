@@ -46,12 +46,14 @@ async def approved_body_issues_certificate(approval: httpx.AsyncClient, certs: h
 
 
 async def record_failed_spot_check(sup: httpx.AsyncClient, holder: str, number: str, correlation_id: str) -> str:
-    inspector = f"insp-{uuid.uuid4().hex[:8]}"
-    registered = await sup.post("/inspectors", headers=REGULATOR, json=inspector_body(inspector))
-    assert registered.status_code == 201, registered.text
+    inspector, second = f"insp-{uuid.uuid4().hex[:8]}", f"insp-{uuid.uuid4().hex[:8]}"
+    for inspector_id in (inspector, second):  # at least two, as a draw assigns
+        registered = await sup.post("/inspectors", headers=REGULATOR, json=inspector_body(inspector_id))
+        assert registered.status_code == 201, registered.text
     ordered = await sup.post(
         "/inspections", headers=REGULATOR,
-        json={"target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": [inspector]},
+        json={"target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check",
+              "inspector_ids": [inspector, second]},
     )
     assert ordered.status_code == 201, ordered.text
     inspection = ordered.json()["id"]

@@ -1,6 +1,7 @@
 """Supervision over HTTP and the real broker: the spot-check cascade start (flow 1),
 rectification (flow 2), credit classes from consumed events and the next draw (flow 3),
-a campaign verified from its public data with the CLI, and who may do what.
+a campaign committed to, frozen, revealed, drawn and verified from its public record with
+the CLI, and who may do what.
 
 Topics are shared by the session's tests and supervision's consumer group resumes where
 an earlier test left it, so every test uses fresh codes and looks only at its own records.
@@ -24,10 +25,10 @@ from fastapi import FastAPI
 from conformity_shared import events, topics
 from conformity_shared.auth import Role
 from conformity_shared.envelope import Envelope, causal_context
+from conformity_devstack.campaigns import CampaignWalk
 from conformity_devstack.factories import (
     approval_granted,
     as_inspector,
-    campaign_request,
     certificate_issued,
     inspector_body,
     new_uscc,
@@ -95,15 +96,23 @@ async def register_inspectors(sup: httpx.AsyncClient, count: int) -> list[str]:
 
 
 async def drawn_campaign(sup: httpx.AsyncClient, kinds: list[str], ratios: dict[str, str]) -> dict:
-    created = await sup.post(
-        "/campaigns", headers=REGULATOR,
-        json=campaign_request(target_kinds=kinds, ratios=ratios, seed=f"lottery {uuid.uuid4().hex[:8]}"),
-    )
-    assert created.status_code == 201, created.text
-    drawn = await sup.post(f"/campaigns/{created.json()['id']}/draw", headers=REGULATOR)
+    """Created, committed to by the regulator and the observer, frozen, revealed, drawn once the beacon is due."""
+    drawn = await CampaignWalk(sup, REGULATOR).drawn(target_kinds=kinds, ratios=ratios)
+    assert drawn["status"] == "drawn"
+    return drawn
+
+
+async def drawn_targets(sup: httpx.AsyncClient, kinds: list[str], ratios: dict[str, str]) -> set[str]:
+    """The targets a campaign draws; none when the freeze finds nothing to draw (refused, 422)."""
+    walk = CampaignWalk(sup, REGULATOR)
+    frozen = await walk.frozen(target_kinds=kinds, ratios=ratios)
+    if frozen.status_code == 422 and frozen.json()["failed_rules"][0]["rule"] == "campaign_draws_something":
+        return set()
+    assert frozen.status_code == 200, frozen.text
+    await walk.reveal_all(frozen.json())
+    drawn = await walk.draw(frozen.json())
     assert drawn.status_code == 200, drawn.text
-    assert drawn.json()["status"] == "drawn"
-    return drawn.json()
+    return {t["id"] for t in (await sup.get(f"/public/campaigns/{drawn.json()['id']}/draw")).json()["result"]["targets"]}
 
 
 async def drawn_inspection_of(sup: httpx.AsyncClient, campaign: dict, target: str) -> dict:
@@ -177,11 +186,12 @@ async def test_passing_re_inspection_verifies_rectification_of_exactly_the_faile
         failing, passing = [numbers[0], numbers[2]], [numbers[1]]
         spot_check = await failed_spot_check(sup, kafka, holder, failing, passing, str(uuid.uuid4()))
 
-        [reinspector] = await register_inspectors(sup, 1)
+        # Two inspectors, neither of the drawn spot check: the draw's rules hold for an order by hand.
+        reinspector, second = await register_inspectors(sup, 2)
         ordered = await sup.post(
             "/inspections", headers=REGULATOR,
             json={"target_uscc": holder, "target_kind": "enterprise", "kind": "re_inspection",
-                  "inspector_ids": [reinspector], "spot_check_id": spot_check["id"]},
+                  "inspector_ids": [reinspector, second], "spot_check_id": spot_check["id"]},
         )
         assert ordered.status_code == 201, ordered.text
         re_inspection = ordered.json()
@@ -216,9 +226,8 @@ async def test_breached_commitment_and_lab_failure_lower_credit_and_the_next_dra
         await publish(kafka, approval_granted(body), approval_granted(lab, kind="testing_lab"))
         await listed(sup, body, lab)
         await register_inspectors(sup, 3)
-        before = await drawn_campaign(sup, ["certification_body", "testing_lab"], ONLY_D)
-        drawn_before = (await sup.get(f"/public/campaigns/{before['id']}/draw")).json()["result"]["targets"]
-        assert body not in {t["id"] for t in drawn_before}
+        # Before the breach the body is in class A: not drawn (or nothing at all is, if no body or lab is in D).
+        assert body not in await drawn_targets(sup, ["certification_body", "testing_lab"], ONLY_D)
 
         breach = events.CommitmentBreachedV1(
             approval_id=str(uuid.uuid4()), organisation_uscc=body, kind="certification_body",
@@ -254,10 +263,9 @@ async def test_breached_commitment_and_lab_failure_lower_credit_and_the_next_dra
         history = (await sup.get(f"/targets/{body}", headers=REGULATOR)).json()["credit_history"]
         assert [(h["current"], h["cause_event_id"]) for h in history] == [("D", breach_envelope.id)]
 
-        after = await drawn_campaign(sup, ["certification_body", "testing_lab"], ONLY_D)
-        drawn_after = (await sup.get(f"/public/campaigns/{after['id']}/draw")).json()["result"]["targets"]
-        assert body in {t["id"] for t in drawn_after}
-        assert lab not in {t["id"] for t in drawn_after}  # class B: ratio 0 in this campaign
+        drawn_after = await drawn_targets(sup, ["certification_body", "testing_lab"], ONLY_D)
+        assert body in drawn_after
+        assert lab not in drawn_after  # class B: ratio 0 in this campaign
 
 
 # --- "one public": a draw anyone can re-run ------------------------------------------------------
@@ -276,7 +284,7 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
         await task
 
 
-async def test_campaign_drawn_over_http_is_confirmed_from_its_public_data_and_refuted_when_an_entry_changes(
+async def test_campaign_drawn_over_http_is_confirmed_from_its_public_record_and_refuted_when_an_entry_changes(
     service_env, kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = supervision_app()
@@ -284,7 +292,7 @@ async def test_campaign_drawn_over_http_is_confirmed_from_its_public_data_and_re
         holder, _ = await certified_enterprise(kafka, sup, certificates=1)
         await register_inspectors(sup, 4)
         campaign = await drawn_campaign(sup, ["certification_body", "enterprise", "testing_lab"], EVERY_CLASS)
-        again = await sup.post(f"/campaigns/{campaign['id']}/draw", headers=REGULATOR)
+        again = await sup.post(f"/campaigns/{campaign['id']}/draw", headers=REGULATOR, json={"beacon_value": "1 2 3"})
         assert again.status_code == 409
 
         async with served(app) as url:
@@ -295,6 +303,8 @@ async def test_campaign_drawn_over_http_is_confirmed_from_its_public_data_and_re
             published = await asyncio.to_thread(verify_draw.fetch, url, campaign["id"])
 
         assert published.snapshot_hash == campaign["snapshot_hash"]
+        assert published.record is not None and published.record["seed_scheme"] == "commit-reveal-beacon-v1"
+        assert {p["party"] for p in published.record["parties"]} == {"regulator", "notary-fuzhou"}
         document = json.loads(published.snapshot)
         entry = next(t for t in document["targets"] if t["id"] == holder)
         entry["name"] = entry["name"] + " (renamed)"  # one directory entry changed

@@ -10,7 +10,9 @@ posts over HTTP.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
+import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -217,17 +219,40 @@ def certificate_issued(
     return events.CertificateIssuedV1(**(fields | overrides))
 
 
-def campaign_request(**overrides: Any) -> dict[str, Any]:
+OBSERVER = "notary-fuzhou"  # the outside observer of the test campaigns (an observer token's subject)
+BEACON_SOURCE = "China Welfare Lottery 3D, the draw published after the reveal deadline"
+BEACON_VALUE = "3D 2026-12-05: 4 7 1"
+
+
+def campaign_request(
+    *, now: dt.datetime | None = None, reveal_in: float = 4.0, beacon_in: float = 5.0, **overrides: Any
+) -> dict[str, Any]:
     """A campaign as `POST /campaigns` takes it: every kind of target, every class drawn whole
-    (ratio 1), two inspectors per target, a published seed; `overrides` replace keys."""
+    (ratio 1), two inspectors per target, the regulator and OBSERVER as parties, secrets revealed
+    until `reveal_in` seconds after `now` (default: this instant) and a beacon due `beacon_in`
+    seconds after it; `overrides` replace keys."""
+    now = now or dt.datetime.now(dt.UTC)
     body: dict[str, Any] = {
         "name": "2024 H1 random inspections",
         "target_kinds": ["certification_body", "enterprise", "testing_lab"],
         "ratios": {"A": "1", "B": "1", "C": "1", "D": "1"},
         "inspectors_per_target": 2,
-        "seed": "lottery 2024-05-01: 03 17 22 28 31 + 09",
+        "observers": [OBSERVER],
+        "reveal_deadline": (now + dt.timedelta(seconds=reveal_in)).isoformat(),
+        "beacon_source": BEACON_SOURCE,
+        "beacon_due": (now + dt.timedelta(seconds=beacon_in)).isoformat(),
     }
     return body | overrides
+
+
+def party_secret() -> str:
+    """A party's secret for one campaign: 32 random bytes in hex, kept private until the reveal."""
+    return secrets.token_hex(32)
+
+
+def commitment(party: str, secret: str) -> str:
+    """What a party commits to (DRAW.md): lowercase hex SHA-256(UTF-8(party) || 0x00 || UTF-8(secret))."""
+    return hashlib.sha256(party.encode() + b"\x00" + secret.encode()).hexdigest()
 
 
 def spot_check_result(

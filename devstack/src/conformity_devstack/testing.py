@@ -185,9 +185,13 @@ def broker() -> Iterator[str]:
             yield local.bootstrap_servers
 
 
-def token(role: Role | str, *, org: str | None = None, inspector_id: str | None = None) -> dict[str, str]:
-    """Authorization header for tests and demos, signed with the development secret."""
-    return {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, role, org=org, inspector_id=inspector_id)}"}
+def token(
+    role: Role | str, *, org: str | None = None, inspector_id: str | None = None, subject: str | None = None
+) -> dict[str, str]:
+    """Authorization header for tests and demos, signed with the development secret; an observer's
+    token names the observer as its `subject`."""
+    signed = issue_token(DEV_JWT_SECRET, role, org=org, inspector_id=inspector_id, subject=subject)
+    return {"Authorization": f"Bearer {signed}"}
 
 
 # Unit tests point Kafka here: nothing listens, so a test that touches the broker fails loudly.

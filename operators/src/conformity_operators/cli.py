@@ -233,12 +233,14 @@ def token_issue(
     role: Annotated[Role, typer.Option("--role", "-r", help="who the token speaks for", case_sensitive=False)],
     org: Annotated[str | None, typer.Option("--org", help="organisation code (USCC): required for agency and lab")] = None,
     inspector_id: Annotated[str | None, typer.Option("--inspector-id", help="required for inspector")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="the observer's id: required for observer")] = None,
     hours: Annotated[float, typer.Option("--hours", min=0.01, help="validity")] = 12.0,
 ) -> None:
     """Print a bearer token signed with CONFORMITY_JWT_SECRET (the development secret by default)."""
     secret = OperatorSettings().jwt_secret
     try:
-        token = issue_token(secret, role, org=org, inspector_id=inspector_id, ttl=dt.timedelta(hours=hours))
+        token = issue_token(secret, role, org=org, inspector_id=inspector_id, subject=subject,
+                            ttl=dt.timedelta(hours=hours))
     except ValueError as exc:
         _err().print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None

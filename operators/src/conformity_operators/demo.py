@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -57,6 +59,10 @@ CERTIFICATES = (
 INSPECTORS = (("Zhang San", "110000"), ("Li Si", "310000"), ("Wang Wu", "440000"), ("Zhao Liu", "330000"))
 SPOT_CHECKED = 0  # the kettle certificate fails its spot check (flows 1 and 2)
 BREACHING_BODY = 2  # Guangdong's commitment turns out untrue (flows 3 and 5)
+# The next draw is committed to by the regulator and an outside observer, and seeded by a beacon.
+OBSERVER = "notary-fuzhou"
+BEACON_SOURCE = "China Welfare Lottery 3D, the draw published after the reveal deadline"
+REVEAL_WINDOW = dt.timedelta(seconds=4)  # time to commit, freeze and reveal before the deadline
 
 
 @dataclass
@@ -324,11 +330,12 @@ class Demo:
         )
         if not self.world.spot_check_id:
             raise OperatorError("flow 2 needs the spot check of flow 1, which did not happen")
-        inspector = self.world.inspectors[1]
+        # Two inspectors, as for every inspection; here not those of the spot check.
+        inspector, second = self.world.inspectors[2], self.world.inspectors[3]
         ordered = await self.api.call(
             "supervision", "POST", "/inspections", auth=self.regulator,
             json={"target_uscc": cert.holder.uscc, "target_kind": "enterprise", "kind": "re_inspection",
-                  "inspector_ids": [inspector], "spot_check_id": self.world.spot_check_id},
+                  "inspector_ids": [inspector, second], "spot_check_id": self.world.spot_check_id},
         )
         correlation_id = self.api.new_correlation_id()
         await self.api.call(
@@ -418,20 +425,45 @@ class Demo:
         """'It is sampled more in the next draw': draw a campaign when supervision offers it."""
         ratios = {"A": "0.05", "B": "0.2", "C": "0.6", "D": "1"}
         try:
-            campaign = await self.api.call(
-                "supervision", "POST", "/campaigns", auth=self.regulator,
-                json={"name": f"demo campaign {self.run_id}", "target_kinds": ["certification_body", "testing_lab"],
-                      "ratios": ratios, "inspectors_per_target": 2, "seed": f"demo-{self.run_id}"},
-            )
-            drawn = await self.api.call("supervision", "POST", f"/campaigns/{campaign['id']}/draw", auth=self.regulator)
+            drawn = await self._drawn_campaign(ratios)
         except (EndpointMissing, Refused) as exc:
             self.say.degraded(
                 f"next draw not shown ({exc.message}); in the next campaign {body.name} is sampled with class "
                 f"{credit_class}'s ratio ({ratios.get(credit_class, '?')}) instead of class A's {ratios['A']}"
             )
             return
-        self.say.done(f"campaign {campaign['id']} drawn (snapshot {drawn.get('snapshot_hash', '?')}); "
-                      f"{body.name} is now sampled at class {credit_class}'s ratio {ratios.get(credit_class, '?')}")
+        self.say.done(f"campaign {drawn['id']} drawn with seed {drawn['seed'][:16]}… derived from the snapshot, "
+                      f"both secrets and the beacon; {body.name} is now sampled at class {credit_class}'s ratio "
+                      f"{ratios.get(credit_class, '?')}")
+
+    async def _drawn_campaign(self, ratios: dict[str, str]) -> dict[str, Any]:
+        """A campaign no one can steer: the regulator and an outside observer commit to secrets, the
+        snapshot is frozen, both reveal, and once the beacon is due the regulator draws."""
+        now = dt.datetime.now(dt.UTC)
+        campaign = await self.api.call(
+            "supervision", "POST", "/campaigns", auth=self.regulator,
+            json={"name": f"demo campaign {self.run_id}", "target_kinds": ["certification_body", "testing_lab"],
+                  "ratios": ratios, "inspectors_per_target": 2, "observers": [OBSERVER],
+                  "reveal_deadline": (now + REVEAL_WINDOW).isoformat(), "beacon_source": BEACON_SOURCE,
+                  "beacon_due": (now + REVEAL_WINDOW + dt.timedelta(seconds=1)).isoformat()},
+        )
+        path = f"/campaigns/{campaign['id']}"
+        parties = {"regulator": self.regulator, OBSERVER: self.api.auth(Role.OBSERVER, subject=OBSERVER)}
+        kept = {party: secrets.token_hex(32) for party in parties}  # each party's secret, private until revealed
+        for party, auth in parties.items():
+            committed = hashlib.sha256(party.encode() + b"\x00" + kept[party].encode()).hexdigest()
+            await self.api.call("supervision", "POST", f"{path}/commitments", auth=auth, json={"commitment": committed})
+        frozen = await self.api.call("supervision", "POST", f"{path}/freeze", auth=self.regulator)
+        self.say.step(f"the regulator and {OBSERVER} committed to secrets; the directories are frozen "
+                      f"(snapshot {frozen['snapshot_hash'][:16]}…, published before any secret)")
+        for party, auth in parties.items():
+            await self.api.call("supervision", "POST", f"{path}/reveals", auth=auth, json={"secret": kept[party]})
+        due = dt.datetime.fromisoformat(frozen["beacon"]["due"])
+        await asyncio.sleep(max(0.0, (due - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+        beacon = f"demo beacon {self.run_id}"
+        self.say.step(f"both revealed; the beacon is published: {beacon!r}")
+        return await self.api.call("supervision", "POST", f"{path}/draw", auth=self.regulator,
+                                   json={"beacon_value": beacon})
 
     async def flow_4(self) -> FlowOutcome:
         lab = self.world.labs[0]

@@ -39,8 +39,11 @@ class PlatformApi:
     def url(self, service: str) -> str:
         return str(self.clients[service].base_url).rstrip("/")
 
-    def auth(self, role: Role | str, *, org: str | None = None, inspector_id: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(self.secret, role, org=org, inspector_id=inspector_id)}"}
+    def auth(
+        self, role: Role | str, *, org: str | None = None, inspector_id: str | None = None, subject: str | None = None
+    ) -> dict[str, str]:
+        signed = issue_token(self.secret, role, org=org, inspector_id=inspector_id, subject=subject)
+        return {"Authorization": f"Bearer {signed}"}
 
     async def call(
         self,

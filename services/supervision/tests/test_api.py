@@ -1,9 +1,11 @@
-"""Supervision over HTTP, with no broker: who may create and draw campaigns, the validation
-and refusal answers, and the public draw that anyone can re-run with the CLI."""
+"""Supervision over HTTP, with no broker: who may create, commit to, freeze, reveal and draw
+campaigns, the validation and refusal answers, and the public record that anyone can check
+with the CLI."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import get_args
@@ -11,12 +13,13 @@ from typing import get_args
 import httpx
 
 from conformity_shared.auth import Role
-from conformity_devstack.factories import campaign_request
+from conformity_devstack.campaigns import CampaignWalk
+from conformity_devstack.factories import OBSERVER, campaign_request, commitment
 from conformity_devstack.testing import token
 
 from supervision import verify_draw
 from supervision.commands import InspectionKindName, InspectionStatusName, VerdictName
-from supervision.domain import InspectionKind, InspectionStatus, Verdict, draw
+from supervision.domain import InspectionKind, InspectionStatus, Verdict, draw, draw_record
 
 # The fixtures of conftest.py that list the directories.
 Directory = Callable[..., Awaitable[dict[str, list[str]]]]
@@ -31,6 +34,68 @@ async def test_an_inspector_cannot_create_or_draw_campaigns(client: httpx.AsyncC
     created = await client.post("/campaigns", json=campaign_request(), headers=token(Role.REGULATOR))
     assert created.status_code == 201, created.text
     assert (await client.post(f"/campaigns/{created.json()['id']}/draw", headers=as_inspector)).status_code == 403
+    for step in ("commitments", "freeze", "reveals", "cancel"):
+        assert (await client.post(f"/campaigns/{created.json()['id']}/{step}", headers=as_inspector)).status_code == 403
+    as_observer = token(Role.OBSERVER, subject=OBSERVER)  # a party, but the regulator freezes, draws and cancels
+    for step in ("freeze", "draw", "cancel"):
+        assert (await client.post(f"/campaigns/{created.json()['id']}/{step}", headers=as_observer)).status_code == 403
+    assert (await client.post("/campaigns", json=campaign_request(), headers=as_observer)).status_code == 403
+
+
+async def test_only_the_named_party_commits_and_reveals_and_only_for_itself(
+    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors,
+    http_campaigns: CampaignWalk,
+) -> None:
+    await directory()
+    await register_inspectors(3)
+    created = await http_campaigns.create()
+    stranger = token(Role.OBSERVER, subject="notary-xiamen")  # an observer, not named by this campaign
+    value = commitment("notary-xiamen", "a secret of at least thirty-two characters")
+
+    answer = await client.post(f"/campaigns/{created['id']}/commitments", headers=stranger, json={"commitment": value})
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["failed_rules"][0]["rule"] == "party_acts_for_itself"
+
+    await http_campaigns.commit_all(created)
+    frozen = await http_campaigns.freeze(created["id"])
+    assert frozen.status_code == 200, frozen.text
+    # Another party cannot reveal the observer's secret in its name: it reveals as itself.
+    secret = http_campaigns.secrets[(created["id"], OBSERVER)]
+    answer = await client.post(f"/campaigns/{created['id']}/reveals", headers=stranger, json={"secret": secret})
+    assert answer.status_code == 403
+    answer = await client.post(f"/campaigns/{created['id']}/reveals", headers=token(Role.REGULATOR), json={"secret": secret})
+    assert (answer.status_code, answer.json()["failed_rules"][0]["rule"]) == (422, "reveal_does_not_match_commitment")
+    answer = await client.post(f"/campaigns/{created['id']}/reveals", headers=http_campaigns.headers(OBSERVER),
+                               json={"secret": secret})
+    assert answer.status_code == 200, answer.text
+
+
+async def test_a_campaign_request_with_a_seed_is_answered_422_saying_the_seed_is_derived(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/campaigns", json=campaign_request(seed="lottery 2024-05-01"), headers=token(Role.REGULATOR))
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "seed"] and "derived" in error["msg"]
+
+
+async def test_the_commitments_and_the_frozen_snapshot_are_public_before_the_draw(
+    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors,
+    http_campaigns: CampaignWalk,
+) -> None:
+    await directory()
+    await register_inspectors(3)
+    created = await http_campaigns.create()
+    assert (await client.get(f"/public/campaigns/{created['id']}/snapshot")).status_code == 404  # not frozen yet
+    await http_campaigns.commit_all(created)
+    frozen = (await http_campaigns.freeze(created["id"])).json()
+
+    record = (await client.get(f"/public/campaigns/{created['id']}")).json()
+    assert record["status"] == "frozen" and record["snapshot_hash"] == frozen["snapshot_hash"]
+    assert {p["party"] for p in record["parties"]} == {"regulator", OBSERVER}
+    assert all(p["commitment"] and p["committed_at"] <= record["frozen_at"] for p in record["parties"])
+    assert all(p["secret"] is None for p in record["parties"])
+    snapshot = await client.get(record["snapshot_url"])
+    assert hashlib.sha256(snapshot.content).hexdigest() == record["snapshot_hash"]
+    assert (await client.get(f"/public/campaigns/{created['id']}/draw")).status_code == 404  # not drawn yet
 
 
 async def test_an_invalid_campaign_is_answered_422_naming_the_field(client: httpx.AsyncClient) -> None:
@@ -43,20 +108,27 @@ async def test_an_invalid_campaign_is_answered_422_naming_the_field(client: http
     answer = await client.post("/campaigns", json=campaign_request(ratios={"A": "2", "B": "0", "C": "0", "D": "1"}), headers=regulator)
     assert (answer.status_code, answer.json()["field"]) == (422, "ratios")
 
+    for ratios, rule in (
+        ({"A": "1", "B": "0", "C": "0", "D": "0"}, "ratios_rise_as_credit_falls"),
+        ({"A": "0", "B": "0", "C": "0", "D": "0"}, "campaign_draws_something"),
+    ):
+        answer = await client.post("/campaigns", json=campaign_request(ratios=ratios), headers=regulator)
+        assert (answer.status_code, answer.json()["field"]) == (422, "ratios"), answer.text
+        assert answer.json()["failed_rules"][0]["rule"] == rule
+
     answer = await client.post("/campaigns", json=campaign_request(target_kinds=["factory"]), headers=regulator)
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"][:2] == ["body", "target_kinds"]
 
 
 async def test_a_draw_refused_for_too_few_inspectors_answers_422_with_the_shortfalls(
-    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors
+    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors,
+    http_campaigns: CampaignWalk,
 ) -> None:
     await directory(bodies=1, labs=0, enterprises=0)
     await register_inspectors(1)
-    regulator = token(Role.REGULATOR)
-    created = (await client.post("/campaigns", json=campaign_request(), headers=regulator)).json()
 
-    answer = await client.post(f"/campaigns/{created['id']}/draw", headers=regulator)
+    answer = await http_campaigns.frozen()  # refused at the freeze, on the snapshot the draw would use
 
     assert answer.status_code == 422
     refused = answer.json()
@@ -66,23 +138,29 @@ async def test_a_draw_refused_for_too_few_inspectors_answers_422_with_the_shortf
 
 
 async def test_the_public_draw_and_snapshot_need_no_token_and_redrawing_is_409(
-    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors
+    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors,
+    http_campaigns: CampaignWalk,
 ) -> None:
     await directory()
     await register_inspectors(3)
     regulator = token(Role.REGULATOR)
-    created = (await client.post("/campaigns", json=campaign_request(), headers=regulator)).json()
+    frozen = (await http_campaigns.frozen()).json()
+    created = {"id": frozen["id"]}
     assert (await client.get(f"/public/campaigns/{created['id']}/draw")).status_code == 404  # not drawn yet
+    await http_campaigns.reveal_all(frozen)
 
-    drawn = await client.post(f"/campaigns/{created['id']}/draw", headers=regulator)
+    drawn = await http_campaigns.draw(frozen)
     assert drawn.status_code == 200, drawn.text
-    assert (await client.post(f"/campaigns/{created['id']}/draw", headers=regulator)).status_code == 409
+    again = await client.post(f"/campaigns/{created['id']}/draw", headers=regulator, json={"beacon_value": "7 7 7"})
+    assert again.status_code == 409
 
     published = (await client.get(f"/public/campaigns/{created['id']}/draw")).json()
     snapshot = await client.get(published["snapshot_url"])
     assert snapshot.headers["content-type"] == "application/json"
     assert hashlib.sha256(snapshot.content).hexdigest() == published["snapshot_hash"] == drawn.json()["snapshot_hash"]
-    assert published["seed"] == campaign_request()["seed"] and published["algorithm"] == draw.ALGORITHM
+    secrets = {p["party"]: p["secret"] for p in published["parties"]}
+    derived = draw_record.derive_seed(published["snapshot_hash"], secrets, published["beacon"]["value"])
+    assert published["seed"] == derived and published["algorithm"] == draw.ALGORITHM
 
     # The CLI's own fetch, served by this app through a synchronous stand-in for urllib.
     pages = {str(client.base_url.join(u)): (await client.get(u)).content
@@ -96,6 +174,28 @@ async def test_the_public_draw_and_snapshot_need_no_token_and_redrawing_is_409(
 
     listed = (await client.get("/public/campaigns")).json()["items"]
     assert [c["id"] for c in listed] == [created["id"]]
+
+
+async def test_an_inspection_ordered_by_hand_needs_two_inspectors_or_an_override_with_a_reason(
+    client: httpx.AsyncClient, directory: Directory, register_inspectors: RegisterInspectors
+) -> None:
+    holder = (await directory(bodies=1, labs=0, enterprises=1))["enterprise"][0]
+    [only] = await register_inspectors(1)
+    regulator = token(Role.REGULATOR)
+    order = {"target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": [only]}
+
+    answer = await client.post("/inspections", json=order, headers=regulator)
+    assert (answer.status_code, answer.json()["field"]) == (422, "inspector_ids"), answer.text
+    assert answer.json()["failed_rules"][0]["rule"] == "min_inspectors_per_target"
+
+    no_reason = {**order, "override": {"rules": ["min_inspectors_per_target"]}}
+    answer = await client.post("/inspections", json=no_reason, headers=regulator)
+    assert (answer.status_code, answer.json()["field"]) == (422, "override.reason"), answer.text
+
+    overridden = {**order, "override": {"rules": ["min_inspectors_per_target"], "reason": "the only one in the region"}}
+    answer = await client.post("/inspections", json=overridden, headers=regulator)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["override"] == {"rules": ["min_inspectors_per_target"], "reason": "the only one in the region"}
 
 
 def test_the_http_spellings_of_kinds_verdicts_and_statuses_are_the_domains():

@@ -4,6 +4,8 @@ campaign lifecycles."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import pytest
 from hypothesis import given
@@ -21,12 +23,14 @@ from supervision.domain import (
     CampaignAlreadyDrawn,
     CampaignParameters,
     CampaignStatus,
+    CampaignStepRefused,
     CreditPolicy,
     CreditStanding,
     DrawRefused,
     Failure,
     FailureKind,
     FindingsRequiredOnFail,
+    Frozen,
     Inspection,
     InspectionAction,
     InspectionFailed,
@@ -36,10 +40,12 @@ from supervision.domain import (
     InvalidCampaign,
     InvalidCreditPolicy,
     InvalidInspection,
+    NotAParty,
     NotAssignedInspector,
     ReInspectionOfAnotherTarget,
     RectificationVerified,
     ResultAlreadyRecorded,
+    RevealRefused,
     SampleResult,
     SampleResultsRequired,
     SamplesOnlyOnSpotChecks,
@@ -53,6 +59,7 @@ from supervision.domain import (
     restored,
 )
 from supervision.domain.draw import DrawnTarget, Inspector, Target
+from supervision.domain.draw_record import commitment, derive_seed, verify_record
 
 A, B, C, D = CREDIT_ORDER
 ORG = "91110105MA01234567"  # opaque here: the directory validates USCCs on entry
@@ -429,9 +436,30 @@ def test_only_registered_active_inspectors_without_a_conflict_are_assigned(regis
 # --- the campaign lifecycle ---------------------------------------------------------------------
 
 
-def campaign(seed: str = "lottery 2024-05-01") -> Campaign:
-    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=dict.fromkeys(CREDIT_ORDER, "1"))
-    return Campaign.create("CAMP-1", "2024 H1", parameters, seed, T0)
+HOUR = dt.timedelta(hours=1)
+NOTARY = "notary-fuzhou"
+BEACON = "China Welfare Lottery 3D, draw of 2024-05-02"
+
+
+def campaign(parameters: CampaignParameters | None = None, **overrides) -> Campaign:
+    """A campaign of the regulator and the notary office, revealed within the hour, the beacon an hour later."""
+    parameters = parameters or CampaignParameters(kinds=frozenset(OrganisationKind), ratios=dict.fromkeys(CREDIT_ORDER, "1"))
+    schedule = {"observers": [NOTARY], "reveal_deadline": T0 + HOUR, "beacon_source": BEACON, "beacon_due": T0 + 2 * HOUR}
+    return Campaign.create("CAMP-1", "2024 H1", parameters, at=T0, **(schedule | overrides))
+
+
+def secret_of(party: str) -> str:
+    return f"{party}'s secret, 32 characters or more: 9f2c71e0"
+
+
+def committed(created: Campaign, at: dt.datetime = T0 + dt.timedelta(minutes=1)) -> Campaign:
+    for party in created.parties:
+        created = created.commit(party.id, commitment(party.id, secret_of(party.id)), at)
+    return created
+
+
+def frozen_campaign(inspectors: int = 3, at: dt.datetime = T0 + dt.timedelta(minutes=2)) -> Frozen:
+    return committed(campaign()).freeze(*directory_of(inspectors), at)
 
 
 def directory_of(inspectors: int) -> tuple[list[Target], list[Inspector], dict[str, tuple[str, ...]]]:
@@ -440,31 +468,125 @@ def directory_of(inspectors: int) -> tuple[list[Target], list[Inspector], dict[s
     return targets, people, {}
 
 
-def test_the_campaign_lifecycle_is_created_then_drawn_once():
-    assert CAMPAIGN_TRANSITIONS[CampaignAction.DRAW] == (frozenset({CampaignStatus.CREATED}), CampaignStatus.DRAWN)
+def test_the_campaign_lifecycle_is_committed_frozen_revealed_then_drawn_once():
+    assert CAMPAIGN_TRANSITIONS[CampaignAction.DRAW] == (frozenset({CampaignStatus.FROZEN}), CampaignStatus.DRAWN)
+    assert CAMPAIGN_TRANSITIONS[CampaignAction.FREEZE] == (frozenset({CampaignStatus.CREATED}), CampaignStatus.FROZEN)
     created = campaign()
-    published = created.draw(*directory_of(3))
-    drawn = created.drawn(published, T0 + dt.timedelta(hours=1))
-    assert (created.status, drawn.status) == (CampaignStatus.CREATED, CampaignStatus.DRAWN)
-    assert drawn.snapshot_hash == published.snapshot_hash == published.result.snapshot_hash
-    assert [t.target_id for t in published.result.targets] == [ORG]
+    assert [p.id for p in created.parties] == [NOTARY, "regulator"]
+    frozen = frozen_campaign()
+    assert frozen.campaign.status == CampaignStatus.FROZEN
+    assert frozen.campaign.snapshot_hash == hashlib.sha256(frozen.snapshot_bytes).hexdigest()
+    revealed = frozen.campaign
+    for party in (NOTARY, "regulator"):
+        revealed = revealed.reveal(party, secret_of(party), T0 + dt.timedelta(minutes=30))
+
+    drawn = revealed.draw(frozen.snapshot_bytes, "4 7 1", T0 + 2 * HOUR)
+
+    assert (created.status, drawn.campaign.status) == (CampaignStatus.CREATED, CampaignStatus.DRAWN)
+    assert drawn.campaign.snapshot_hash == drawn.result.snapshot_hash == frozen.campaign.snapshot_hash
+    assert drawn.campaign.seed == drawn.result.seed == derive_seed(
+        frozen.campaign.snapshot_hash, {p: secret_of(p) for p in (NOTARY, "regulator")}, "4 7 1"
+    )
+    assert (drawn.campaign.beacon.value, drawn.campaign.beacon.recorded_at) == ("4 7 1", T0 + 2 * HOUR)
+    assert [t.target_id for t in drawn.result.targets] == [ORG]
     with pytest.raises(CampaignAlreadyDrawn, match="never redrawn") as refused:
-        drawn.draw(*directory_of(3))
+        drawn.campaign.draw(frozen.snapshot_bytes, "4 7 1", T0 + 3 * HOUR)
     assert refused.value.status_code == 409
 
 
-def test_a_campaign_with_too_few_inspectors_is_not_drawn_and_stays_created():
-    created = campaign()
+def test_a_campaign_with_too_few_inspectors_is_not_frozen_and_stays_created():
+    created = committed(campaign())
     with pytest.raises(DrawRefused) as refused:
-        created.draw(*directory_of(1))
+        created.freeze(*directory_of(1), T0 + dt.timedelta(minutes=2))
     assert refused.value.body()["shortfall_count"] == 1
     assert created.status == CampaignStatus.CREATED
 
 
-def test_a_campaign_needs_a_published_seed():
-    with pytest.raises(InvalidCampaign, match="seed must not be blank") as refused:
-        campaign(seed="  ")
-    assert refused.value.field == "seed"
+def test_the_freeze_checks_every_target_that_could_be_drawn_not_only_those_that_will_be():
+    # Class A at 5 %: one of the two bodies will be drawn, which one depends on the seed, unknown yet.
+    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios={"A": "0.05", "B": "0.2", "C": "0.6", "D": "1"})
+    other = "91110000MA0000001X"
+    targets = [
+        Target(ORG, OrganisationKind.CERTIFICATION_BODY, "Body", A), Target(other, OrganisationKind.TESTING_LAB, "Lab", A)
+    ]
+    people = [Inspector("INS-1", "Zhang San", ORG, "110000"), Inspector("INS-2", "Li Si", "91110000MA0000000X", "110000"),
+              Inspector("INS-3", "Wang Wu", "91110000MA0000000X", "110000")]
+    created = committed(campaign(parameters))
+    with pytest.raises(DrawRefused) as refused:  # ORG keeps 2 eligible but INS-2 inspected it last time
+        created.freeze(targets, people, {ORG: ("INS-2",)}, T0 + dt.timedelta(minutes=2))
+    [shortfall] = refused.value.shortfalls
+    assert (shortfall.target_id, shortfall.eligible, shortfall.same_organisation, shortfall.previous_campaign) == (ORG, 1, 1, 1)
+    assert created.freeze(targets, people, {}, T0 + dt.timedelta(minutes=2)).campaign.status == CampaignStatus.FROZEN
+
+
+def test_a_campaign_names_an_outside_observer_and_a_beacon_due_after_its_reveal_deadline():
+    cases = [
+        ({"observers": []}, "observers"),
+        ({"observers": ["regulator"]}, "observers"),
+        ({"beacon_source": "  "}, "beacon_source"),
+        ({"reveal_deadline": T0}, "reveal_deadline"),  # already passed when created at T0
+        ({"beacon_due": T0 + HOUR}, "beacon_due"),  # not after the reveal deadline
+    ]
+    for change, field in cases:
+        with pytest.raises(InvalidCampaign) as refused:
+            campaign(**change)
+        assert (refused.value.status_code, refused.value.field) == (422, field), change
+
+
+def test_a_party_acts_only_for_itself():
+    with pytest.raises(NotAParty) as refused:
+        campaign().commit("notary-xiamen", commitment("notary-xiamen", secret_of("notary-xiamen")), T0)
+    assert refused.value.status_code == 403
+
+
+def test_a_reveal_opens_its_commitment_by_the_deadline_and_once():
+    frozen = frozen_campaign().campaign
+    with pytest.raises(RevealRefused) as refused:
+        frozen.reveal(NOTARY, secret_of("regulator"), T0 + HOUR)
+    assert refused.value.rules[0]["rule"] == "reveal_does_not_match_commitment"
+    with pytest.raises(RevealRefused, match="at least 32 characters"):
+        frozen.reveal(NOTARY, "short", T0 + HOUR)
+    with pytest.raises(CampaignStepRefused) as refused:
+        frozen.reveal(NOTARY, secret_of(NOTARY), T0 + HOUR + dt.timedelta(microseconds=1))
+    assert refused.value.rules[0]["rule"] == "reveal_by_the_deadline"
+    revealed = frozen.reveal(NOTARY, secret_of(NOTARY), T0 + HOUR)  # at the deadline itself: in time
+    with pytest.raises(CampaignStepRefused, match="already"):
+        revealed.reveal(NOTARY, secret_of(NOTARY), T0 + HOUR)
+
+
+def test_a_party_that_never_reveals_is_withheld_and_counts_with_an_empty_secret():
+    frozen = frozen_campaign()
+    revealed = frozen.campaign.reveal("regulator", secret_of("regulator"), T0 + HOUR)
+    with pytest.raises(CampaignStepRefused) as refused:  # the beacon is not published yet
+        revealed.draw(frozen.snapshot_bytes, "4 7 1", T0 + 2 * HOUR - dt.timedelta(seconds=1))
+    assert refused.value.rules[0]["rule"] == "draw_after_beacon_due"
+
+    drawn = revealed.draw(frozen.snapshot_bytes, "4 7 1", T0 + 2 * HOUR)
+
+    assert drawn.campaign.withheld == (NOTARY,)
+    secrets = {NOTARY: "", "regulator": secret_of("regulator")}
+    assert drawn.campaign.seed == derive_seed(drawn.campaign.snapshot_hash, secrets, "4 7 1")
+    assert verify_record(drawn.campaign.record(json.loads(drawn.result.to_json())), frozen.snapshot_bytes).ok
+
+
+def test_a_frozen_campaign_takes_no_new_commitment_and_is_frozen_before_the_reveal_deadline():
+    frozen = frozen_campaign().campaign
+    with pytest.raises(CampaignStepRefused) as refused:
+        frozen.commit(NOTARY, commitment(NOTARY, "another secret of thirty-two characters"), T0 + HOUR)
+    assert refused.value.rules[0]["rule"] == "commitments_before_freeze"
+    with pytest.raises(CampaignStepRefused) as refused:
+        committed(campaign()).freeze(*directory_of(3), T0 + HOUR)
+    assert refused.value.rules[0]["rule"] == "freeze_before_reveal_deadline"
+
+
+def test_a_campaign_is_cancelled_with_a_reason_before_its_draw():
+    cancelled = frozen_campaign().campaign.cancel("the lottery draw was postponed", T0 + HOUR)
+    assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_at) == (
+        CampaignStatus.CANCELLED, "the lottery draw was postponed", T0 + HOUR
+    )
+    with pytest.raises(CampaignStepRefused) as refused:
+        cancelled.reveal("regulator", secret_of("regulator"), T0 + HOUR)
+    assert refused.value.rules[0]["rule"] == "reveal_after_freeze"
 
 
 # --- the directory --------------------------------------------------------------------------------
@@ -473,3 +595,115 @@ def test_a_campaign_needs_a_published_seed():
 def test_every_organisation_kind_is_a_drawable_target_kind_and_unknown_is_not():
     assert {k.value for k in DRAWABLE_KINDS} == {k.value for k in OrganisationKind}
     assert TargetKind.UNKNOWN not in DRAWABLE_KINDS
+
+
+# --- the campaign's ratios: lower credit, higher ratio, and something to draw ----------------------
+
+
+@pytest.mark.parametrize(
+    "ratios",
+    [
+        {"A": "1", "B": "1", "C": "1", "D": "0"},  # the best class drawn whole, the worst not at all
+        {"A": "0.05", "B": "0.6", "C": "0.2", "D": "1"},  # C below B
+        {"A": "0.5", "B": "0.2", "C": "0.6", "D": "1"},  # B below A
+    ],
+)
+def test_ratios_that_fall_as_credit_falls_are_refused(ratios):
+    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=ratios)
+    with pytest.raises(InvalidCampaign) as refused:
+        campaign(parameters)
+    assert (refused.value.status_code, refused.value.field) == (422, "ratios")
+    assert refused.value.rules[0]["rule"] == "ratios_rise_as_credit_falls"
+
+
+def test_a_campaign_whose_every_ratio_is_zero_is_refused():
+    parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=dict.fromkeys("ABCD", "0"))
+    with pytest.raises(InvalidCampaign) as refused:
+        campaign(parameters)
+    assert (refused.value.status_code, refused.value.field) == (422, "ratios")
+    assert refused.value.rules[0]["rule"] == "campaign_draws_something"
+
+
+def test_equal_ratios_and_ratios_rising_to_d_are_accepted():
+    for ratios in ({"A": "0.2", "B": "0.2", "C": "0.2", "D": "0.2"}, {"A": "0", "B": "0", "C": "0", "D": "1"}):
+        parameters = CampaignParameters(kinds=frozenset(OrganisationKind), ratios=ratios)
+        assert campaign(parameters).status == CampaignStatus.CREATED
+
+
+# --- inspections ordered by hand: the draw's assignment rules, or an override with its reason ---------
+
+OTHER_ORG = "91110000MA0000000X"
+
+
+def registered_inspectors(*ids: str) -> dict[str, Inspector]:
+    return {i: Inspector(i, f"Inspector {i}", OTHER_ORG, "110000") for i in ids}
+
+
+def test_an_inspection_ordered_by_hand_needs_two_inspectors_unless_overridden():
+    from supervision.domain import AssignmentNeedsOverride, AssignmentOverride, check_order
+
+    with pytest.raises(AssignmentNeedsOverride) as refused:
+        check_order(ORG, ["INS-A"], registered_inspectors("INS-A"), previous_inspectors=())
+    assert (refused.value.status_code, refused.value.field) == (422, "inspector_ids")
+    assert [r["rule"] for r in refused.value.rules] == ["min_inspectors_per_target"]
+    assert check_order(ORG, ["INS-A", "INS-B"], registered_inspectors("INS-A", "INS-B"), previous_inspectors=()) is None
+
+    override = AssignmentOverride.of(["min_inspectors_per_target"], "only one certified kettle tester in the region")
+    granted = check_order(ORG, ["INS-A"], registered_inspectors("INS-A"), previous_inspectors=(), override=override)
+    assert granted == override
+    assert granted.reason == "only one certified kettle tester in the region"
+
+
+def test_an_inspector_of_the_previous_campaign_is_refused_unless_overridden():
+    from supervision.domain import AssignmentNeedsOverride, AssignmentOverride, check_order
+
+    people = registered_inspectors("INS-A", "INS-B", "INS-C")
+    with pytest.raises(AssignmentNeedsOverride) as refused:
+        check_order(ORG, ["INS-A", "INS-B"], people, previous_inspectors=("INS-B", "INS-X"))
+    [rule] = refused.value.rules
+    assert rule["rule"] == "previous_campaign_conflict" and "INS-B" in rule["detail"]
+    assert check_order(ORG, ["INS-A", "INS-C"], people, previous_inspectors=("INS-B",)) is None
+    override = AssignmentOverride.of(["previous_campaign_conflict"], "the only inspector who speaks Uyghur")
+    assert check_order(ORG, ["INS-A", "INS-B"], people, ("INS-B",), override) == override
+
+
+def test_an_override_names_every_rule_it_sets_aside_and_only_those():
+    from supervision.domain import AssignmentNeedsOverride, AssignmentOverride, InvalidOverride, check_order
+
+    people = registered_inspectors("INS-A", "INS-B")
+    only_count = AssignmentOverride.of(["min_inspectors_per_target"], "urgent")
+    with pytest.raises(AssignmentNeedsOverride) as refused:  # the previous-campaign rule is broken too
+        check_order(ORG, ["INS-B"], people, ("INS-B",), only_count)
+    assert [r["rule"] for r in refused.value.rules] == ["previous_campaign_conflict"]
+    with pytest.raises(InvalidOverride) as refused:  # nothing to set aside
+        check_order(ORG, ["INS-A", "INS-B"], people, (), only_count)
+    assert refused.value.field == "override.rules" and refused.value.rules[0]["rule"] == "override_not_needed"
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_an_override_without_a_reason_is_refused(reason):
+    from supervision.domain import AssignmentOverride, InvalidOverride
+
+    with pytest.raises(InvalidOverride) as refused:
+        AssignmentOverride.of(["min_inspectors_per_target"], reason)
+    assert (refused.value.status_code, refused.value.field) == (422, "override.reason")
+    assert refused.value.rules[0]["rule"] == "override_reason_required"
+
+
+@pytest.mark.parametrize("rules", [[], ["own_organisation_conflict"], ["inspector_active"], ["no_such_rule"]])
+def test_only_the_inspector_count_and_the_previous_campaign_rule_may_be_overridden(rules):
+    from supervision.domain import AssignmentOverride, InvalidOverride
+
+    with pytest.raises(InvalidOverride) as refused:
+        AssignmentOverride.of(rules, "a reason")
+    assert refused.value.field == "override.rules"
+
+
+def test_own_organisation_and_inactive_inspectors_are_refused_even_with_an_override():
+    from supervision.domain import AssignmentOverride, check_order
+
+    override = AssignmentOverride.of(["min_inspectors_per_target"], "urgent")
+    with pytest.raises(InspectorNotAssignable, match="works for the target"):
+        check_order(ORG, ["INS-A"], {"INS-A": Inspector("INS-A", "Zhang San", ORG, "110000")}, (), override)
+    with pytest.raises(InspectorNotAssignable, match="not active"):
+        check_order(ORG, ["INS-A"], {"INS-A": Inspector("INS-A", "Zhang San", OTHER_ORG, "110000", False)}, (), override)

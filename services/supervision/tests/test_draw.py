@@ -31,6 +31,8 @@ from supervision.domain.draw import (
     stream_key,
     verify,
 )
+from supervision.domain.campaign import check_enough_inspectors
+from supervision.domain.draw_record import commitment, derive_seed
 
 A, B, C, D = CLASS_ORDER
 ENTERPRISE = OrganisationKind.ENTERPRISE
@@ -414,6 +416,59 @@ KNOWN_ANSWER = (
 )
 
 
+# --- the seed as DRAW.md derives it (draw-seed-v1) ----------------------------------------------
+
+
+def documented_commitment(party: str, secret: str) -> str:
+    """An independent transcription of DRAW.md's commitment."""
+    return hashlib.sha256(bytes(party, "utf-8") + bytes([0]) + bytes(secret, "utf-8")).hexdigest()
+
+
+def documented_seed(snapshot_hash_hex: str, secrets: dict[str, str], beacon_value: str) -> str:
+    """An independent transcription of DRAW.md's seed derivation."""
+    lines = [b"supervision.draw-seed.v1", snapshot_hash_hex.encode("ascii")]
+    in_code_point_order = sorted(secrets, key=lambda party: [ord(c) for c in party])
+    lines += [party.encode() + bytes([0]) + secrets[party].encode() for party in in_code_point_order]
+    return hashlib.sha256(b"\n".join(lines) + b"\n" + beacon_value.encode()).hexdigest()
+
+
+SEED_VECTOR_SECRETS = {"regulator": "0123456789abcdef" * 4, "notary-fuzhou": "c0ffee" * 6, "discipline-office": ""}
+SEED_VECTOR_BEACON = "China Welfare Lottery 3D 2026-12-05: 4 7 1"
+
+
+def test_known_answer_pins_the_commitment_and_the_seed_derivation():
+    # If these change, no published commitment or derived seed would check any more.
+    assert commitment("notary-fuzhou", "c0ffee" * 6) == documented_commitment("notary-fuzhou", "c0ffee" * 6) == (
+        "201ac84a5bc88bf69fad1469330e2e53a32b69421e44f3f37e31e3d096e4a7e7"
+    )
+    seed = derive_seed(KNOWN_ANSWER[0], SEED_VECTOR_SECRETS, SEED_VECTOR_BEACON)  # discipline-office withheld: ""
+    assert seed == documented_seed(KNOWN_ANSWER[0], SEED_VECTOR_SECRETS, SEED_VECTOR_BEACON) == (
+        "972392ba96ce0785a2497f216021fcdae3e201c114c74769ed2d13219a31a1f6"
+    )
+
+
+def test_the_derived_seed_drives_the_unchanged_draw():
+    s = Snapshot(
+        targets=[Target(f"KA-{i:02d}", ENTERPRISE, f"Known {i}", B if i < 10 else D) for i in range(12)],
+        inspectors=inspectors(5),
+        previous_assignments={"KA-10": ["INS-0000"]},
+        parameters=CampaignParameters(kinds=ALL_KINDS, ratios=ratios()),
+    )
+    seed = derive_seed(snapshot_hash(s), SEED_VECTOR_SECRETS, SEED_VECTOR_BEACON)
+    assert [(t.target_id, t.inspector_ids) for t in draw(seed, s).targets] == [
+        ("KA-03", ("INS-0000", "INS-0003")),
+        ("KA-05", ("INS-0001", "INS-0002")),
+        ("KA-10", ("INS-0002", "INS-0004")),  # INS-0000 inspected KA-10 last campaign
+        ("KA-11", ("INS-0000", "INS-0004")),
+    ]
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=40), min_size=1, max_size=4), st.text(max_size=30))
+def test_property_the_seed_is_the_documented_derivation(secrets, beacon_value):
+    digest = "ab" * 32
+    assert derive_seed(digest, secrets, beacon_value) == documented_seed(digest, secrets, beacon_value)
+
+
 # --- properties -----------------------------------------------------------------------------
 
 
@@ -500,3 +555,25 @@ def test_property_the_snapshot_hash_ignores_the_order_entries_were_given_in(s, r
     again = Snapshot(tuple(targets_shuffled), tuple(inspectors_shuffled), previous, s.parameters)
     assert snapshot_hash(again) == snapshot_hash(s)
     assert Snapshot.from_json(s.canonical_bytes) == s
+
+
+@property_settings
+@given(campaigns(), st.text(min_size=1, max_size=20))
+def test_property_a_snapshot_the_freeze_accepts_always_draws_and_one_it_refuses_names_the_draws_shortfalls(s, seed):
+    # The freeze checks every target that could be drawn: exactly the shortfalls of a draw that
+    # takes every class sampled above zero whole.
+    every = replace(s, parameters=CampaignParameters(
+        kinds=s.parameters.kinds, ratios={c: 1 if r > 0 else 0 for c, r in s.parameters.ratios.items()},
+        inspectors_per_target=s.parameters.inspectors_per_target,
+    ))
+    try:
+        check_enough_inspectors(s)
+    except InsufficientInspectors as refused:
+        event("refused at the freeze")
+        with pytest.raises(InsufficientInspectors) as drawn_refused:
+            draw(seed, every)
+        assert refused.shortfalls == drawn_refused.value.shortfalls
+        return
+    event("frozen")
+    draw(seed, s)  # never short of inspectors
+    draw(seed, every)

@@ -1,4 +1,4 @@
-"""Bearer tokens (HS256 JWT) carrying a role and the organisation code or inspector id.
+"""Bearer tokens (HS256 JWT) carrying a role and the organisation code, inspector id or observer id.
 
 Routes declare what they need with `Depends(require(Role.AGENCY, ...))`; object-level
 checks (is this application the caller's own?) stay in the route or service, where the
@@ -27,6 +27,9 @@ class Role(StrEnum):
     LAB = "lab"
     INSPECTOR = "inspector"
     REGULATOR = "regulator"
+    # An outside observer of the regulator's draws (a notary office, the discipline-inspection
+    # office); the token's subject is the observer's id, the party it commits and reveals as.
+    OBSERVER = "observer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ def issue_token(
         org = uscc.validate(org)  # InvalidUSCC is a ValueError naming the broken rule
     if role is Role.INSPECTOR and not inspector_id:
         raise ValueError("an inspector token needs an inspector id")
+    if role is Role.OBSERVER and not subject:
+        raise ValueError("an observer token needs a subject: the observer's id, e.g. notary-fuzhou")
     now = dt.datetime.now(dt.UTC)
     claims = {
         "iss": ISSUER,

@@ -42,8 +42,8 @@ async def broker_outage_while_events_flow(up, world, observer, figures, name: st
     body, valid = await world.loaded_body(2000)
     holder = world.new_uscc()
     spot_checked = await world.issue(await world.approved_body(), holder)
-    [inspector] = await world.inspectors(1)
-    inspection = await world.order_inspection(holder, "product_spot_check", [inspector])
+    [inspector, co_inspector] = await world.inspectors(2)  # at least two, as a draw assigns
+    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
     pids = {s: up.stack.pid(s) for s in SERVICES}
     revocation_chain, spot_chain = f"e2e-outage-revoke-{uuid.uuid4()}", f"e2e-outage-spot-{uuid.uuid4()}"
 

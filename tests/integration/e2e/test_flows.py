@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from conformity_shared.auth import Role
 from conformity_shared.clock import Clock
+from conformity_devstack.campaigns import CampaignWalk
 from conformity_devstack.factories import (
     blind_sample,
-    campaign_request,
     certificate_request,
     proficiency_round,
     spot_check_result,
@@ -50,8 +50,8 @@ def chain_id(flow: str) -> str:
 
 async def failed_spot_check(world, holder: str, failing: list[str], passing: list[str], correlation_id: str) -> dict:  # noqa: ANN001
     """The regulator orders a product spot check of the holder; the inspector records failed samples."""
-    [inspector] = await world.inspectors(1)
-    inspection = await world.order_inspection(holder, "product_spot_check", [inspector])
+    [inspector, co_inspector] = await world.inspectors(2)  # at least two, as a draw assigns
+    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
     result = spot_check_result(failing, passing, findings="samples overheat in the temperature-rise test",
                                finding="overheats (GB 4706.19 clause 11)")
     recorded = await world.record(inspection["id"], inspector, result, correlation_id)
@@ -116,9 +116,9 @@ async def test_flow_2_verified_rectification_reinstates_exactly_those_certificat
     )
     assert misuse.status_code == 200, misuse.text
 
-    [reinspector] = await world.inspectors(1)
+    [reinspector, co_inspector] = await world.inspectors(2)
     re_inspection = await world.order_inspection(
-        holder, "re_inspection", [reinspector], spot_check_id=spot_check["id"]
+        holder, "re_inspection", [reinspector, co_inspector], spot_check_id=spot_check["id"]
     )
     assert sorted(re_inspection["certificates_to_verify"]) == sorted([first, second])
     chain = chain_id("flow2")
@@ -148,15 +148,19 @@ async def test_flow_2_verified_rectification_reinstates_exactly_those_certificat
 
 
 async def drawn(world, ratios: dict[str, str]) -> dict[str, Any]:  # noqa: ANN001
-    created = await world.supervision.post(
-        "/campaigns", headers=world.regulator,
-        json=campaign_request(name="random inspection of certification bodies", target_kinds=["certification_body"],
-                              ratios=ratios, seed=f"lottery {uuid.uuid4().hex[:8]}"),
-    )
-    assert created.status_code == 201, created.text
-    answer = await world.supervision.post(f"/campaigns/{created.json()['id']}/draw", headers=world.regulator)
+    """A campaign over the certification bodies walked as its parties would (commit, freeze, reveal,
+    draw once the beacon is due): its published result, with no target when the freeze finds
+    nothing to draw (refused, 422)."""
+    walk = CampaignWalk(world.supervision, world.regulator)
+    frozen = await walk.frozen(name="random inspection of certification bodies", target_kinds=["certification_body"],
+                               ratios=ratios)
+    if frozen.status_code == 422 and frozen.json()["failed_rules"][0]["rule"] == "campaign_draws_something":
+        return {"targets": []}
+    assert frozen.status_code == 200, frozen.text
+    await walk.reveal_all(frozen.json())
+    answer = await walk.draw(frozen.json())
     assert answer.status_code == 200, answer.text
-    published = await world.supervision.get(f"/public/campaigns/{created.json()['id']}/draw")
+    published = await world.supervision.get(f"/public/campaigns/{frozen.json()['id']}/draw")
     assert published.status_code == 200, published.text
     return published.json()["result"]
 
@@ -347,8 +351,8 @@ async def test_flow_5_passed_suspension_deadline_withdraws_the_certificate(world
     assert withdrawn["status"] == "withdrawn"
     assert withdrawn["last_change"]["reason"] == f"suspension deadline {deadline} passed without reinstatement"
     observer.caused(await observer.one(WITHDRAWN, number), chain, chain)
-    [inspector] = await world.inspectors(1)
-    inspection = await world.order_inspection(holder, "product_spot_check", [inspector])
+    [inspector, co_inspector] = await world.inspectors(2)  # at least two, as a draw assigns
+    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
     await world.directory_view(inspection["id"], **{number: "withdrawn"})
     figures.record(request.node.name, events_checked=1)
 

@@ -84,12 +84,15 @@ async def test_malformed_and_wrong_schema_are_dead_lettered_unknown_types_skippe
     body = await world.approved_body()  # approval.events -> certificates, supervision
     holder = world.new_uscc()
     number = await world.issue(body, holder)  # certificates.events -> supervision
-    [inspector, other] = await world.inspectors(2)
-    spot_check = await world.order_inspection(holder, "product_spot_check", [inspector])
+    # Two inspectors per inspection, as a draw assigns.
+    [inspector, other, co_inspector, other_co_inspector] = await world.inspectors(4)
+    spot_check = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
     await world.directory_view(spot_check["id"], **{number: "valid"})  # supervision handled certificate.issued
     await world.record(spot_check["id"], inspector, spot_check_result([number]), f"after-poison-{uuid.uuid4()}")
     await world.status_becomes(number, "suspended")  # certificates handled supervision.spot_check_failed
-    inspection = await world.order_inspection(body.uscc, "organisation_inspection", [other], target_kind="certification_body")
+    inspection = await world.order_inspection(
+        body.uscc, "organisation_inspection", [other, other_co_inspector], target_kind="certification_body"
+    )
     await world.record(inspection["id"], other, {"verdict": "fail", "findings": "auditors not qualified"}, f"after-poison-{uuid.uuid4()}")
 
     async def body_suspended() -> bool:
@@ -149,8 +152,8 @@ async def test_a_dead_letter_replayed_with_the_cli_after_its_cause_is_fixed_take
     body = await world.approved_body()
     holder = world.new_uscc()
     number = await world.issue(body, holder)
-    [inspector] = await world.inspectors(1)
-    inspection = await world.order_inspection(holder, "product_spot_check", [inspector])
+    [inspector, co_inspector] = await world.inspectors(2)  # at least two, as a draw assigns
+    inspection = await world.order_inspection(holder, "product_spot_check", [inspector, co_inspector])
 
     # The cause: certificates runs with a suspension of 0 months, which the domain refuses, so the
     # handler fails on every attempt and the event is dead-lettered after the last one.

@@ -13,12 +13,20 @@ from conformity_shared.runtime import RuntimeDep
 
 from supervision import service
 from supervision.commands import (
+    CancelCampaign,
+    CommitToCampaign,
     CreateCampaign,
+    DrawCampaign,
     InspectionStatusName,
     OrderInspection,
     RecordResult,
     RegisterInspector,
+    RevealSecret,
+    SubmittedBeacon,
+    SubmittedCancellation,
+    SubmittedCommitment,
     SubmittedResult,
+    SubmittedReveal,
 )
 from supervision.domain import InspectionStatus
 
@@ -28,6 +36,8 @@ public = APIRouter(prefix="/public", tags=["one public"])
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Inspector = Annotated[Principal, Depends(require(Role.INSPECTOR))]
 Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.INSPECTOR))]
+# A party of a campaign: the regulator, or an outside observer (its token's subject is its id).
+PartyPrincipal = Annotated[Principal, Depends(require(Role.REGULATOR, Role.OBSERVER))]
 
 
 @router.post("/inspectors", status_code=201, summary="Register an inspector (regulator)")
@@ -111,40 +121,89 @@ async def list_campaigns(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    return await service.list_campaigns(runtime, False, limit, offset)
+    return await service.list_campaigns(runtime, limit, offset)
 
 
-@router.get("/campaigns/{campaign_id}", summary="One campaign with its draw counts (regulator)")
+@router.get("/campaigns/{campaign_id}", summary="One campaign with its parties, snapshot and draw counts (regulator)")
 async def get_campaign(campaign_id: str, principal: Regulator, runtime: RuntimeDep) -> dict:
     return await service.get_campaign(runtime, campaign_id)
 
 
 @router.post(
-    "/campaigns/{campaign_id}/draw",
-    summary="Draw the campaign once and open its inspections (regulator)",
-    description="422 with the shortfalls when the conflict rules leave too few inspectors; 409 when already drawn.",
+    "/campaigns/{campaign_id}/commitments",
+    summary="Commit to a secret, as the regulator or a named observer, before the freeze",
+    description="403 for anyone but a named party; 409 once frozen or when another party committed to the same value.",
 )
-async def draw_campaign(campaign_id: str, principal: Regulator, runtime: RuntimeDep) -> dict:
-    return await service.draw_campaign(runtime, principal, campaign_id)
+async def commit_to_campaign(
+    campaign_id: str, body: SubmittedCommitment, principal: PartyPrincipal, runtime: RuntimeDep
+) -> dict:
+    command = CommitToCampaign(campaign_id=campaign_id, commitment=body.commitment)
+    return await service.commit_to_campaign(runtime, principal, command)
 
 
-@public.get("/campaigns", summary="Drawn campaigns (no token)")
+@router.post(
+    "/campaigns/{campaign_id}/freeze",
+    summary="Freeze the directories into the draw's snapshot and publish its hash (regulator)",
+    description="409 until every party has committed; 422 when it would draw nothing, or with the shortfalls "
+    "when the conflict rules leave too few inspectors.",
+)
+async def freeze_campaign(campaign_id: str, principal: Regulator, runtime: RuntimeDep) -> dict:
+    return await service.freeze_campaign(runtime, principal, campaign_id)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/reveals",
+    summary="Reveal the secret committed to, as its party, after the freeze and by the reveal deadline",
+    description="422 reveal_does_not_match_commitment; 409 before the freeze, after the deadline, or a second time.",
+)
+async def reveal_secret(
+    campaign_id: str, body: SubmittedReveal, principal: PartyPrincipal, runtime: RuntimeDep
+) -> dict:
+    return await service.reveal_secret(runtime, principal, RevealSecret(campaign_id=campaign_id, secret=body.secret))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/draw",
+    summary="Draw the frozen campaign once the beacon is published, and open its inspections (regulator)",
+    description="409 before the freeze, before the beacon is due, or when already drawn.",
+)
+async def draw_campaign(campaign_id: str, body: SubmittedBeacon, principal: Regulator, runtime: RuntimeDep) -> dict:
+    command = DrawCampaign(campaign_id=campaign_id, beacon_value=body.beacon_value)
+    return await service.draw_campaign(runtime, principal, command)
+
+
+@router.post("/campaigns/{campaign_id}/cancel", summary="Cancel a campaign before its draw, with a reason (regulator)")
+async def cancel_campaign(
+    campaign_id: str, body: SubmittedCancellation, principal: Regulator, runtime: RuntimeDep
+) -> dict:
+    command = CancelCampaign(campaign_id=campaign_id, reason=body.reason)
+    return await service.cancel_campaign(runtime, principal, command)
+
+
+@public.get("/campaigns", summary="Campaigns and where each stands (no token)")
 async def published_campaigns(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    return await service.list_campaigns(runtime, True, limit, offset)
+    return await service.list_campaigns(runtime, limit, offset)
 
 
-@public.get("/campaigns/{campaign_id}/draw", summary="Seed, snapshot hash and result of a draw, to re-run it (no token)")
+@public.get("/campaigns/{campaign_id}", summary="A campaign's public record as it happens (no token)")
+async def public_campaign(campaign_id: str, runtime: RuntimeDep) -> dict:
+    return await service.public_campaign(runtime, campaign_id)
+
+
+@public.get(
+    "/campaigns/{campaign_id}/draw", summary="The record of a drawn campaign, to check and re-run it (no token)"
+)
 async def published_draw(campaign_id: str, runtime: RuntimeDep) -> dict:
     return await service.published_draw(runtime, campaign_id)
 
 
 @public.get(
     "/campaigns/{campaign_id}/snapshot",
-    summary="The exact canonical snapshot bytes the draw used (no token)",
+    summary="The exact canonical snapshot bytes frozen for the draw (no token)",
     response_class=Response,
     responses={200: {"content": {"application/json": {}}, "description": "canonical JSON; SHA-256 = snapshot_hash"}},
 )

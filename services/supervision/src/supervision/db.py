@@ -19,15 +19,17 @@ from supervision.domain.campaign import (
     CAMPAIGN_TRANSITIONS,
     Campaign,
     CampaignAction,
-    CampaignDraw,
     CampaignParameters,
     CampaignStatus,
 )
 from supervision.domain.credit import CREDIT_ORDER, CreditChange, CreditStanding
 from supervision.domain.directory import DRAWABLE_KINDS, CertificateStatus, TargetKind
-from supervision.domain.draw import Inspector, Target
+from supervision.domain.draw import DrawResult, Inspector, Target
+from supervision.domain.draw_record import Beacon, Party
 from supervision.domain.inspection import (
     INSPECTION_TRANSITIONS,
+    AssignmentOverride,
+    AssignmentRule,
     Inspection,
     InspectionAction,
     InspectionResult,
@@ -94,13 +96,37 @@ campaigns = sa.Table(
     sa.Column("target_kinds", sa.JSON, nullable=False),
     sa.Column("ratios", sa.JSON, nullable=False),
     sa.Column("inspectors_per_target", sa.Integer, nullable=False),
-    sa.Column("seed", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # created | drawn
-    sa.Column("snapshot", sa.LargeBinary, nullable=True),  # the canonical bytes the draw used
+    # published-seed-v1: a campaign drawn before commit-reveal, its seed published at creation;
+    # commit-reveal-beacon-v1: the seed derived at the draw (DRAW.md).
+    sa.Column("seed_scheme", sa.String(40), nullable=False),
+    sa.Column("seed", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),  # created | frozen | drawn | cancelled
+    sa.Column("reveal_deadline", TZ, nullable=True),
+    sa.Column("beacon_source", sa.String(500), nullable=True),
+    sa.Column("beacon_due", TZ, nullable=True),
+    sa.Column("beacon_value", sa.String(1000), nullable=True),
+    sa.Column("beacon_recorded_at", TZ, nullable=True),
+    sa.Column("frozen_at", TZ, nullable=True),
+    sa.Column("snapshot", sa.LargeBinary, nullable=True),  # the canonical bytes frozen for the draw
     sa.Column("snapshot_hash", sa.String(64), nullable=True),
     sa.Column("result", sa.JSON, nullable=True),
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("drawn_at", TZ, nullable=True),
+    sa.Column("cancelled_at", TZ, nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=True),
+)
+
+# The parties of a commit-reveal campaign: each one's commitment and reveal, with their times.
+campaign_parties = sa.Table(
+    "campaign_parties",
+    metadata,
+    sa.Column("campaign_id", sa.String(36), sa.ForeignKey("campaigns.id"), primary_key=True),
+    sa.Column("party", sa.String(64), primary_key=True),
+    sa.Column("commitment", sa.String(64), nullable=True),
+    sa.Column("committed_at", TZ, nullable=True),
+    sa.Column("secret", sa.String(1000), nullable=True),
+    sa.Column("revealed_at", TZ, nullable=True),
+    sa.Column("withheld", sa.Boolean, nullable=False),
 )
 
 inspections = sa.Table(
@@ -120,6 +146,9 @@ inspections = sa.Table(
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("completed_at", TZ, nullable=True, index=True),
     sa.Column("recorded_by", sa.String(64), nullable=True),
+    # An inspection ordered by hand: the assignment rules the regulator set aside, and why.
+    sa.Column("override_rules", sa.JSON, nullable=True),
+    sa.Column("override_reason", sa.Text, nullable=True),
 )
 
 inspection_assignments = sa.Table(
@@ -280,10 +309,13 @@ def inspection_from_row(row: sa.Row[Any], assigned: Sequence[str]) -> Inspection
             recorded_at=row.completed_at,
             samples=tuple(SampleResult(s["certificate_number"], s["passed"], s.get("finding") or "") for s in row.samples),
         )
+    override = None
+    if row.override_rules:
+        override = AssignmentOverride(frozenset(AssignmentRule(r) for r in row.override_rules), row.override_reason)
     return Inspection(
         id=row.id, kind=row.kind, target_id=row.target_uscc, target_kind=row.target_kind,
         inspector_ids=frozenset(assigned), result=result, spot_check_id=row.spot_check_id,
-        certificates_to_verify=tuple(row.certificates_to_verify), status=row.status,
+        certificates_to_verify=tuple(row.certificates_to_verify), status=row.status, override=override,
     )
 
 
@@ -319,6 +351,8 @@ async def add_inspections(
                 "spot_check_id": inspection.spot_check_id,
                 "certificates_to_verify": list(inspection.certificates_to_verify), "status": inspection.status.value,
                 "samples": [], "created_at": at,
+                "override_rules": inspection.override.to_json()["rules"] if inspection.override else None,
+                "override_reason": inspection.override.reason if inspection.override else None,
             }
             for inspection in opened
         ],
@@ -331,6 +365,25 @@ async def add_inspections(
             for i in sorted(inspection.inspector_ids)
         ],
     )
+
+
+async def previous_campaign_inspectors(session: AsyncSession, target_uscc: str) -> list[str]:
+    """Who inspected the target in the campaign drawn last (none when it was not drawn then)."""
+    last_drawn = (
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.status == CampaignStatus.DRAWN.value)
+        .order_by(campaigns.c.drawn_at.desc(), campaigns.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    i, a = inspections, inspection_assignments
+    query = (
+        sa.select(a.c.inspector_id)
+        .join(i, i.c.id == a.c.inspection_id)
+        .where(i.c.campaign_id == last_drawn, i.c.target_uscc == target_uscc)
+        .order_by(a.c.inspector_id)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def save_result(session: AsyncSession, completed: Inspection) -> bool:
@@ -423,32 +476,114 @@ async def completed_results(
 CAMPAIGN_SUMMARY = [column for column in campaigns.c if column.name not in ("snapshot", "result")]
 
 
-def campaign_from_row(row: sa.Row[Any]) -> Campaign:
+def campaign_from_row(row: sa.Row[Any], party_rows: Sequence[sa.Row[Any]]) -> Campaign:
     parameters = CampaignParameters(
         kinds=frozenset(row.target_kinds), ratios=dict(row.ratios), inspectors_per_target=row.inspectors_per_target
     )
-    return Campaign(
-        id=row.id, name=row.name, parameters=parameters, seed=row.seed, created_at=row.created_at,
-        status=CampaignStatus(row.status), drawn_at=row.drawn_at, snapshot_hash=row.snapshot_hash,
+    beacon = None
+    if row.beacon_source is not None:
+        beacon = Beacon(row.beacon_source, row.beacon_due, row.beacon_value, row.beacon_recorded_at)
+    parties = tuple(
+        Party(p.party, p.commitment, p.committed_at, p.secret, p.revealed_at, p.withheld) for p in party_rows
     )
+    return Campaign(
+        id=row.id, name=row.name, parameters=parameters, created_at=row.created_at, parties=parties,
+        reveal_deadline=row.reveal_deadline, beacon=beacon, status=CampaignStatus(row.status),
+        seed_scheme=row.seed_scheme, frozen_at=row.frozen_at, snapshot_hash=row.snapshot_hash, seed=row.seed,
+        drawn_at=row.drawn_at, cancelled_at=row.cancelled_at, cancel_reason=row.cancel_reason,
+    )
+
+
+def _campaign_state(campaign: Campaign) -> dict[str, Any]:
+    """The columns a step of the lifecycle changes."""
+    beacon = campaign.beacon
+    return {
+        "status": campaign.status.value, "frozen_at": campaign.frozen_at, "snapshot_hash": campaign.snapshot_hash,
+        "seed": campaign.seed, "beacon_value": beacon.value if beacon else None,
+        "beacon_recorded_at": beacon.recorded_at if beacon else None, "drawn_at": campaign.drawn_at,
+        "cancelled_at": campaign.cancelled_at, "cancel_reason": campaign.cancel_reason,
+    }
+
+
+def _party_values(party: Party) -> dict[str, Any]:
+    return {
+        "commitment": party.commitment, "committed_at": party.committed_at, "secret": party.secret,
+        "revealed_at": party.revealed_at, "withheld": party.withheld,
+    }
 
 
 async def add_campaign(session: AsyncSession, campaign: Campaign) -> None:
     parameters = campaign.parameters
+    beacon = campaign.beacon
     await session.execute(
         sa.insert(campaigns).values(
             id=campaign.id, name=campaign.name, target_kinds=sorted(k.value for k in parameters.kinds),
             ratios={c.value: format(r.normalize(), "f") for c, r in parameters.ratios.items()},
-            inspectors_per_target=parameters.inspectors_per_target, seed=campaign.seed,
-            status=campaign.status.value, created_at=campaign.created_at,
+            inspectors_per_target=parameters.inspectors_per_target, seed_scheme=campaign.seed_scheme,
+            reveal_deadline=campaign.reveal_deadline, beacon_source=beacon.source if beacon else None,
+            beacon_due=beacon.due if beacon else None, created_at=campaign.created_at, **_campaign_state(campaign),
         )
+    )
+    await session.execute(
+        sa.insert(campaign_parties),
+        [{"campaign_id": campaign.id, "party": p.id, **_party_values(p)} for p in campaign.parties],
     )
 
 
-async def load_campaign_for_update(session: AsyncSession, campaign_id: str) -> Campaign | None:
-    query = sa.select(*CAMPAIGN_SUMMARY).where(campaigns.c.id == campaign_id).with_for_update()
-    row = (await session.execute(query)).first()
-    return campaign_from_row(row) if row is not None else None
+async def _party_rows(session: AsyncSession, campaign_id: str) -> Sequence[sa.Row[Any]]:
+    p = campaign_parties
+    return (await session.execute(sa.select(p).where(p.c.campaign_id == campaign_id).order_by(p.c.party))).all()
+
+
+async def load_campaign(session: AsyncSession, campaign_id: str, *, for_update: bool = False) -> Campaign | None:
+    """The campaign with its parties; locked until the transaction ends when `for_update`."""
+    query = sa.select(*CAMPAIGN_SUMMARY).where(campaigns.c.id == campaign_id)
+    row = (await session.execute(query.with_for_update() if for_update else query)).first()
+    if row is None:
+        return None
+    return campaign_from_row(row, await _party_rows(session, campaign_id))
+
+
+async def save_campaign(
+    session: AsyncSession,
+    campaign: Campaign,
+    action: CampaignAction,
+    *,
+    snapshot: bytes | None = None,
+    result: DrawResult | None = None,
+) -> bool:
+    """Store the campaign after `action` (with the frozen snapshot bytes, or the draw's result);
+    False when a concurrent request moved it on first."""
+    allowed_from, _ = CAMPAIGN_TRANSITIONS[action]
+    values = _campaign_state(campaign)
+    if snapshot is not None:
+        values["snapshot"] = snapshot
+    if result is not None:
+        values["result"] = json.loads(result.to_json())
+    changed = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign.id)
+        .where(campaigns.c.status.in_([status.value for status in allowed_from]))
+        .values(**values)
+    )
+    if changed.rowcount != 1:
+        return False
+    p = campaign_parties
+    for party in campaign.parties:
+        await session.execute(
+            sa.update(p).where(p.c.campaign_id == campaign.id, p.c.party == party.id).values(**_party_values(party))
+        )
+    return True
+
+
+async def frozen_snapshot(session: AsyncSession, campaign_id: str) -> bytes:
+    """The canonical snapshot bytes frozen for the campaign's draw."""
+    return await session.scalar(sa.select(campaigns.c.snapshot).where(campaigns.c.id == campaign_id))
+
+
+async def campaign_result(session: AsyncSession, campaign_id: str) -> dict[str, Any] | None:
+    """The campaign's published result (None until drawn)."""
+    return await session.scalar(sa.select(campaigns.c.result).where(campaigns.c.id == campaign_id))
 
 
 async def draw_directory(
@@ -476,36 +611,13 @@ async def draw_directory(
     return drawable, registered, assignments
 
 
-async def save_drawn_campaign(session: AsyncSession, campaign: Campaign, published: CampaignDraw) -> bool:
-    """Store the published draw with the campaign; False when another request drew it first."""
-    allowed_from, _ = CAMPAIGN_TRANSITIONS[CampaignAction.DRAW]
-    changed = await session.execute(
-        sa.update(campaigns)
-        .where(campaigns.c.id == campaign.id)
-        .where(campaigns.c.status.in_([status.value for status in allowed_from]))
-        .values(
-            status=campaign.status.value, snapshot=published.snapshot_bytes, snapshot_hash=published.snapshot_hash,
-            result=json.loads(published.result.to_json()), drawn_at=campaign.drawn_at,
-        )
-    )
-    return changed.rowcount == 1
-
-
-async def campaign_summary(session: AsyncSession, campaign_id: str) -> sa.Row[Any] | None:
-    """The campaign without its snapshot bytes, with its result (None until drawn)."""
-    query = sa.select(*CAMPAIGN_SUMMARY, campaigns.c.result).where(campaigns.c.id == campaign_id)
-    return (await session.execute(query)).first()
-
-
 async def campaign_columns(session: AsyncSession, campaign_id: str, *columns: Any) -> sa.Row[Any] | None:
     """The campaign's status and the given columns."""
     query = sa.select(campaigns.c.status, *columns).where(campaigns.c.id == campaign_id)
     return (await session.execute(query)).first()
 
 
-async def campaign_page(session: AsyncSession, drawn_only: bool, limit: int, offset: int) -> Sequence[sa.Row[Any]]:
+async def campaign_page(session: AsyncSession, limit: int, offset: int) -> Sequence[sa.Row[Any]]:
     c = campaigns
     query = sa.select(*CAMPAIGN_SUMMARY).order_by(c.c.created_at.desc(), c.c.id).limit(limit).offset(offset)
-    if drawn_only:
-        query = query.where(c.c.status == CampaignStatus.DRAWN.value)
     return (await session.execute(query)).all()

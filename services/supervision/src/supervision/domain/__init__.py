@@ -3,27 +3,36 @@
 - ``credit``: credit classes, lowered by failures and restored by a clean record;
 - ``directory``: what the target directory holds (target kinds, certificate statuses);
 - ``inspection``: the inspection lifecycle, who records which result and what it sets off;
-- ``campaign``: the campaign lifecycle, its parameters, and drawing it once;
+- ``campaign``: the campaign lifecycle (commit, freeze, reveal, draw once, cancel) and its rules;
 - ``draw``: the reproducible draw itself (specified in DRAW.md), imported as a module:
-  ``from supervision.domain import draw`` then ``draw.draw(seed, snapshot)``.
+  ``from supervision.domain import draw`` then ``draw.draw(seed, snapshot)``;
+- ``draw_record``: commitments, the seed's derivation from the parties' secrets and the beacon,
+  the public record of a draw and ``draw_record.verify_record(record, snapshot_bytes)`` (DRAW.md).
 """
 
 from __future__ import annotations
 
-from supervision.domain import draw
+from supervision.domain import draw, draw_record
 from supervision.domain.campaign import (
     CAMPAIGN_TRANSITIONS,
     DEFAULT_RATIOS,
     MIN_INSPECTORS_PER_TARGET,
+    REGULATOR_PARTY,
     SHORTFALLS_SHOWN,
     Campaign,
     CampaignAction,
     CampaignAlreadyDrawn,
-    CampaignDraw,
+    CampaignDrawsNothing,
     CampaignParameters,
     CampaignStatus,
+    CampaignStepRefused,
     DrawRefused,
+    Drawn,
+    Frozen,
     InvalidCampaign,
+    NotAParty,
+    RatiosMustRiseAsCreditFalls,
+    RevealRefused,
 )
 from supervision.domain.credit import (
     CREDIT_ORDER,
@@ -42,6 +51,9 @@ from supervision.domain.credit import (
 from supervision.domain.directory import DRAWABLE_KINDS, CertificateStatus, TargetKind
 from supervision.domain.inspection import (
     INSPECTION_FOR,
+    AssignmentNeedsOverride,
+    AssignmentOverride,
+    AssignmentRule,
     INSPECTION_TRANSITIONS,
     Consequence,
     FindingsRequiredOnFail,
@@ -53,6 +65,7 @@ from supervision.domain.inspection import (
     InspectionStatus,
     InspectorNotAssignable,
     InvalidInspection,
+    InvalidOverride,
     NotAssignedInspector,
     Recorded,
     RectificationVerified,
@@ -65,7 +78,9 @@ from supervision.domain.inspection import (
     Verdict,
     VerdictContradictsSamples,
     VerdictRequired,
+    broken_assignment_rules,
     check_assignable,
+    check_order,
 )
 
 __all__ = [
@@ -78,23 +93,30 @@ __all__ = [
     "INSPECTION_FOR",
     "INSPECTION_TRANSITIONS",
     "MIN_INSPECTORS_PER_TARGET",
+    "REGULATOR_PARTY",
     "RESTORATION_CAUSE",
     "SHORTFALLS_SHOWN",
+    "AssignmentNeedsOverride",
+    "AssignmentOverride",
+    "AssignmentRule",
     "Campaign",
     "CampaignAction",
     "CampaignAlreadyDrawn",
-    "CampaignDraw",
+    "CampaignDrawsNothing",
     "CampaignParameters",
     "CampaignStatus",
+    "CampaignStepRefused",
     "CertificateStatus",
     "Consequence",
     "CreditChange",
     "CreditPolicy",
     "CreditStanding",
     "DrawRefused",
+    "Drawn",
     "Failure",
     "FailureKind",
     "FindingsRequiredOnFail",
+    "Frozen",
     "Inspection",
     "InspectionAction",
     "InspectionFailed",
@@ -105,11 +127,15 @@ __all__ = [
     "InvalidCampaign",
     "InvalidCreditPolicy",
     "InvalidInspection",
+    "InvalidOverride",
+    "NotAParty",
     "NotAssignedInspector",
     "ReInspectionOfAnotherTarget",
+    "RatiosMustRiseAsCreditFalls",
     "Recorded",
     "RectificationVerified",
     "ResultAlreadyRecorded",
+    "RevealRefused",
     "SampleResult",
     "SampleResultsRequired",
     "SamplesOnlyOnSpotChecks",
@@ -118,8 +144,11 @@ __all__ = [
     "Verdict",
     "VerdictContradictsSamples",
     "VerdictRequired",
+    "broken_assignment_rules",
     "check_assignable",
+    "check_order",
     "draw",
+    "draw_record",
     "lowered",
     "restored",
 ]

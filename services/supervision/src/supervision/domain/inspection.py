@@ -10,7 +10,12 @@ Lifecycle (a second result raises ``ResultAlreadyRecorded``, HTTP 409)::
     assigned --record--> completed
 
 An inspection is opened assigned to its inspectors, drawn in a campaign or ordered by the
-regulator; one of them records its one result. A product spot check is recorded with one
+regulator; one of them records its one result. An inspection ordered by hand follows the
+draw's assignment rules (``check_order``): at least two registered, active inspectors, none
+from the target's organisation, none who inspected the target in the previous drawn
+campaign. The regulator may set aside the number of inspectors or the previous-campaign
+rule with an explicit ``AssignmentOverride`` and its reason, kept on the inspection; the
+organisation conflict and an inactive inspector are never set aside. A product spot check is recorded with one
 result per sampled certificate and fails when any sample fails; an organisation inspection
 and a re-inspection are recorded with a verdict.
 """
@@ -27,7 +32,7 @@ from conformity_shared.errors import Conflict, DomainError, Forbidden
 from conformity_shared.events import OrganisationKind
 
 from supervision.domain.credit import Failure, FailureKind
-from supervision.domain.draw import DrawnTarget, Inspector
+from supervision.domain.draw import MIN_INSPECTORS_PER_TARGET, DrawnTarget, Inspector
 
 
 class InspectionKind(StrEnum):
@@ -167,6 +172,107 @@ def check_assignable(target_id: str, inspector_ids: Sequence[str], registered: M
             raise InspectorNotAssignable(f"inspector {inspector_id} works for the target (conflict of interest)")
 
 
+class AssignmentRule(StrEnum):
+    """The assignment rules a regulator may set aside, with a reason, on an inspection ordered by hand."""
+
+    MIN_INSPECTORS_PER_TARGET = "min_inspectors_per_target"  # at least MIN_INSPECTORS_PER_TARGET inspectors
+    PREVIOUS_CAMPAIGN_CONFLICT = "previous_campaign_conflict"  # none who inspected the target last campaign
+
+
+class AssignmentNeedsOverride(DomainError):
+    """Rule: an inspection ordered by hand is assigned as a draw would assign it, unless overridden."""
+
+    def __init__(self, broken: Mapping[AssignmentRule, str]) -> None:
+        rules = sorted(broken)
+        names = ", ".join(f'"{r.value}"' for r in rules)
+        super().__init__(
+            "an inspection ordered by hand follows the draw's assignment rules: "
+            + "; ".join(broken[r] for r in rules)
+            + f'; to make an exception, order it with "override": {{"rules": [{names}], "reason": "..."}}',
+            "inspector_ids",
+            [{"rule": r.value, "detail": broken[r]} for r in rules],
+        )
+
+
+class InvalidOverride(DomainError):
+    """An override the rules refuse: no reason, an unknown or never-overridden rule, or one not needed."""
+
+    def __init__(self, message: str, field: str, rule: str) -> None:
+        super().__init__(message, field, [{"rule": rule, "detail": message}])
+
+
+@dataclass(frozen=True)
+class AssignmentOverride:
+    """The regulator sets aside `rules` for one inspection ordered by hand, for `reason`."""
+
+    rules: frozenset[AssignmentRule]
+    reason: str
+
+    @classmethod
+    def of(cls, rules: Iterable[str], reason: str) -> AssignmentOverride:
+        """Read an override as the regulator gives it: known, overridable rules and a reason."""
+        rules = list(rules)
+        overridable = ", ".join(r.value for r in AssignmentRule)
+        if not rules:
+            raise InvalidOverride(f"an override names the rules it sets aside ({overridable})", "override.rules",
+                                  "override_names_its_rules")
+        unknown = [r for r in rules if r not in {a.value for a in AssignmentRule}]
+        if unknown:
+            raise InvalidOverride(
+                f"only {overridable} may be overridden, not {', '.join(unknown)} (an inspector of the target's own "
+                "organisation, or an inactive one, is never assigned)", "override.rules", "override_rule_overridable",
+            )
+        if not reason.strip():
+            raise InvalidOverride("an override states its reason; it is recorded on the inspection",
+                                  "override.reason", "override_reason_required")
+        return cls(frozenset(AssignmentRule(r) for r in rules), reason.strip())
+
+    def to_json(self) -> dict[str, object]:
+        return {"rules": sorted(r.value for r in self.rules), "reason": self.reason}
+
+
+def broken_assignment_rules(
+    target_id: str, inspector_ids: Iterable[str], previous_inspectors: Iterable[str]
+) -> dict[AssignmentRule, str]:
+    """The overridable rules an assignment breaks, each with what breaks it."""
+    assigned = sorted(set(inspector_ids))
+    broken: dict[AssignmentRule, str] = {}
+    if len(assigned) < MIN_INSPECTORS_PER_TARGET:
+        broken[AssignmentRule.MIN_INSPECTORS_PER_TARGET] = (
+            f"at least {MIN_INSPECTORS_PER_TARGET} inspectors are assigned, {len(assigned)} given"
+        )
+    again = [i for i in assigned if i in set(previous_inspectors)]
+    if again:
+        broken[AssignmentRule.PREVIOUS_CAMPAIGN_CONFLICT] = (
+            f"{', '.join(again)} inspected {target_id} in the previous drawn campaign (conflict of interest)"
+        )
+    return broken
+
+
+def check_order(
+    target_id: str,
+    inspector_ids: Sequence[str],
+    registered: Mapping[str, Inspector],
+    previous_inspectors: Iterable[str],
+    override: AssignmentOverride | None = None,
+) -> AssignmentOverride | None:
+    """Check the assignment of an inspection ordered by hand; the override it needs, or None.
+
+    Every rule it breaks must be named by the override, and the override names no other.
+    """
+    check_assignable(target_id, inspector_ids, registered)
+    broken = broken_assignment_rules(target_id, inspector_ids, previous_inspectors)
+    given = override.rules if override else frozenset()
+    missing = {rule: detail for rule, detail in broken.items() if rule not in given}
+    if missing:
+        raise AssignmentNeedsOverride(missing)
+    if unneeded := sorted(given - broken.keys()):
+        names = ", ".join(r.value for r in unneeded)
+        raise InvalidOverride(f"this assignment does not break {names}: nothing to override", "override.rules",
+                              "override_not_needed")
+    return override
+
+
 @dataclass(frozen=True)
 class SampleResult:
     """The result of the samples taken under one certificate."""
@@ -255,6 +361,8 @@ class Inspection:
     spot_check_id: str | None = None
     certificates_to_verify: tuple[str, ...] = ()
     status: InspectionStatus = InspectionStatus.ASSIGNED
+    # For an inspection ordered by hand: the assignment rules the regulator set aside, and why.
+    override: AssignmentOverride | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", InspectionKind(self.kind))
@@ -290,7 +398,12 @@ class Inspection:
 
     @classmethod
     def re_inspection_of(
-        cls, spot_check: Inspection, id: str, inspector_ids: Iterable[str], target_id: str | None = None
+        cls,
+        spot_check: Inspection,
+        id: str,
+        inspector_ids: Iterable[str],
+        target_id: str | None = None,
+        override: AssignmentOverride | None = None,
     ) -> Inspection:
         """Open the re-inspection that will verify rectification of a failed product spot check.
 
@@ -312,6 +425,7 @@ class Inspection:
             inspector_ids=frozenset(inspector_ids),
             spot_check_id=spot_check.id,
             certificates_to_verify=spot_check.result.failed_certificates,
+            override=override,
         )
 
     # --- recording the result ----------------------------------------------------------

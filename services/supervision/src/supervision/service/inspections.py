@@ -19,6 +19,7 @@ from conformity_shared.runtime import ServiceRuntime
 from supervision import db
 from supervision.commands import OrderInspection, RecordResult
 from supervision.domain import (
+    AssignmentOverride,
     Consequence,
     Inspection,
     InspectionFailed,
@@ -28,31 +29,38 @@ from supervision.domain import (
     ResultAlreadyRecorded,
     SampleResult,
     SpotCheckFailed,
-    check_assignable,
+    check_order,
 )
 from supervision.service.credit import apply_failure, credit_policy
 
 
 async def order_inspection(runtime: ServiceRuntime, principal: Principal, command: OrderInspection) -> dict[str, Any]:
-    """Open an inspection outside a campaign, or the re-inspection of a failed spot check."""
+    """Open an inspection outside a campaign, or the re-inspection of a failed spot check, assigned as a
+    draw would assign it unless the regulator's override sets a rule aside (kept with its reason)."""
+    requested = AssignmentOverride.of(command.override.rules, command.override.reason) if command.override else None
     async with runtime.unit_of_work() as uow:
         registered = await db.inspectors_by_id(uow.session, command.inspector_ids)
-        check_assignable(command.target_uscc, command.inspector_ids, registered)
-        inspection = await _ordered_inspection(uow, command, str(uuid.uuid4()))
+        previous = await db.previous_campaign_inspectors(uow.session, command.target_uscc)
+        override = check_order(command.target_uscc, command.inspector_ids, registered, previous, requested)
+        inspection = await _ordered_inspection(uow, command, str(uuid.uuid4()), override)
         await db.add_inspections(uow.session, [inspection], None, uow.clock.now())
         await uow.commit()
     return await get_inspection(runtime, principal, inspection.id)
 
 
-async def _ordered_inspection(uow: UnitOfWork, command: OrderInspection, inspection_id: str) -> Inspection:
+async def _ordered_inspection(
+    uow: UnitOfWork, command: OrderInspection, inspection_id: str, override: AssignmentOverride | None
+) -> Inspection:
     if command.kind != InspectionKind.RE_INSPECTION:
         return Inspection(
             id=inspection_id, kind=InspectionKind(command.kind), target_id=command.target_uscc,
-            target_kind=command.target_kind, inspector_ids=frozenset(command.inspector_ids),
+            target_kind=command.target_kind, inspector_ids=frozenset(command.inspector_ids), override=override,
         )
     assert command.spot_check_id is not None  # the command requires it for a re-inspection
     spot_check = await _load(uow, command.spot_check_id, field="spot_check_id")
-    return Inspection.re_inspection_of(spot_check, inspection_id, command.inspector_ids, target_id=command.target_uscc)
+    return Inspection.re_inspection_of(
+        spot_check, inspection_id, command.inspector_ids, target_id=command.target_uscc, override=override
+    )
 
 
 async def _load(uow: UnitOfWork, inspection_id: str, field: str = "inspection_id") -> Inspection:
@@ -109,6 +117,7 @@ def _inspection_view(row: Any, assigned: list[str]) -> dict[str, Any]:
         "status": row.status, "verdict": row.verdict, "findings": row.findings, "samples": row.samples,
         "inspectors": assigned, "created_at": row.created_at.isoformat(),
         "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+        "override": {"rules": row.override_rules, "reason": row.override_reason} if row.override_rules else None,
     }
 
 
