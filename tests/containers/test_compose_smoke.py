@@ -163,11 +163,14 @@ def test_failed_spot_check_suspends_the_certificate_through_the_composed_stack(s
         # 3. Supervision learns of the holder from certificate.issued; the regulator registers an
         # inspector and orders a product spot check; the inspector records a failed sample.
         eventually(lambda: http.get(f"{supervision}/targets/{holder}", headers=regulator).status_code == 200)
-        registered = http.post(f"{supervision}/inspectors", headers=regulator, json={
-            "id": inspector, "name": "Zhang San", "organisation": uscc.make(rng), "region": "110000"})
-        assert registered.status_code == 201, registered.text
+        partner = f"{inspector}-b"  # an inspection ordered by hand has two inspectors, as a drawn one
+        for inspector_id, name in ((inspector, "Zhang San"), (partner, "Li Si")):
+            registered = http.post(f"{supervision}/inspectors", headers=regulator, json={
+                "id": inspector_id, "name": name, "organisation": uscc.make(rng), "region": "110000"})
+            assert registered.status_code == 201, registered.text
         ordered = http.post(f"{supervision}/inspections", headers=regulator, json={
-            "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": [inspector]})
+            "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check",
+            "inspector_ids": [inspector, partner]})
         assert ordered.status_code == 201, ordered.text
         recorded = http.post(
             f"{supervision}/inspections/{ordered.json()['id']}/result",
