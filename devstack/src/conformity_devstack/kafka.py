@@ -299,6 +299,10 @@ class LocalKafka:
     def node(self, node_id: int) -> KafkaNode:
         return self.nodes[node_id - 1]
 
+    def is_running(self) -> bool:
+        """True while every node's process runs."""
+        return all(node.is_running() for node in self.nodes)
+
     def client_settings(self, user: str = ADMIN) -> dict[str, str]:
         """aiokafka connection settings for `user` ({} on a broker without security)."""
         if not self.secure:

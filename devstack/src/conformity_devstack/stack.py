@@ -3,6 +3,9 @@
 `make run` calls `main()`; the end-to-end tests (tests/integration/e2e) use `Stack` to start, kill and
 restart services exactly as an operator would: `kill` is SIGKILL (no shutdown code runs),
 `restart` starts the process again on the same port, with per-service settings if given.
+
+A process is named by its app (`certificates`) or, for a second replica of a service, by the
+app and a replica number (`certificates#2`): replicas share the service's database and settings.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformity_devstack.apps import BY_NAME, DEFAULT_PORTS, SERVICES, TOOLS
+from conformity_devstack.apps import BY_NAME, DEFAULT_PORTS, SERVICES, TOOLS, App
+
+
+def app_of(process: str) -> App:
+    """The app a process runs: `certificates#2` runs certificates."""
+    return BY_NAME[process.split("#", 1)[0]]
+
+
+def replica(service: str, number: int) -> str:
+    """The process name of replica `number` (1 is the service's own name)."""
+    return service if number == 1 else f"{service}#{number}"
 from conformity_devstack.kafka import BrokerError, LocalKafka, free_port, kafka_version, wait_for_interrupt
 
 
@@ -42,6 +55,7 @@ class Stack:
             "CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "CONFORMITY_DATA_DIR": str(self.workdir),
             **self.env,
+            **self.service_env.get(app_of(service).name, {}),
             **self.service_env.get(service, {}),
         }
 
@@ -61,17 +75,17 @@ class Stack:
         env = self.environment(service)
         log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", BY_NAME[service].factory,
+            [sys.executable, "-m", "uvicorn", "--factory", app_of(service).factory,
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-             *BY_NAME[service].uvicorn_args],
+             *app_of(service).uvicorn_args],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
         return self.processes[service]
 
     def start_service(self, service: str, timeout: float = 90.0) -> None:
-        if service in SERVICES:
-            self.migrate((service,))
+        if app_of(service).service:
+            self.migrate((app_of(service).name,))
         self.launch(service)
         self.wait_healthy(service, timeout)
 

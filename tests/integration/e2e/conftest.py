@@ -271,7 +271,7 @@ class Platform:
 
     def repair(self) -> None:
         """Bring back whatever a previous test left down: the broker, then each service."""
-        if self.kafka.process is None or self.kafka.process.poll() is not None:
+        if not self.kafka.is_running():
             self.kafka.start()
         for service in SERVICES:
             if not self.stack.is_running(service):
