@@ -593,17 +593,6 @@ async def test_two_instances_running_the_scheduler_at_once_transition_each_certi
     assert sorted(expired) == sorted(numbers)
 
 
-async def test_only_one_instance_holds_the_scheduler_lease(
-    runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(scheduler, "HOLDER", "instance-a")
-    assert await scheduler.take_lease(runtime, "due-transitions", 60)
-    monkeypatch.setattr(scheduler, "HOLDER", "instance-b")
-    assert not await scheduler.take_lease(runtime, "due-transitions", 60)
-    monkeypatch.setattr(scheduler, "HOLDER", "instance-a")
-    assert await scheduler.take_lease(runtime, "due-transitions", 60)  # renewal by the holder
-
-
 # --- public verification ----------------------------------------------------------------
 
 

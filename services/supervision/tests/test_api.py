@@ -202,3 +202,14 @@ def test_the_http_spellings_of_kinds_verdicts_and_statuses_are_the_domains():
     assert set(get_args(InspectionKindName)) == {kind.value for kind in InspectionKind}
     assert set(get_args(VerdictName)) == {verdict.value for verdict in Verdict}
     assert set(get_args(InspectionStatusName)) == {status.value for status in InspectionStatus}
+
+
+async def test_the_regulator_runs_the_credit_restoration_and_as_of_only_where_allowed(client) -> None:  # noqa: ANN001
+    answer = await client.post("/credit/restoration", headers=token(Role.REGULATOR))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"restored": 0}
+    refused = await client.post("/credit/restoration", params={"as_of": "2099-01-01T00:00:00Z"},
+                                headers=token(Role.REGULATOR))
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "as_of"
+    assert (await client.post("/credit/restoration", headers=token(Role.INSPECTOR, inspector_id="i-1"))).status_code == 403

@@ -827,6 +827,34 @@ async def test_a_failure_restarts_the_clean_period(runtime: ServiceRuntime, deli
 
 
 
+async def test_a_restoration_step_moves_only_the_standing_it_read(runtime: ServiceRuntime, deliver: Deliver) -> None:
+    """Two passes that overlap (two replicas), or a failure recorded between a pass's read and
+    its write: the second writer's conditional update matches nothing."""
+    lab = new_uscc()
+    await deliver(approval_granted(lab, kind="testing_lab"))
+    await deliver(
+        events.LabFailureV1(lab_uscc=lab, field="TL-EMC", failure="action_signal", reference_id="PT-1", detail="z=3.2"),
+    )
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    async with runtime.sessions() as session:
+        [read_by_pass] = [s for s in await db.standings_clean_since(session, later) if s.organisation == lab]
+    restored, _ = read_by_pass.restore_if_clean(later, service.credit_policy(runtime.settings))
+
+    async with runtime.sessions() as session:  # the first pass moves it
+        assert await db.restore_standing(session, read_by_pass, restored, later)
+        await session.commit()
+    async with runtime.sessions() as session:  # a second pass, on the same read, moves nothing
+        assert not await db.restore_standing(session, read_by_pass, restored, later)
+    await deliver(
+        events.LabFailureV1(lab_uscc=lab, field="TL-EMC", failure="action_signal", reference_id="PT-2", detail="z=4"),
+    )
+    async with runtime.sessions() as session:  # a failure recorded since: the stale step is refused too
+        failed_since = (await db.load_standing_for_update(session, lab))
+        assert not await db.restore_standing(session, restored, read_by_pass, later)
+    assert failed_since.credit_class.value == "B"
+    assert await credit_class(runtime, lab) == "B"
+
+
 async def test_the_restoration_job_reads_the_runtimes_clock(runtime: ServiceRuntime, deliver: Deliver) -> None:
     clock = FixedClock(instant=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     runtime.clock = clock

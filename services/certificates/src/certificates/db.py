@@ -94,14 +94,6 @@ holder_requests = sa.Table(
     sa.Column("at", TZ, nullable=False),
 )
 
-scheduler_leases = sa.Table(
-    "scheduler_leases",
-    metadata,
-    sa.Column("name", sa.String(60), primary_key=True),
-    sa.Column("holder", sa.String(80), nullable=False),
-    sa.Column("expires_at", TZ, nullable=False),
-)
-
 
 def status_in(column: sa.ColumnElement[Any], statuses: Iterable[domain.Status]) -> sa.ColumnElement[bool]:
     """``column`` holds one of ``statuses``: an equality when there is one, so that the plan is
@@ -335,28 +327,6 @@ async def load_due(
     c = certificates
     query = sa.select(c).where(condition, c.c.number > after).order_by(c.c.number).limit(limit)
     return [certificate_from_row(row) for row in (await session.execute(query)).all()]
-
-
-async def take_lease(session: AsyncSession, name: str, holder: str, now: dt.datetime, seconds: float) -> bool:
-    """Hold the lease ``name`` until ``seconds`` after ``now`` unless another holder has it
-    unexpired; True when ``holder`` has it (committed)."""
-    until = now + dt.timedelta(seconds=seconds)
-    lease = scheduler_leases
-    taken = await session.execute(
-        sa.update(lease)
-        .where(lease.c.name == name)
-        .where(sa.or_(lease.c.expires_at < now, lease.c.holder == holder))
-        .values(holder=holder, expires_at=until)
-    )
-    if taken.rowcount == 0:
-        if await session.scalar(sa.select(lease.c.name).where(lease.c.name == name)):
-            return False
-        try:
-            await session.execute(sa.insert(lease).values(name=name, holder=holder, expires_at=until))
-        except sa.exc.IntegrityError:
-            return False
-    await session.commit()
-    return True
 
 
 # --- queries -------------------------------------------------------------------------------

@@ -1,15 +1,14 @@
 """Time-based transitions: a passed suspension deadline withdraws, a passed validity expires.
 
-Runs inside the service. With several instances, a lease row lets one of them run a pass
-at a time, and each certificate is changed by a conditional update of the status it was
-read in, so a transition never fires twice.
+Runs inside the service, once per interval across every replica (the shared runtime's
+periodic jobs claim each period in the database), and each certificate is changed by a
+conditional update of the status it was read in, so a transition never fires twice even if
+two passes ever overlap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 
 import structlog
 
@@ -20,14 +19,7 @@ from conformity_shared.runtime import PeriodicJob, ServiceRuntime
 from certificates import db, domain, service
 
 log = structlog.get_logger("certificates.scheduler")
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 BATCH = 500
-
-
-async def take_lease(runtime: ServiceRuntime, name: str, seconds: float) -> bool:
-    """Hold the lease ``name`` for ``seconds`` unless another instance holds it; True when this one does."""
-    async with runtime.sessions() as session:
-        return await db.take_lease(session, name, HOLDER, runtime.clock.now(), seconds)
 
 
 async def run_due_transitions(runtime: ServiceRuntime, today: dt.date | None = None) -> dict[str, int]:
@@ -70,11 +62,6 @@ async def _apply_due(uow: UnitOfWork, certs: list[domain.Certificate], today: dt
         counts[cert.status.value] += 1
 
 
-async def due_transitions_pass(runtime: ServiceRuntime) -> None:
-    if await take_lease(runtime, "due-transitions", runtime.settings.scheduler_interval_seconds * 3):
-        await run_due_transitions(runtime)
-
-
 def jobs(runtime: ServiceRuntime) -> list[PeriodicJob]:
     return [PeriodicJob("due-transitions", runtime.settings.scheduler_interval_seconds,
-                        lambda: due_transitions_pass(runtime))]
+                        lambda: run_due_transitions(runtime))]

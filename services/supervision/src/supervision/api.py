@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime
 
 from conformity_shared.auth import Principal, Role, require
+from conformity_shared.errors import DomainError
 from conformity_shared.events import OrganisationKind
 from conformity_shared.runtime import RuntimeDep
 
@@ -64,6 +66,19 @@ async def list_targets(
 @router.get("/targets/{uscc}", summary="One target with its credit history")
 async def get_target(uscc: str, principal: Regulator, runtime: RuntimeDep) -> dict:
     return await service.get_target(runtime, uscc)
+
+
+@router.post("/credit/restoration", summary="Run the credit restoration now (regulator)")
+async def restore_credit(principal: Regulator, runtime: RuntimeDep, as_of: AwareDatetime | None = None) -> dict:
+    """What the in-service job does on its own every interval: raise by one class every
+    organisation whose clean period has run. Safe to run on several replicas at once: each
+    class is restored once.
+
+    `as_of` runs it as at a later instant: only where the service allows it
+    (CONFORMITY_ALLOW_AS_OF, for demonstrations and tests), never in production."""
+    if as_of is not None and not runtime.settings.allow_as_of:
+        raise DomainError("as_of is disabled here (CONFORMITY_ALLOW_AS_OF is for demonstrations)", field="as_of")
+    return {"restored": await service.restore_clean_credit(runtime, as_of)}
 
 
 @router.post("/inspections", status_code=201, summary="Order an inspection outside a campaign (regulator)")

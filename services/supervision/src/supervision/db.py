@@ -230,6 +230,20 @@ async def save_standing(session: AsyncSession, standing: CreditStanding, at: dt.
     )
 
 
+async def restore_standing(session: AsyncSession, before: CreditStanding, after: CreditStanding,
+                           at: dt.datetime) -> bool:
+    """Move the organisation from `before` to `after` only if it still stands as `before`: two
+    restoration passes that overlap, or a failure recorded meanwhile, make the second writer
+    match nothing (True when this one moved it)."""
+    moved = await session.execute(
+        sa.update(targets)
+        .where(targets.c.uscc == before.organisation)
+        .where(targets.c.credit_class == before.credit_class.value, targets.c.clean_since == before.clean_since)
+        .values(credit_class=after.credit_class.value, clean_since=after.clean_since, updated_at=at)
+    )
+    return moved.rowcount == 1
+
+
 async def add_credit_change(session: AsyncSession, change: CreditChange, cause_event_id: str | None) -> None:
     """Keep the change in the organisation's credit history, with its cause and the event behind it."""
     await session.execute(

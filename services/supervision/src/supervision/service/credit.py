@@ -31,8 +31,12 @@ async def apply_failure(uow: UnitOfWork, uscc: str, failure: Failure, policy: Cr
 async def save_standing(uow: UnitOfWork, standing: CreditStanding, change: CreditChange | None) -> None:
     """Store the standing; a change of class goes into the credit history and out as an event."""
     await db.save_standing(uow.session, standing, uow.clock.now())
-    if change is None:
-        return
+    if change is not None:
+        await _record_change(uow, change)
+
+
+async def _record_change(uow: UnitOfWork, change: CreditChange) -> None:
+    """A change of class goes into the credit history and out as an event, in the same transaction."""
     await db.add_credit_change(uow.session, change, uow.cause_event_id)
     uow.emit(
         events.CreditClassChangedV1(
@@ -65,17 +69,28 @@ def lower_credit_for_lab_failure(policy: CreditPolicy) -> Handler:
 async def restore_clean_credit(runtime: ServiceRuntime[SupervisionSettings], now: dt.datetime | None = None) -> int:
     """Raise by one class every organisation whose clean period has run (never above A); one
     class per full period, so a long clean record is caught up in one pass. Returns the number
-    of classes restored."""
+    of classes restored.
+
+    Every step is a conditional update of the standing it was read in: a second pass running
+    at the same time on another replica, or a failure recorded meanwhile, makes the step match
+    nothing, so no change is applied twice and no failure is overwritten.
+    """
     policy = credit_policy(runtime.settings)
     restored = 0
     async with runtime.unit_of_work() as uow:
         now = now or uow.clock.now()
         for standing in await db.standings_clean_since(uow.session, now - policy.clean_period):
-            while True:
-                standing, change = standing.restore_if_clean(now, policy)
-                if change is None:
-                    break
-                await save_standing(uow, standing, change)
-                restored += 1
+            restored += await _restore(uow, standing, now, policy)
         await uow.commit()
     return restored
+
+
+async def _restore(uow: UnitOfWork, standing: CreditStanding, now: dt.datetime, policy: CreditPolicy) -> int:
+    """Restore one organisation class by class while it stays as read; the classes restored."""
+    restored = 0
+    while True:
+        after, change = standing.restore_if_clean(now, policy)
+        if change is None or not await db.restore_standing(uow.session, standing, after, uow.clock.now()):
+            return restored
+        await _record_change(uow, change)
+        standing, restored = after, restored + 1
