@@ -1,9 +1,10 @@
-"""The platform's own Apache Kafka broker: one KRaft node assembled from Maven Central.
+"""The platform's own Apache Kafka: KRaft nodes assembled from Maven Central, one or a cluster.
 
 `ensure_jars()` copies the broker's jars (pinned in kafka_broker/pom.xml, with a logging
-backend) into a cache folder once; later starts download nothing. `LocalKafka` formats
-its storage, starts the JVM on free loopback ports, waits until a metadata request
-succeeds, and stops it cleanly; its log is kept in `<workdir>/kafka.log`.
+backend) into a cache folder once; later starts download nothing. `LocalKafka` formats the
+storage of its nodes (`kafka_config` says how each is configured), starts one JVM per node on
+free loopback ports, waits until a metadata request succeeds, and stops them cleanly; a node
+can be killed and started again alone. Logs are kept in each node's folder (`kafka.log`).
 
 Used by `make run`, the `conformity-broker` command and the test fixtures alike.
 """
@@ -26,33 +27,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-POM = resources.files("conformity_devstack") / "kafka_broker" / "pom.xml"
+from conformity_devstack.kafka_config import ADMIN, SCRAM, Credentials, NodePorts, node_settings, properties
 
-# Settings for a single-node development and test broker.
-BROKER_SETTINGS = {
-    "process.roles": "broker,controller",
-    "node.id": "1",
-    "controller.listener.names": "CONTROLLER",
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-    "inter.broker.listener.name": "PLAINTEXT",
-    "offsets.topic.replication.factor": "1",
-    "offsets.topic.num.partitions": "10",
-    "transaction.state.log.replication.factor": "1",
-    "transaction.state.log.min.isr": "1",
-    "share.coordinator.state.topic.replication.factor": "1",
-    "share.coordinator.state.topic.min.isr": "1",
-    "group.initial.rebalance.delay.ms": "0",  # consumers join at once instead of after 3 s
-    # Offset commits are written at once instead of lingering 5 ms for company (Kafka 4's
-    # default): a consumer that commits after each record's transaction waits for every one.
-    "group.coordinator.append.linger.ms": "0",
-    "num.partitions": "3",
-    "auto.create.topics.enable": "true",
-    "log.flush.interval.messages": "9223372036854775807",
-    "log.retention.hours": "168",
-}
+POM = resources.files("conformity_devstack") / "kafka_broker" / "pom.xml"
 
 LOG4J2 = """\
 status = warn
@@ -134,11 +115,14 @@ def _java() -> str:
     return java
 
 
-async def metadata_ready(bootstrap: str, timeout: float = 5.0) -> bool:
-    """True once the broker answers a metadata request (not merely an open port)."""
+async def metadata_ready(bootstrap: str, timeout: float = 5.0, **client: object) -> bool:
+    """True once the cluster answers a metadata request (not merely an open port).
+
+    `client` are aiokafka's connection settings (SASL mechanism, user and password).
+    """
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **client)
     quiet = logging.getLogger("aiokafka")
     level, quiet.level = quiet.level, logging.CRITICAL  # "Unable connect" is expected while starting
     try:
@@ -168,81 +152,80 @@ def run_coroutine(coro):  # noqa: ANN001, ANN202
     return result[0] if result else False
 
 
-class LocalKafka:
-    """One KRaft broker+controller on loopback. Restartable: ports and data are kept."""
+class KafkaNode:
+    """One broker+controller process of a local cluster; restartable on the same ports and data."""
 
-    def __init__(self, workdir: Path | str | None = None, port: int = 0, controller_port: int = 0, heap: str = "512m"):
-        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="conformity-kafka-"))
-        self.port = port or free_port()
-        self.controller_port = controller_port or free_port()
+    def __init__(self, ports: NodePorts, workdir: Path, heap: str) -> None:
+        self.ports = ports
+        self.workdir = workdir
         self.heap = heap
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    def node_id(self) -> int:
+        return self.ports.node_id
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.ports.client}"
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / "server.properties"
 
     @property
     def log_file(self) -> Path:
         return self.workdir / "kafka.log"
 
-    def _write_config(self) -> Path:
-        settings = dict(BROKER_SETTINGS)
-        settings.update(
-            {
-                "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
-                "log.dirs": str(self.workdir / "data"),
-            }
-        )
-        path = self.workdir / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-        (self.workdir / "log4j2.properties").write_text(LOG4J2)
-        return path
+    @property
+    def formatted(self) -> bool:
+        return (self.workdir / "data" / "meta.properties").exists()
 
-    def _jvm(self, libs: Path, main: str, *args: str) -> list[str]:
+    def jvm(self, libs: Path, main: str, *args: str) -> list[str]:
         return [
             _java(), f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
             "-cp", f"{libs}/*", main, *args,
         ]
 
-    def start(self, timeout: float = 120.0) -> LocalKafka:
-        if self.process and self.process.poll() is None:
-            return self
-        libs = ensure_jars()
+    def write_config(self, settings: dict[str, str]) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self._write_config()
-        if not (self.workdir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            fmt = subprocess.run(
-                self._jvm(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), "--standalone"),
-                capture_output=True, text=True, stdin=subprocess.DEVNULL,
-            )
-            if fmt.returncode != 0:
-                raise BrokerError(f"formatting Kafka storage failed:\n{fmt.stdout}{fmt.stderr}")
+        self.config.write_text(properties(settings))
+        (self.workdir / "log4j2.properties").write_text(LOG4J2)
+
+    def format(self, libs: Path, cluster_id: str, credentials: Credentials | None) -> None:
+        scram = credentials.scram_arguments() if credentials else []
+        done = subprocess.run(
+            self.jvm(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config), *scram),
+            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        )
+        if done.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage of node {self.node_id} failed:\n{done.stdout}{done.stderr}")
+
+    def launch(self, libs: Path) -> None:
+        if self.is_running():
+            return
         log = open(self.log_file, "ab")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
-            self._jvm(libs, "kafka.Kafka", str(config)),
+            self.jvm(libs, "kafka.Kafka", str(self.config)),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BrokerError(f"Kafka exited with {self.process.returncode}; log {self.log_file}:\n{self._tail()}")
-            if run_coroutine(metadata_ready(self.bootstrap_servers)):
-                return self
-            time.sleep(0.3)
-        self.stop()
-        raise BrokerError(f"Kafka did not answer metadata requests within {timeout:.0f}s; log {self.log_file}:\n{self._tail()}")
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise BrokerError(f"Kafka node {self.node_id} exited with {self.process.returncode}; "
+                              f"log {self.log_file}:\n{self.tail()}")
 
     def stop(self, timeout: float = 30.0) -> None:
-        if not self.process or self.process.poll() is not None:
+        if not self.is_running():
             self.process = None
             return
-        self.process.send_signal(signal.SIGTERM)  # controlled shutdown
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)  # controlled shutdown: leadership moves first
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -251,16 +234,126 @@ class LocalKafka:
         self.process = None
 
     def kill(self) -> None:
-        if self.process and self.process.poll() is None:
+        """SIGKILL: the node ends at once, as when its machine dies."""
+        if self.is_running():
+            assert self.process is not None
             self.process.kill()
             self.process.wait()
         self.process = None
 
-    def _tail(self, lines: int = 40) -> str:
+    def tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+class LocalKafka:
+    """A local KRaft cluster of `nodes` broker+controllers on loopback (one by default).
+
+    Restartable, as a whole or node by node: ports, data and credentials are kept in `workdir`.
+    With `secure`, every listener needs SASL and the authorizer denies what no ACL allows;
+    `credentials` then holds the users (`ADMIN` and `users`) and their passwords, and
+    `client_settings(user)` what an aiokafka client of that user passes.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | str | None = None,
+        port: int = 0,
+        controller_port: int = 0,
+        heap: str = "512m",
+        *,
+        nodes: int = 1,
+        secure: bool = False,
+        users: Iterable[str] = (),
+    ) -> None:
+        if nodes < 1:
+            raise ValueError("a cluster has at least one node")
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="conformity-kafka-"))
+        self.secure = secure
+        self.users = tuple(users)
+        self.credentials: Credentials | None = None
+        self.nodes = [
+            KafkaNode(self._ports(i, nodes, port, controller_port), self._node_dir(i, nodes), heap)
+            for i in range(1, nodes + 1)
+        ]
+
+    def _ports(self, node_id: int, nodes: int, port: int, controller_port: int) -> NodePorts:
+        first = node_id == 1
+        return NodePorts(node_id, (port if first and port else free_port()), free_port(),
+                         (controller_port if first and controller_port else free_port()))
+
+    def _node_dir(self, node_id: int, nodes: int) -> Path:
+        # A single node keeps the folder layout of earlier versions (kafka.log at the top).
+        return self.workdir if nodes == 1 else self.workdir / f"node-{node_id}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.address for node in self.nodes)
+
+    @property
+    def log_file(self) -> Path:
+        return self.nodes[0].log_file
+
+    def node(self, node_id: int) -> KafkaNode:
+        return self.nodes[node_id - 1]
+
+    def client_settings(self, user: str = ADMIN) -> dict[str, str]:
+        """aiokafka connection settings for `user` ({} on a broker without security)."""
+        if not self.secure:
+            return {}
+        assert self.credentials is not None, "start the cluster first"
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": SCRAM,
+                "sasl_plain_username": user, "sasl_plain_password": self.credentials.of(user)}
+
+    def start(self, timeout: float = 120.0) -> LocalKafka:
+        libs = ensure_jars()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            self.credentials = Credentials.load_or_create(self.workdir / "credentials.json", self.users)
+        ports = [node.ports for node in self.nodes]
+        for node in self.nodes:
+            node.write_config(node_settings(node.ports, ports, node.workdir / "data", self.credentials))
+        if not all(node.formatted for node in self.nodes):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            for node in self.nodes:
+                node.format(libs, cluster_id, self.credentials)
+        for node in self.nodes:
+            node.launch(libs)
+        self.wait_ready(timeout)
+        return self
+
+    def start_node(self, node_id: int, timeout: float = 120.0) -> None:
+        """Start one node again (after `kill_node` or `stop_node`), and wait until the cluster answers."""
+        self.node(node_id).launch(ensure_jars())
+        self.wait_ready(timeout, self.node(node_id).address)
+
+    def stop_node(self, node_id: int) -> None:
+        self.node(node_id).stop()
+
+    def kill_node(self, node_id: int) -> None:
+        self.node(node_id).kill()
+
+    def wait_ready(self, timeout: float = 120.0, bootstrap: str | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                node.check_alive()
+            if run_coroutine(metadata_ready(bootstrap or self.bootstrap_servers, **self.client_settings())):
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise BrokerError(f"Kafka did not answer metadata requests within {timeout:.0f}s; "
+                          f"log {self.log_file}:\n{self.nodes[0].tail()}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
 
     def __enter__(self) -> LocalKafka:
         return self.start()
@@ -287,20 +380,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conformity-broker", description="The platform's local Kafka broker")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="fetch the broker jars into the cache (once)")
-    run = sub.add_parser("run", help="run a broker in the foreground until Ctrl-C")
-    run.add_argument("--port", type=int, default=9092)
+    run = sub.add_parser("run", help="run a broker (or a cluster) in the foreground until Ctrl-C")
+    run.add_argument("--port", type=int, default=9092, help="the first node's client port")
     run.add_argument("--controller-port", type=int, default=0)
+    run.add_argument("--nodes", type=int, default=1, help="brokers in the cluster (3 for a replicated one)")
     run.add_argument("--dir", type=Path, default=Path("var/kafka"))
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
             print(ensure_jars())
             return 0
-        broker = LocalKafka(args.dir, port=args.port, controller_port=args.controller_port).start()
+        broker = LocalKafka(args.dir, port=args.port, controller_port=args.controller_port, nodes=args.nodes).start()
     except BrokerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"Kafka {kafka_version()} ready at {broker.bootstrap_servers} (log: {broker.log_file})", flush=True)
+    print(f"Kafka {kafka_version()} ready at {broker.bootstrap_servers} ({args.nodes} node(s); log: {broker.log_file})",
+          flush=True)
     try:
         wait_for_interrupt()
     finally:
