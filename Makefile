@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps python-deps kafka-jars run broker test unit integration integration-postgres e2e lock clean \
+.PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres e2e lock clean \
         containers containers-test
 
 help:
@@ -53,6 +53,11 @@ kafka-jars: python-deps
 
 run: setup
 	$(UV) run --frozen conformity-stack
+
+# The one-shot schema step (services refuse to start on a schema that is behind): every
+# service's migrations against its CONFORMITY_* settings (default: SQLite files in var/).
+migrate: setup
+	$(UV) run --frozen conformity-migrate approval certificates supervision proficiency
 
 broker: setup
 	$(UV) run --frozen conformity-broker run

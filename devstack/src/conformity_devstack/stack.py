@@ -35,16 +35,30 @@ class Stack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def launch(self, service: str) -> subprocess.Popen[bytes]:
-        """Start the service's process without waiting for it (same port as before, if any)."""
-        port = self.ports.setdefault(service, free_port())
-        env = {
+    def environment(self, service: str) -> dict[str, str]:
+        """The process environment of `service`: the stack's settings, then its own."""
+        return {
             **os.environ,
             "CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "CONFORMITY_DATA_DIR": str(self.workdir),
             **self.env,
             **self.service_env.get(service, {}),
         }
+
+    def migrate(self, services: tuple[str, ...] = SERVICES) -> None:
+        """Run the services' migrations, the one-shot step before they start (`make migrate`)."""
+        for service in services:
+            done = subprocess.run(
+                [sys.executable, "-m", "conformity_shared.migrations", service], env=self.environment(service),
+                capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"migrations of {service} failed:\n{done.stdout}{done.stderr}")
+
+    def launch(self, service: str) -> subprocess.Popen[bytes]:
+        """Start the service's process without waiting for it (same port as before, if any)."""
+        port = self.ports.setdefault(service, free_port())
+        env = self.environment(service)
         log = open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", BY_NAME[service].factory,
@@ -56,6 +70,8 @@ class Stack:
         return self.processes[service]
 
     def start_service(self, service: str, timeout: float = 90.0) -> None:
+        if service in SERVICES:
+            self.migrate((service,))
         self.launch(service)
         self.wait_healthy(service, timeout)
 
@@ -107,8 +123,9 @@ class Stack:
             process.wait()
 
     def start(self, services: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> Stack:
-        """Start the services side by side, then wait until each answers healthy."""
+        """Migrate, start the services side by side, then wait until each answers healthy."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.migrate(tuple(s for s in services if s in SERVICES))
         for service in services:
             self.launch(service)
         for service in services:
@@ -121,7 +138,8 @@ class Stack:
 
 
 def _start_platform(stack: Stack, workdir: Path) -> None:
-    """The services first, then the tools, which are told where every service is."""
+    """Migrations, the services, then the tools, which are told where every service is."""
+    stack.migrate()
     for service in SERVICES:
         stack.start_service(service)
         print(f"{service:<13}{stack.url(service)}   docs {stack.url(service)}/docs   log {workdir / (service + '.log')}",

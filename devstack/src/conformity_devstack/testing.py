@@ -220,9 +220,21 @@ async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def migrate_app(app: FastAPI) -> None:
+    """Bring the app's database to the newest schema: what `conformity-migrate` does before a start.
+    An app without a database of its own (the dashboard) has nothing to migrate."""
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is None:
+        return
+    settings = runtime.settings
+    await db.migrate(f"{settings.service_name}:migrations", settings.resolved_database_url())
+
+
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run one service in this process (its lifespan: migrations, relay, consumers)."""
+    """Run one service in this process: its migrations first (the one-shot step of a deployment),
+    then its lifespan (relay, consumers, jobs)."""
+    await migrate_app(app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service", timeout=30) as client:

@@ -19,7 +19,7 @@ from conformity_shared import events
 from conformity_shared.clock import FixedClock
 from conformity_shared.envelope import Envelope
 from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
-from conformity_shared.messaging import EventConsumer, UnitOfWork
+from conformity_shared.messaging import EventConsumer, FailureLog, UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.factories import (
     REGULATOR,
@@ -522,8 +522,10 @@ async def test_a_failing_handler_holds_back_only_its_own_record(runtime: Service
             raise RuntimeError("this inspection result cannot be handled")
         await real(uow, event)
 
+    failures = FailureLog(runtime.sessions, runtime.outbox.metadata.tables["consumer_failures"])
     consumer = EventConsumer(
-        "approval", runtime.unit_of_work, runtime.relay, {events.InspectionFailedV1: breaks_on_boom}, max_attempts=2
+        "approval", runtime.unit_of_work, runtime.relay, {events.InspectionFailedV1: breaks_on_boom}, failures,
+        max_attempts=2,
     )
     dead: list[tuple[ConsumerRecord, str]] = []
 

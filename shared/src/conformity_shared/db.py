@@ -38,7 +38,7 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -53,7 +53,19 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Sized per replica: replicas x services x (pool_size + max_overflow) must stay under the
+    # server's max_connections (PostgreSQL's default is 100), with room for the relay's own
+    # publishing connection and for migrations.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+
+
+def upsertable_insert_for(dialect: str, table: sa.Table) -> Any:
+    """An INSERT with ON CONFLICT clauses for the dialect named `dialect`."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
 def upsertable_insert(session: AsyncSession, table: sa.Table) -> Any:
@@ -62,11 +74,7 @@ def upsertable_insert(session: AsyncSession, table: sa.Table) -> Any:
     Two writers (a consumer and a request) may create the same row at once; a plain
     check-then-insert lets the second fail on the primary key, ON CONFLICT does not.
     """
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    return upsertable_insert_for(session.bind.dialect.name, table)
 
 
 def _sqlite_value(kind: sa.types.TypeEngine[Any]) -> Any:
@@ -125,7 +133,15 @@ def is_postgres(engine: AsyncEngine) -> bool:
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    """The outbox (events to publish) and the inbox (events already handled)."""
+    """The outbox (events to publish) and the inbox (events already handled), returned; and,
+    in `metadata` beside them, the consumer's failure counts and the periodic jobs' runs."""
+    outbox, inbox = _outbox(metadata), _inbox(metadata)
+    _consumer_failures(metadata)
+    _job_runs(metadata)
+    return outbox, inbox
+
+
+def _outbox(metadata: sa.MetaData) -> sa.Table:
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -140,6 +156,10 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("published_at", UTCDateTime(), nullable=True),
     )
     sa.Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.seq)
+    return outbox
+
+
+def _inbox(metadata: sa.MetaData) -> sa.Table:
     inbox = sa.Table(
         "inbox",
         metadata,
@@ -150,7 +170,36 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("offset", sa.BigInteger, nullable=False),
         sa.Column("processed_at", UTCDateTime(), nullable=False),
     )
-    return outbox, inbox
+    sa.Index("ix_inbox_processed_at", inbox.c.processed_at)  # pruning by age
+    return inbox
+
+
+def _consumer_failures(metadata: sa.MetaData) -> sa.Table:
+    """How often an event's handler failed: every replica sees the count, restarts keep it."""
+    return sa.Table(
+        "consumer_failures",
+        metadata,
+        sa.Column("event_id", sa.String(100), primary_key=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.String(2000), nullable=False),
+        sa.Column("first_failed_at", UTCDateTime(), nullable=False),
+        sa.Column("last_failed_at", UTCDateTime(), nullable=False),
+        sa.Column("dead_lettered_at", UTCDateTime(), nullable=True),
+    )
+
+
+def _job_runs(metadata: sa.MetaData) -> sa.Table:
+    """When each periodic job's last pass began, and on which replica: one pass per period."""
+    return sa.Table(
+        "job_runs",
+        metadata,
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("holder", sa.String(200), nullable=False),
+    )
 
 
 def _alembic_config(script_location: str, url: str) -> Config:
@@ -167,3 +216,33 @@ async def migrate(script_location: str, url: str) -> None:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(command.upgrade, _alembic_config(script_location, url), "head")
+
+
+class SchemaBehind(RuntimeError):
+    """The database's schema is not the one this code needs: migrations must run first."""
+
+
+def schema_head(script_location: str) -> str | None:
+    """The newest revision the service's migrations define."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(script_location, "sqlite://")).get_current_head()
+
+
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+async def require_current_schema(engine: AsyncEngine, service: str, script_location: str) -> None:
+    """Refuse to start on a schema that is behind (or ahead of) the code, saying what to run."""
+    head, current = schema_head(script_location), await schema_revision(engine)
+    if current != head:
+        raise SchemaBehind(
+            f"the {service} database is at schema revision {current or 'none (empty)'}, this code needs {head}: "
+            f"run the migrations first (`make migrate`, or `conformity-migrate {service}` with the service's "
+            "CONFORMITY_DATABASE_URL; in Kubernetes the chart's migration job)"
+        )

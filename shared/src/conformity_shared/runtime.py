@@ -9,6 +9,7 @@ wired at import time.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -25,10 +26,11 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from conformity_shared import db, structured_logging, topics, web
+from conformity_shared import db, jobs, structured_logging, topics, web
 from conformity_shared.clock import Clock
 from conformity_shared.events import Event
-from conformity_shared.messaging import EventConsumer, Handler, OutboxRelay, UnitOfWork
+from conformity_shared.messaging import EventConsumer, FailureLog, Handler, OutboxRelay, UnitOfWork
+from conformity_shared.publisher_lease import notification_channel
 from conformity_shared.settings import ServiceSettings
 
 log = structlog.get_logger("conformity.runtime")
@@ -54,23 +56,38 @@ class ServiceRuntime(Generic[S]):
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
-        source = f"/conformity/{self.settings.service_name}"
-        return UnitOfWork(self.sessions, self.outbox, self.inbox, source, self.relay.wake, self.clock)
+        name = self.settings.service_name
+        channel = notification_channel(name) if db.is_postgres(self.engine) else None
+        return UnitOfWork(self.sessions, self.outbox, self.inbox, f"/conformity/{name}", self.relay.wake, self.clock,
+                          channel)
 
     def every(self, job: PeriodicJob) -> None:
-        """Run `job` every `job.interval_seconds` inside the service until it stops; a failing pass is logged."""
+        """Run `job` every `job.interval_seconds` until the service stops, once per period across
+        every replica (the first to claim the period runs it); a failing pass is logged."""
+        job_runs = self.outbox.metadata.tables["job_runs"]
+        period = dt.timedelta(seconds=job.interval_seconds)
 
         async def loop() -> None:
             while True:
                 await asyncio.sleep(job.interval_seconds)
                 try:
-                    await job.run()
+                    if await jobs.claim_period(self.engine, job_runs, job.name, period, self.clock.now()):
+                        await job.run()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the next pass tries again
                     log.warning("periodic job failed", job=job.name, error=repr(exc))
 
         self.tasks.append(asyncio.create_task(loop(), name=job.name))
+
+    async def prune_messaging(self) -> dict[str, int]:
+        """Delete published outbox rows and old inbox rows past their retention (RELIABILITY.md)."""
+        s = self.settings
+        return await jobs.prune(
+            self.engine, self.outbox, self.inbox, now=self.clock.now(),
+            outbox_retention=dt.timedelta(hours=s.outbox_retention_hours),
+            inbox_retention=dt.timedelta(hours=s.inbox_retention_hours),
+        )
 
 
 def current_runtime(request: Request) -> ServiceRuntime[Any]:
@@ -110,15 +127,19 @@ class ServiceDefinition:
     context: Callable[[Any], Any] | None = None
 
 
-async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 60.0) -> None:
-    """Create the topics if missing, waiting for the broker up to `timeout` seconds."""
+async def ensure_topics(
+    bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 60.0, *,
+    replication_factor: int = 1, min_insync_replicas: int = 1, client: dict[str, Any] | None = None,
+) -> None:
+    """Create the topics if missing (with their replication), waiting for the broker up to `timeout` seconds."""
     deadline = time.monotonic() + timeout
+    configs = {"min.insync.replicas": str(min_insync_replicas)}
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **(client or {}))
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+            missing = [NewTopic(n, partitions, replication_factor, topic_configs=configs) for n in names if n not in existing]
             if missing:
                 try:
                     await admin.create_topics(missing)
@@ -135,19 +156,22 @@ async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, t
 
 def build_runtime(settings: S, definition: ServiceDefinition) -> ServiceRuntime[S]:
     """The database, the relay and the broker of one service, with its consumer subscribed."""
-    engine = db.create_engine(settings.resolved_database_url())
+    engine = db.create_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
+                              max_overflow=settings.db_max_overflow)
     sessions = db.session_factory(engine)
     outbox, inbox = definition.metadata.tables["outbox"], definition.metadata.tables["inbox"]
     relay = OutboxRelay(
-        sessions, outbox, settings.kafka_bootstrap_servers, poll_seconds=settings.outbox_poll_seconds,
-        batch_size=settings.outbox_batch_size, client_id=f"{settings.service_name}-outbox",
+        engine, outbox, settings.kafka_bootstrap_servers, service=settings.service_name,
+        poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size,
     )
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service_name, logger=None)
     context = definition.context(settings) if definition.context else None
     runtime = ServiceRuntime(settings, settings.clock(), engine, sessions, outbox, inbox, relay, broker, context=context)
     if definition.handlers and definition.consumes:
         handlers = definition.handlers(runtime)
-        runtime.consumer = EventConsumer(settings.service_name, runtime.unit_of_work, relay, handlers)
+        failures = FailureLog(sessions, definition.metadata.tables["consumer_failures"])
+        runtime.consumer = EventConsumer(settings.service_name, runtime.unit_of_work, relay, handlers, failures,
+                                         max_attempts=settings.consumer_max_attempts)
         _subscribe(broker, runtime.consumer, definition.consumes, settings)
     for model in definition.publishes:  # documentation only: the outbox relay does the publishing
         broker.publisher(model.topic, title=f"{model.topic}:{model.ce_type}", schema=model, description=model.__doc__)
@@ -175,11 +199,13 @@ def _lifespan(runtime: ServiceRuntime[Any], definition: ServiceDefinition) -> Ca
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await db.migrate(definition.migrations, settings.resolved_database_url())
+        await db.require_current_schema(runtime.engine, settings.service_name, definition.migrations)
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             [*topics.ALL, topics.dead_letters(settings.service_name)],
             settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            min_insync_replicas=settings.kafka_min_insync_replicas,
         )
         await _start(runtime, definition)
         log.info("service started", service=settings.service_name, database=runtime.engine.url.render_as_string())
@@ -198,7 +224,9 @@ async def _start(runtime: ServiceRuntime[Any], definition: ServiceDefinition) ->
         await runtime.broker.start()
     else:
         await runtime.broker.connect()
-    for job in definition.jobs(runtime) if definition.jobs else ():
+    retention = PeriodicJob("outbox-inbox-retention", runtime.settings.retention_interval_seconds,
+                            runtime.prune_messaging)
+    for job in [retention, *(definition.jobs(runtime) if definition.jobs else ())]:
         runtime.every(job)
 
 

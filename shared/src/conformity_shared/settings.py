@@ -36,7 +36,23 @@ class ServiceSettings(BaseSettings):
     # Records handled in one database transaction and one offset commit when a backlog is
     # waiting (after a bulk cascade); a single record is handled as soon as it arrives.
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
-    kafka_topic_partitions: int = 3
+    # A real cluster: replicas of each topic (3 on a three-broker cluster), how many must have a
+    # write before it counts (2), partitions per topic (the most replicas of a service that share
+    # its consumption). Single-node defaults, as `make run` starts one broker.
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
+    # Connections per replica: replicas x services x (pool + overflow) must stay under the
+    # database's max_connections (PostgreSQL's default 100), with room for the relay's own.
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    # Published outbox rows are kept a week for inspection; inbox rows (the de-duplication
+    # window) two weeks, longer than the topics' retention (7 days), so that no event can be
+    # redelivered after its inbox row is gone.
+    outbox_retention_hours: float = Field(default=168, gt=0)
+    inbox_retention_hours: float = Field(default=336, gt=0)
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    consumer_max_attempts: int = Field(default=5, ge=1)
     # Business dates (working days, validity, deadlines, "today") are the regulator's.
     time_zone: str = Field(default=REGULATOR_TIME_ZONE, description="IANA name of the regulator's time zone")
 

@@ -107,6 +107,8 @@ def install_health(app: FastAPI, runtime: ServiceParts) -> None:
         checks: dict[str, Any] = {"database": await _database_check(runtime), "broker": await _broker_check(runtime)}
         if checks["database"] == "ok":
             checks["outbox_pending"] = await runtime.relay.pending()
+        # One replica of a service publishes its outbox; the others stand by (RELIABILITY.md).
+        checks["outbox_publisher"] = "active" if runtime.relay.active else "standby"
         healthy = checks["database"] == "ok" and checks["broker"] == "ok"
         body = {"service": runtime.settings.service_name, "status": "ok" if healthy else "degraded", **checks}
         return JSONResponse(body, status_code=200 if healthy else 503)

@@ -36,8 +36,8 @@ from hypothesis import HealthCheck, settings
 from conformity_shared import uscc
 from conformity_shared.auth import Role
 from conformity_devstack.factories import new_uscc
-from conformity_devstack.kafka import free_port
-from conformity_devstack.testing import token
+from conformity_devstack.kafka import free_port, run_coroutine
+from conformity_devstack.testing import migrate_app, token
 
 from approval.app import ApprovalSettings, create_app as approval_app
 from certificates.app import CertificatesSettings, create_app as certificates_app
@@ -150,6 +150,7 @@ def served(broker, postgres, figures) -> Iterator[dict[str, Served]]:  # noqa: A
         for service in APPS:
             database_url = f"{postgres.url}/{postgres.create_database()}" if postgres else None
             app = APPS[service][0](settings_for(service, broker.bootstrap_servers, database_url))
+            run_coroutine(migrate_app(app))
             roles = admitted_roles(app)
             found[service] = Served(stack.enter_context(InProcessServer(app)), roles)
         yield found

@@ -1,0 +1,262 @@
+"""The idempotent consumer: decode, skip unknown types, dead-letter the undecodable, and run
+each handler exactly once in effect.
+
+`EventConsumer` decodes one Kafka record, skips unknown types, sends undecodable ones to the
+service's dead-letter topic, and runs the handler in a unit of work that also records the event
+id in the inbox: a redelivered event changes nothing. The offset is committed by the subscriber
+only after that transaction has committed. A handler that keeps failing is retried, its attempts
+counted in the database (`FailureLog`), and dead-lettered at the last attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conformity_shared import db, topics
+from conformity_shared.envelope import Envelope, MissingAttribute, causal_context
+from conformity_shared.events import Event
+from conformity_shared.outbox import OutboxRelay, collector_paused
+from conformity_shared.unit_of_work import Handler, UnitOfWork
+
+log = structlog.get_logger("conformity.inbox")
+
+# Errors worth retrying forever: the database or the broker is away for a while.
+TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, ConnectionError, OSError, asyncio.TimeoutError)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class FailureLog:
+    """How often each event's handler has failed, kept in the service's database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: sa.Table) -> None:
+        self._sessions = sessions
+        self._table = table
+
+    async def record(self, event_id: str, record: ConsumerRecord, error: str) -> int:
+        """Count one more failure of `event_id` (in a transaction of its own); the attempts so far."""
+        t, now = self._table, _now()
+        async with self._sessions() as session:
+            insert = db.upsertable_insert(session, t).values(
+                event_id=event_id, topic=record.topic, partition=record.partition, offset=record.offset,
+                attempts=1, last_error=error[:2000], first_failed_at=now, last_failed_at=now,
+            )
+            await session.execute(insert.on_conflict_do_update(
+                index_elements=["event_id"],
+                set_={"attempts": t.c.attempts + 1, "last_error": error[:2000], "last_failed_at": now},
+            ))
+            attempts = await session.scalar(sa.select(t.c.attempts).where(t.c.event_id == event_id))
+            await session.commit()
+        return int(attempts or 1)
+
+    async def was_dead_lettered(self, event_id: str) -> bool:
+        async with self._sessions() as session:
+            when = await session.scalar(sa.select(self._table.c.dead_lettered_at).where(self._table.c.event_id == event_id))
+        return when is not None
+
+    async def mark_dead_lettered(self, event_id: str) -> None:
+        async with self._sessions() as session:
+            await session.execute(
+                sa.update(self._table).where(self._table.c.event_id == event_id).values(dead_lettered_at=_now())
+            )
+            await session.commit()
+
+
+class EventConsumer:
+    """Decodes records, dead-letters the undecodable, runs handlers exactly once in effect."""
+
+    def __init__(
+        self,
+        service: str,
+        unit_of_work: Callable[[], UnitOfWork],
+        relay: OutboxRelay,
+        handlers: Mapping[type[Event], Handler],
+        failures: FailureLog,
+        *,
+        max_attempts: int = 5,
+    ) -> None:
+        self.service = service
+        self._uow = unit_of_work
+        self._relay = relay
+        self._handlers = {model.ce_type: (model, handler) for model, handler in handlers.items()}
+        self._failures = failures
+        self._max_attempts = max_attempts
+        self.dead_letter_topic = topics.dead_letters(service)
+
+    @property
+    def handled_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    async def _decode(self, record: ConsumerRecord) -> tuple[Envelope, Any, Handler] | str:
+        """The record's envelope, event and handler; or what became of it (skipped, dead-lettered)."""
+        try:
+            envelope = Envelope.from_headers(record.headers or ())
+        except MissingAttribute as exc:
+            await self.dead_letter(record, str(exc))
+            return "dead-lettered"
+        entry = self._handlers.get(envelope.type)
+        if entry is None:
+            return "skipped"  # another service's business, or a type newer than us
+        model, handler = entry
+        try:
+            event = model.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            await self.dead_letter(record, f"{envelope.type}: {_validation_summary(exc)}")
+            return "dead-lettered"
+        return envelope, event, handler
+
+    def _context(self, envelope: Envelope, record: ConsumerRecord) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        stack.enter_context(causal_context(envelope.correlation_id, envelope.id))
+        stack.enter_context(
+            structlog.contextvars.bound_contextvars(
+                service=self.service,
+                event_id=envelope.id,
+                event_type=envelope.type,
+                correlation_id=envelope.correlation_id,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+        )
+        return stack
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord]) -> list[str]:
+        """Handle the records the broker delivered together, in order, in one transaction.
+
+        A backlog (a bulk cascade's hundred thousand events) then costs one commit per batch
+        instead of one per event, and the subscriber commits the batch's offsets once, after
+        that transaction. Each event still gets its inbox row, so a redelivered batch changes
+        nothing. If any handler fails, the whole transaction is rolled back and the batch is
+        handled again one record at a time (`handle`), where a failure is retried and, at the
+        last attempt, dead-lettered alone, without holding back the events around it.
+        """
+        if len(records) == 1:
+            return [await self.handle(records[0])]
+        decoded_as, work = await self._decode_all(records)
+        if not work:
+            return decoded_as
+        try:
+            outcomes = await self._handle_together(decoded_as, work)
+        except TRANSIENT as exc:
+            log.warning("transient failure; the batch will be redelivered", error=repr(exc), records=len(records))
+            await asyncio.sleep(0.5)
+            raise
+        except Exception as exc:
+            log.warning("a handler failed in a batch; handling its records one by one", error=repr(exc))
+            return [outcome or await self.handle(record) for outcome, record in zip(decoded_as, records, strict=True)]
+        log.info("events handled", records=len(records), handled=outcomes.count("handled"),
+                 duplicates=outcomes.count("duplicate"))
+        return outcomes
+
+    async def _decode_all(
+        self, records: Sequence[ConsumerRecord]
+    ) -> tuple[list[str], list[tuple[int, ConsumerRecord, Envelope, Any, Handler]]]:
+        """What became of each record already ("" for one to handle), and the work to do."""
+        decoded_as: list[str] = []
+        work: list[tuple[int, ConsumerRecord, Envelope, Any, Handler]] = []
+        for record in records:
+            decoded = await self._decode(record)
+            decoded_as.append(decoded if isinstance(decoded, str) else "")
+            if not isinstance(decoded, str):
+                work.append((len(decoded_as) - 1, record, *decoded))
+        return decoded_as, work
+
+    async def _handle_together(
+        self, decoded_as: list[str], work: list[tuple[int, ConsumerRecord, Envelope, Any, Handler]]
+    ) -> list[str]:
+        outcomes = list(decoded_as)
+        with collector_paused():
+            async with self._uow() as uow:
+                for index, record, envelope, event, handler in work:
+                    with self._context(envelope, record):
+                        uow.cause_event_id = envelope.id
+                        if await uow.claim(envelope, record):
+                            await handler(uow, event)
+                            outcomes[index] = "handled"
+                        else:
+                            outcomes[index] = "duplicate"
+                await uow.commit()
+        return outcomes
+
+    async def handle(self, record: ConsumerRecord) -> str:
+        """Handle one record; returns what happened (handled, duplicate, skipped, dead-lettered)."""
+        decoded = await self._decode(record)
+        if isinstance(decoded, str):
+            return decoded
+        envelope, event, handler = decoded
+        with self._context(envelope, record):
+            try:
+                outcome = await self._handle_alone(envelope, event, handler, record)
+            except TRANSIENT as exc:
+                log.warning("transient failure; the event will be redelivered", error=repr(exc))
+                await asyncio.sleep(0.5)
+                raise
+            except Exception as exc:
+                return await self._failed(envelope, record, exc)
+            log.info("event handled" if outcome == "handled" else "event already handled; redelivery ignored")
+            return outcome
+
+    async def _handle_alone(self, envelope: Envelope, event: Any, handler: Handler, record: ConsumerRecord) -> str:
+        with collector_paused():
+            async with self._uow() as uow:
+                uow.cause_event_id = envelope.id
+                if not await uow.claim(envelope, record):
+                    return "duplicate"
+                await handler(uow, event)
+                await uow.commit()
+        return "handled"
+
+    async def _failed(self, envelope: Envelope, record: ConsumerRecord, exc: Exception) -> str:
+        """Count the failure where every replica sees it; redeliver, or dead-letter at the last attempt.
+
+        The count lives in the service's database, not in this process: after a restart or a
+        rebalance that hands the partition to another replica, the attempts carry on.
+        """
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        attempts = await self._failures.record(envelope.id, record, error)
+        if attempts < self._max_attempts:
+            log.warning("handler failed; the event will be redelivered", error=repr(exc), attempt=attempts)
+            await asyncio.sleep(0.2 * attempts)
+            raise exc
+        if not await self._failures.was_dead_lettered(envelope.id):
+            await self.dead_letter(record, error)
+            await self._failures.mark_dead_lettered(envelope.id)
+        return "dead-lettered"
+
+    async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        """Keep the original bytes and headers, add why and where from; then consumption goes on."""
+        producer = await self._relay.ensure_producer()
+        headers = list(record.headers or ()) + [
+            ("dlq_error", error.encode()),
+            ("dlq_consumer", self.service.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_time", _now().isoformat().encode()),
+        ]
+        await producer.send_and_wait(self.dead_letter_topic, value=record.value, key=record.key, headers=headers)
+        log.error("event dead-lettered", error=error, topic=record.topic, offset=record.offset)
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
