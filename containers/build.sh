@@ -6,6 +6,7 @@
 #   conformity-local/python:3.11-bookworm Debian's python3.11 (stands in for python:3.11-slim-bookworm)
 #   conformity-local/kafka:<version>      the local broker's jars (stands in for apache/kafka:<version>)
 #   conformity-local/postgres:15          Debian's postgresql (stands in for postgres:15-bookworm)
+#   conformity-local/haproxy:2.6          Debian's haproxy (stands in for haproxy:2.6; the cluster's proxy)
 #   conformity-local/platform:latest      ../Dockerfile built on the Python image above
 #
 # Installs Docker's engine (docker.io), docker-compose and debootstrap from Debian's packages
@@ -27,6 +28,7 @@ SUITE=bookworm
 DEBIAN_IMAGE=conformity-local/debian:$SUITE
 PYTHON_IMAGE=conformity-local/python:3.11-$SUITE
 POSTGRES_IMAGE=conformity-local/postgres:15
+HAPROXY_IMAGE=conformity-local/haproxy:2.6
 PLATFORM_IMAGE=conformity-local/platform:latest
 
 mkdir -p "$STATE"
@@ -183,6 +185,12 @@ build_postgres() {
   build_image "$POSTGRES_IMAGE" "$HERE/postgres" "$hash" --build-arg "BASE_IMAGE=$DEBIAN_IMAGE"
 }
 
+build_haproxy() {
+  local hash
+  hash=$( { image_id "$DEBIAN_IMAGE"; files_hash containers/haproxy; } | hash_text)
+  build_image "$HAPROXY_IMAGE" "$HERE/haproxy" "$hash" --build-arg "BASE_IMAGE=$DEBIAN_IMAGE"
+}
+
 build_kafka() {
   local libs version hash context
   # The very jars the local broker runs (kafka_broker/pom.xml), fetched once into the cache.
@@ -213,6 +221,7 @@ write_env() {
 CONFORMITY_PYTHON_IMAGE=$PYTHON_IMAGE
 CONFORMITY_KAFKA_IMAGE=$KAFKA_IMAGE
 CONFORMITY_POSTGRES_IMAGE=$POSTGRES_IMAGE
+CONFORMITY_HAPROXY_IMAGE=$HAPROXY_IMAGE
 CONFORMITY_IMAGE=$PLATFORM_IMAGE
 EOF
   log "image names written to $STATE/images.env"
@@ -225,6 +234,7 @@ main() {
   build_debian
   build_python
   build_postgres
+  build_haproxy
   build_kafka
   build_platform
   write_env
