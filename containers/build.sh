@@ -7,7 +7,8 @@
 #   conformity-local/kafka:<version>      the local broker's jars (stands in for apache/kafka:<version>)
 #   conformity-local/postgres:15          Debian's postgresql (stands in for postgres:15-bookworm)
 #   conformity-local/haproxy:2.6          Debian's haproxy (stands in for haproxy:2.6; the cluster's proxy)
-#   conformity-local/platform:latest      ../Dockerfile built on the Python image above
+#   conformity-local/platform:<inputs>    ../Dockerfile built on the Python image above, tagged with
+#                                         the hash of its inputs (and :latest, the newest built)
 #
 # Installs Docker's engine (docker.io), docker-compose and debootstrap from Debian's packages
 # and starts dockerd when no engine answers. Each image is labelled with a hash of its inputs
@@ -29,7 +30,7 @@ DEBIAN_IMAGE=conformity-local/debian:$SUITE
 PYTHON_IMAGE=conformity-local/python:3.11-$SUITE
 POSTGRES_IMAGE=conformity-local/postgres:15
 HAPROXY_IMAGE=conformity-local/haproxy:2.6
-PLATFORM_IMAGE=conformity-local/platform:latest
+PLATFORM_REPOSITORY=conformity-local/platform
 
 mkdir -p "$STATE"
 log() { printf '[containers %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -211,7 +212,11 @@ build_kafka() {
 build_platform() {
   local hash
   hash=$( { image_id "$PYTHON_IMAGE"; files_hash Dockerfile .dockerignore pyproject.toml uv.lock shared services operators; } | hash_text)
+  # Tagged with its inputs: work trees of other branches on this machine build their own
+  # platform image, and a shared tag would swap it under a test running here.
+  PLATFORM_IMAGE=$PLATFORM_REPOSITORY:$hash
   build_image "$PLATFORM_IMAGE" "$ROOT" "$hash" --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"
+  "${DOCKER[@]}" tag "$PLATFORM_IMAGE" "$PLATFORM_REPOSITORY:latest"
 }
 
 write_env() {
