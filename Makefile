@@ -6,14 +6,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres e2e lock clean \
-        containers containers-test
+        containers containers-test helm-check
 
 help:
 	@echo "make run    - start the Kafka broker and the four services (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
 	@echo "make unit / make integration / make integration-postgres / make e2e - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
-	@echo "make containers-test - integration suite through testcontainers, then the compose smoke test"
+	@echo "make containers-test - integration suite through testcontainers, then the compose tests (single node, cluster)"
+	@echo "make helm-check      - build helm if missing, lint and render the Helm chart, test the rendered manifests"
 
 setup: system-deps python-deps kafka-jars
 
@@ -87,7 +88,8 @@ clean:
 
 # Containers: images built here from Debian's packages, PyPI and the Kafka jars (no registry
 # needed; cached), then the integration suite once through testcontainers on those images,
-# and docker-compose.yml brought up, driven through one cascade, and taken down.
+# then docker-compose.yml and docker-compose.cluster.yml each brought up, driven through one
+# cascade, and taken down.
 CONTAINER_IMAGES := var/containers/images.env
 
 containers: setup
@@ -98,6 +100,22 @@ containers-test: containers
 	CONFORMITY_TEST_BROKER=docker CONFORMITY_TEST_DATABASE=postgres-container \
 	  $(UV) run --frozen pytest tests/integration --ignore=tests/integration/e2e $(PYTEST_ARGS) && \
 	CONFORMITY_CONTAINER_TESTS=1 $(UV) run --frozen pytest tests/containers $(PYTEST_ARGS)
+
+# The Helm chart (deploy/helm/conformity) is checked, not run on a cluster: helm lint, helm
+# template, and tests of the rendered manifests (tests/deploy). helm is built from the Go module
+# proxy once and cached outside the work tree (a cold build takes minutes, a cached one nothing).
+HELM_VERSION := v3.22.0
+HELM := $(HOME)/.cache/conformity/helm-$(HELM_VERSION)/helm
+CHART := deploy/helm/conformity
+
+$(HELM):
+	@command -v go >/dev/null || { echo "make helm-check needs Go: helm is built with go install"; exit 1; }
+	GOBIN=$(dir $(HELM)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm-check: python-deps $(HELM)
+	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/check-values.yaml
+	$(HELM) template conformity $(CHART) -f $(CHART)/ci/check-values.yaml >/dev/null
+	CONFORMITY_HELM=$(HELM) $(UV) run --frozen pytest tests/deploy $(PYTEST_ARGS)
 
 # Benchmarks (issue 9, BENCHMARKS.md): the local Kafka broker, services as processes, every
 # figure beside a raw baseline measured in the same run; table on stdout, JSON in bench/results/.

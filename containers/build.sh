@@ -6,7 +6,9 @@
 #   conformity-local/python:3.11-bookworm Debian's python3.11 (stands in for python:3.11-slim-bookworm)
 #   conformity-local/kafka:<version>      the local broker's jars (stands in for apache/kafka:<version>)
 #   conformity-local/postgres:15          Debian's postgresql (stands in for postgres:15-bookworm)
-#   conformity-local/platform:latest      ../Dockerfile built on the Python image above
+#   conformity-local/haproxy:2.6          Debian's haproxy (stands in for haproxy:2.6; the cluster's proxy)
+#   conformity-local/platform:<inputs>    ../Dockerfile built on the Python image above, tagged with
+#                                         the hash of its inputs (and :latest, the newest built)
 #
 # Installs Docker's engine (docker.io), docker-compose and debootstrap from Debian's packages
 # and starts dockerd when no engine answers. Each image is labelled with a hash of its inputs
@@ -27,7 +29,8 @@ SUITE=bookworm
 DEBIAN_IMAGE=conformity-local/debian:$SUITE
 PYTHON_IMAGE=conformity-local/python:3.11-$SUITE
 POSTGRES_IMAGE=conformity-local/postgres:15
-PLATFORM_IMAGE=conformity-local/platform:latest
+HAPROXY_IMAGE=conformity-local/haproxy:2.6
+PLATFORM_REPOSITORY=conformity-local/platform
 
 mkdir -p "$STATE"
 log() { printf '[containers %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -183,6 +186,12 @@ build_postgres() {
   build_image "$POSTGRES_IMAGE" "$HERE/postgres" "$hash" --build-arg "BASE_IMAGE=$DEBIAN_IMAGE"
 }
 
+build_haproxy() {
+  local hash
+  hash=$( { image_id "$DEBIAN_IMAGE"; files_hash containers/haproxy; } | hash_text)
+  build_image "$HAPROXY_IMAGE" "$HERE/haproxy" "$hash" --build-arg "BASE_IMAGE=$DEBIAN_IMAGE"
+}
+
 build_kafka() {
   local libs version hash context
   # The very jars the local broker runs (kafka_broker/pom.xml), fetched once into the cache.
@@ -203,7 +212,11 @@ build_kafka() {
 build_platform() {
   local hash
   hash=$( { image_id "$PYTHON_IMAGE"; files_hash Dockerfile .dockerignore pyproject.toml uv.lock shared services operators; } | hash_text)
+  # Tagged with its inputs: work trees of other branches on this machine build their own
+  # platform image, and a shared tag would swap it under a test running here.
+  PLATFORM_IMAGE=$PLATFORM_REPOSITORY:$hash
   build_image "$PLATFORM_IMAGE" "$ROOT" "$hash" --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"
+  "${DOCKER[@]}" tag "$PLATFORM_IMAGE" "$PLATFORM_REPOSITORY:latest"
 }
 
 write_env() {
@@ -213,6 +226,7 @@ write_env() {
 CONFORMITY_PYTHON_IMAGE=$PYTHON_IMAGE
 CONFORMITY_KAFKA_IMAGE=$KAFKA_IMAGE
 CONFORMITY_POSTGRES_IMAGE=$POSTGRES_IMAGE
+CONFORMITY_HAPROXY_IMAGE=$HAPROXY_IMAGE
 CONFORMITY_IMAGE=$PLATFORM_IMAGE
 EOF
   log "image names written to $STATE/images.env"
@@ -225,6 +239,7 @@ main() {
   build_debian
   build_python
   build_postgres
+  build_haproxy
   build_kafka
   build_platform
   write_env

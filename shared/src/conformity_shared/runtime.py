@@ -164,7 +164,7 @@ def build_runtime(settings: S, definition: ServiceDefinition) -> ServiceRuntime[
         engine, outbox, settings.kafka_bootstrap_servers, service=settings.service_name,
         poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size,
     )
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service_name, logger=None)
+    broker = KafkaBroker(settings.kafka_servers(), client_id=settings.service_name, logger=None)
     context = definition.context(settings) if definition.context else None
     runtime = ServiceRuntime(settings, settings.clock(), engine, sessions, outbox, inbox, relay, broker, context=context)
     if definition.handlers and definition.consumes:

@@ -65,6 +65,11 @@ class ServiceSettings(BaseSettings):
     def clock(self) -> Clock:
         return Clock(time_zone(self.time_zone))
 
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap servers as a list: FastStream takes a string as one address, so
+        "kafka-1:9092,kafka-2:9092" must be split before it reaches the broker client."""
+        return [server.strip() for server in self.kafka_bootstrap_servers.split(",") if server.strip()]
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url.replace("{service}", self.service_name)

@@ -1,0 +1,210 @@
+"""Compose projects for the container tests (tests/containers): a compose file brought up under
+a fresh project name on free ports with a fresh JWT secret, waited on until every container is
+healthy (a one-shot step, such as `migrate`: exited with status 0), its logs kept under
+var/containers/, and taken down with its volumes.
+
+Images come from the environment as for compose itself (CONFORMITY_IMAGE, CONFORMITY_KAFKA_IMAGE,
+CONFORMITY_POSTGRES_IMAGE, CONFORMITY_HAPROXY_IMAGE; `make containers-test` exports those
+containers/build.sh wrote). Also the one cascade both compose files are driven through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conformity_devstack.kafka import free_port
+from conformity_shared import uscc
+from conformity_shared.auth import Role, issue_token
+
+
+def compose_command() -> list[str]:
+    """Compose v2 (`docker compose`) where installed, else v1 (`docker-compose`, Debian bookworm's)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise RuntimeError("neither `docker compose` nor `docker-compose` is installed (make containers installs it)")
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    service: str
+    status: str  # health (healthy, starting, unhealthy), else the state; "exited 0" for a finished step
+
+
+@dataclass
+class ComposeProject:
+    """One compose file (run from its folder, the repository's root) under its own project name.
+    `published` names the ports to choose free: "approval" sets CONFORMITY_APPROVAL_PORT,
+    "kafka_2" CONFORMITY_KAFKA_2_PORT, and so on."""
+
+    file: Path
+    published: Iterable[str]
+    prefix: str = "conformity"
+    name: str = field(init=False)
+    ports: dict[str, int] = field(init=False)
+    secret: str = field(init=False)
+    env: dict[str, str] = field(init=False)
+    command: list[str] = field(init=False)
+    root: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
+        self.ports = {name: free_port() for name in self.published}
+        self.secret = f"{self.prefix}-{uuid.uuid4().hex}"
+        self.env = {
+            **os.environ,
+            "CONFORMITY_JWT_SECRET": self.secret,
+            **{f"CONFORMITY_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+        }
+        self.root = self.file.resolve().parent
+        self.command = [*compose_command(), "-f", str(self.file.resolve()), "-p", self.name]
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*self.command, *args], env=self.env, cwd=self.root, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"compose {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        return result
+
+    def url(self, published: str) -> str:
+        return f"http://127.0.0.1:{self.ports[published]}"
+
+    def token(self, role: Role, **claims: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(self.secret, role, **claims)}"}
+
+    def services(self) -> set[str]:
+        return set(self.compose("config", "--services").stdout.split())
+
+    def containers(self) -> list[Container]:
+        ids = self.compose("ps", "-q").stdout.split()
+        if not ids:
+            return []
+        inspected = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout)
+        found = []
+        for c in inspected:
+            state = c["State"]
+            status = (state.get("Health") or {}).get("Status", state["Status"])
+            if state["Status"] == "exited":
+                status = f"exited {state['ExitCode']}"
+            found.append(Container(c["Name"].lstrip("/"), c["Config"]["Labels"]["com.docker.compose.service"], status))
+        return found
+
+    def wait_ready(self, timeout: float, one_shot: Iterable[str] = ("migrate",)) -> list[Container]:
+        """Every service's containers healthy, and every one-shot step exited 0."""
+        steps = set(one_shot)
+        expected = self.services()
+        deadline = time.monotonic() + timeout
+        containers: list[Container] = []
+        while time.monotonic() < deadline:
+            containers = self.containers()
+            if {c.service for c in containers} == expected and all(
+                c.status == ("exited 0" if c.service in steps else "healthy") for c in containers
+            ):
+                return containers
+            if any(c.service in steps and c.status.startswith("exited") and c.status != "exited 0" for c in containers):
+                break  # a failed step does not recover
+            time.sleep(2)
+        logs = self.compose("logs", "--no-color", "--tail", "40", check=False).stdout
+        states = {c.name: c.status for c in containers}
+        raise AssertionError(f"not ready after {timeout:.0f}s: {states}\n{logs[-8000:]}")
+
+    def save_logs(self) -> Path:
+        """All containers' logs, to var/containers/<project>.log."""
+        folder = self.root / "var" / "containers"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.log"
+        path.write_text(self.compose("logs", "--no-color", check=False).stdout)
+        return path
+
+    def down(self) -> None:
+        self.compose("down", "-v", "--remove-orphans", check=False)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def spot_check_cascade(http: httpx.Client, urls: Mapping[str, str], project: ComposeProject) -> dict[str, Any]:
+    """DESIGN flow 1 over HTTP: a body approved on the spot issues a certificate; an inspector
+    records a failed spot check of it; the public check then answers "suspended". Returns that answer."""
+    rng = random.Random()
+    body, holder, inspector = uscc.make(rng), uscc.make(rng), f"insp-{uuid.uuid4().hex[:8]}"
+    agency = project.token(Role.AGENCY, org=body)
+    regulator = project.token(Role.REGULATOR)
+    approval, certificates, supervision = urls["approval"], urls["certificates"], urls["supervision"]
+
+    # 1. The body is approved on the spot: the commitment path, a low-risk field.
+    granted = http.post(f"{approval}/applications", headers=agency, json={
+        "organisation_uscc": body, "organisation_name": "Fujian Certification Co.", "kind": "certification_body",
+        "path": "commitment", "requested_fields": ["MS-QMS"],
+        "declared": {"staff_per_field": {"MS-QMS": 12}, "registered_capital_rmb": 5_000_000,
+                     "premises": "Fuzhou, Gulou district, 12 Wusi Road",
+                     "management_system": "ISO/IEC 17021-1 quality manual v3"},
+        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
+    })
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["status"] == "granted"
+
+    # 2. It issues a certificate once approval.granted has reached the certificates service.
+    def issue() -> str | None:
+        answer = http.post(f"{certificates}/certificates", headers=agency, json={
+            "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "management_system",
+            "field": "MS-QMS", "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
+        })
+        assert answer.status_code in (201, 422), answer.text
+        return answer.json()["number"] if answer.status_code == 201 else None
+
+    number = eventually(issue)
+    assert http.get(f"{certificates}/public/certificates/{number}").json()["status"] == "valid"
+
+    # 3. Supervision learns of the holder from certificate.issued; the regulator registers an
+    # inspector and orders a product spot check; the inspector records a failed sample.
+    eventually(lambda: http.get(f"{supervision}/targets/{holder}", headers=regulator).status_code == 200)
+    partner = f"{inspector}-b"  # an inspection ordered by hand has two inspectors, as a drawn one
+    for inspector_id, name in ((inspector, "Zhang San"), (partner, "Li Si")):
+        registered = http.post(f"{supervision}/inspectors", headers=regulator, json={
+            "id": inspector_id, "name": name, "organisation": uscc.make(rng), "region": "110000"})
+        assert registered.status_code == 201, registered.text
+    ordered = http.post(f"{supervision}/inspections", headers=regulator, json={
+        "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check",
+        "inspector_ids": [inspector, partner]})
+    assert ordered.status_code == 201, ordered.text
+    recorded = http.post(
+        f"{supervision}/inspections/{ordered.json()['id']}/result",
+        headers=project.token(Role.INSPECTOR, inspector_id=inspector),
+        json={"outcome": "fail", "findings": "sample overheats (GB 4706.19 clause 11)",
+              "samples": [{"certificate_number": number, "passed": False, "finding": "overheating"}]},
+    )
+    assert recorded.status_code == 200, recorded.text
+
+    # 4. Moments later the public check answers "suspended", with the reason.
+    def suspended() -> dict[str, Any] | None:
+        public = http.get(f"{certificates}/public/certificates/{number}").json()
+        return public if public["status"] == "suspended" else None
+
+    public: dict[str, Any] = eventually(suspended)
+    assert public["suspension"]["reason"] == "spot_check_failed"
+    return public

@@ -1,0 +1,119 @@
+"""docker-compose.cluster.yml as an operator runs it: three Kafka nodes (KRaft), PostgreSQL, the
+migration step, two replicas of each service behind HAProxy. Once every container is healthy:
+the topics have three copies with two in sync; through the proxy, both replicas of each service
+answer /health and exactly one of them publishes the outbox; one spot-check cascade (DESIGN
+flow 1) crosses the proxy; then `down -v`.
+
+Images come from the environment as for compose (see test_compose_smoke.py), plus
+CONFORMITY_HAPROXY_IMAGE. Every published port is chosen free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from conformity_devstack.compose import ComposeProject, eventually, spot_check_cascade
+from conformity_shared import topics
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("approval", "certificates", "supervision", "proficiency")
+REPLICAS = 2
+PUBLISHED = (*SERVICES, "dashboard", "proxy_stats", "kafka", "kafka_2", "kafka_3")
+HEALTHY_WITHIN = float(os.environ.get("CONFORMITY_COMPOSE_HEALTHY_WITHIN", "300"))
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ComposeProject]:
+    cluster = ComposeProject(ROOT / "docker-compose.cluster.yml", published=PUBLISHED, prefix="conformity-cluster")
+    started = time.monotonic()
+    try:
+        cluster.compose("up", "-d")
+        ready = cluster.wait_ready(HEALTHY_WITHIN)
+        print(f"\n{len(ready)} containers ready {time.monotonic() - started:.0f}s after `up`")
+        yield cluster
+    finally:
+        cluster.save_logs()
+        stopping = time.monotonic()
+        cluster.down()
+        print(f"\ndown -v in {time.monotonic() - stopping:.0f}s")
+
+
+def test_two_healthy_replicas_of_each_service_and_three_kafka_nodes(cluster: ComposeProject) -> None:
+    running: dict[str, list[str]] = {}
+    for c in cluster.containers():
+        running.setdefault(c.service, []).append(c.status)
+    for service in SERVICES:
+        assert running[service] == ["healthy"] * REPLICAS, running
+    for node in ("kafka-1", "kafka-2", "kafka-3"):
+        assert running[node] == ["healthy"], running
+
+
+def test_topics_have_three_copies_two_of_them_in_sync(cluster: ComposeProject) -> None:
+    async def describe() -> tuple[list[dict], dict[str, str]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{cluster.ports['kafka']}")
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(topics.ALL))
+            configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topics.ALL[0])])
+        finally:
+            await admin.close()
+        entries = configs[0].resources[0][4]
+        return described, {entry[0]: entry[1] for entry in entries}
+
+    described, config = asyncio.run(describe())
+    for topic in described:
+        assert len(topic["partitions"]) == 6, topic["topic"]
+        assert {len(p["replicas"]) for p in topic["partitions"]} == {3}, topic["topic"]
+    assert config["min.insync.replicas"] == "2"
+
+
+def backend_servers(cluster: ComposeProject) -> dict[str, dict[str, str]]:
+    """The proxy's view: backend -> server slot -> status (UP, DOWN, MAINT ...), from its CSV stats."""
+    text = httpx.get(f"{cluster.url('proxy_stats')}/stats;csv", timeout=10).text.lstrip("# ")
+    servers: dict[str, dict[str, str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        if row["svname"] not in ("FRONTEND", "BACKEND"):
+            servers.setdefault(row["pxname"], {})[row["svname"]] = row["status"]
+    return servers
+
+
+def test_the_proxy_sends_to_both_replicas_and_one_of_them_publishes(cluster: ComposeProject) -> None:
+    def every_replica_up() -> dict[str, dict[str, str]] | None:
+        servers = backend_servers(cluster)
+        counts = [list(servers.get(service, {}).values()).count("UP") for service in SERVICES]
+        return servers if counts == [REPLICAS] * len(SERVICES) else None
+
+    servers = eventually(every_replica_up, timeout=30)
+    for service in SERVICES:
+        up = {slot for slot, status in servers[service].items() if status == "UP"}
+
+        def answers_of_every_replica() -> dict[str, dict] | None:
+            # Round robin: as many requests as replicas reach each once; the header names the slot.
+            seen: dict[str, dict] = {}
+            for _ in range(4 * REPLICAS):
+                answer = httpx.get(f"{cluster.url(service)}/health", timeout=10)
+                assert answer.status_code == 200, f"{service}: {answer.text}"
+                seen[answer.headers["X-Served-By"]] = answer.json()
+            publishers = [slot for slot, health in seen.items() if health["outbox_publisher"] == "active"]
+            return seen if set(seen) == up and len(publishers) == 1 else None
+
+        seen = eventually(answers_of_every_replica, timeout=30)
+        assert sorted(h["outbox_publisher"] for h in seen.values()) == ["active", *["standby"] * (REPLICAS - 1)], seen
+
+
+def test_failed_spot_check_suspends_the_certificate_through_the_proxy(cluster: ComposeProject) -> None:
+    with httpx.Client(timeout=30) as http:
+        spot_check_cascade(http, {s: cluster.url(s) for s in SERVICES}, cluster)
