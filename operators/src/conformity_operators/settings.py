@@ -34,4 +34,3 @@ class DashboardSettings(OperatorSettings):
     dashboard_group_id: str | None = None  # default: one group per dashboard process (it must see every partition)
     dashboard_max_events: int = 20_000  # the in-memory index keeps the newest this many (about 4 KB each)
     dashboard_backlog: int = 200  # events a newly opened page receives before the live ones
-    kafka_topic_partitions: int = 3  # used only when the dashboard is first to create the topics

@@ -11,7 +11,6 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from conformity_shared import topics
-from conformity_shared.runtime import ensure_topics
 from conformity_operators.broker import quiet_kafka_logs
 from conformity_operators.dashboard.index import EventIndex
 from conformity_operators.errors import BrokerUnreachable
@@ -60,7 +59,6 @@ class BrokerFeed:
         bootstrap = self.settings.kafka_bootstrap_servers
         while True:
             try:
-                await ensure_topics(bootstrap, topics.ALL, self.settings.kafka_topic_partitions, timeout=5)
                 await self._consume(bootstrap)
             except asyncio.CancelledError:
                 raise
@@ -77,6 +75,9 @@ class BrokerFeed:
             client_id="conformity-dashboard",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            # The dashboard only reads: it creates no topic. Topics that appear after it starts
+            # (the services create them, with their replication) are found within seconds.
+            metadata_max_age_ms=5000,
         )
         consumer.subscribe(list(topics.ALL), listener=_FromTheBeginning(consumer))
         await consumer.start()
