@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres e2e lock clean \
+.PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres cluster e2e lock clean \
         containers containers-test helm-check
 
 help:
@@ -63,18 +63,26 @@ migrate: setup
 broker: setup
 	$(UV) run --frozen conformity-broker run
 
+# The cluster tier runs once, on PostgreSQL (replicas share a database), after both passes.
+NOT_CLUSTER := --ignore=tests/integration/cluster
+
 test: setup
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
-	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+	$(UV) run --frozen pytest $(NOT_CLUSTER) $(PYTEST_ARGS)
+	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(NOT_CLUSTER) $(PYTEST_ARGS)
+	$(UV) run --frozen pytest tests/integration/cluster $(PYTEST_ARGS)
 
 unit: setup
 	$(UV) run --frozen pytest shared/tests services $(PYTEST_ARGS)
 
 integration: setup
-	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+	$(UV) run --frozen pytest tests/integration $(NOT_CLUSTER) $(PYTEST_ARGS)
 
 integration-postgres: setup
-	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(NOT_CLUSTER) $(PYTEST_ARGS)
+
+# Two replicas of every service on PostgreSQL against a three-broker cluster, with faults.
+cluster: setup
+	$(UV) run --frozen pytest tests/integration/cluster $(PYTEST_ARGS)
 
 # The end-to-end tier alone (part of tests/integration): four service processes, faults, fuzzing.
 e2e: setup
@@ -98,7 +106,7 @@ containers: setup
 containers-test: containers
 	set -a && . ./$(CONTAINER_IMAGES) && set +a && \
 	CONFORMITY_TEST_BROKER=docker CONFORMITY_TEST_DATABASE=postgres-container \
-	  $(UV) run --frozen pytest tests/integration --ignore=tests/integration/e2e $(PYTEST_ARGS) && \
+	  $(UV) run --frozen pytest tests/integration --ignore=tests/integration/e2e $(NOT_CLUSTER) $(PYTEST_ARGS) && \
 	CONFORMITY_CONTAINER_TESTS=1 $(UV) run --frozen pytest tests/containers $(PYTEST_ARGS)
 
 # The Helm chart (deploy/helm/conformity) is checked, not run on a cluster: helm lint, helm

@@ -55,16 +55,18 @@ class PublisherLease:
         return self._engine.dialect.name == "postgresql"
 
     async def acquire(self) -> AsyncConnection | None:
-        """The publishing connection if this relay is (or has just become) the publisher, else None."""
-        if self._conn is not None and not self._conn.closed:
+        """The publishing connection if this relay is (or has just become) the publisher, else None.
+
+        A standby keeps its connection and asks for the lock again on it at every poll."""
+        if self._conn is None or self._conn.closed:
+            self._conn, self.held = await self._engine.connect(), False
+        if self.held:
             return self._conn
-        conn = await self._engine.connect()
-        if self.shared and not await self._take_lock(conn):
-            await conn.close()
+        if self.shared and not await self._take_lock(self._conn):
             return None
-        self._conn, self.held = conn, True
+        self.held = True
         log.info("outbox publisher: this relay publishes", service=self._service)
-        return conn
+        return self._conn
 
     async def _take_lock(self, conn: AsyncConnection) -> bool:
         taken = await conn.scalar(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": _lock_key(self._service)})
