@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import subprocess
 import time
@@ -24,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from conformity_devstack.factories import application, certificate_request, inspector_body, new_uscc, spot_check_result
 from conformity_devstack.kafka import free_port
-from conformity_shared import uscc
 from conformity_shared.auth import Role, issue_token
 
 
@@ -150,61 +149,51 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float 
 def spot_check_cascade(http: httpx.Client, urls: Mapping[str, str], project: ComposeProject) -> dict[str, Any]:
     """DESIGN flow 1 over HTTP: a body approved on the spot issues a certificate; an inspector
     records a failed spot check of it; the public check then answers "suspended". Returns that answer."""
-    rng = random.Random()
-    body, holder, inspector = uscc.make(rng), uscc.make(rng), f"insp-{uuid.uuid4().hex[:8]}"
+    body, holder = new_uscc(), new_uscc()
     agency = project.token(Role.AGENCY, org=body)
-    regulator = project.token(Role.REGULATOR)
-    approval, certificates, supervision = urls["approval"], urls["certificates"], urls["supervision"]
-
     # 1. The body is approved on the spot: the commitment path, a low-risk field.
-    granted = http.post(f"{approval}/applications", headers=agency, json={
-        "organisation_uscc": body, "organisation_name": "Fujian Certification Co.", "kind": "certification_body",
-        "path": "commitment", "requested_fields": ["MS-QMS"],
-        "declared": {"staff_per_field": {"MS-QMS": 12}, "registered_capital_rmb": 5_000_000,
-                     "premises": "Fuzhou, Gulou district, 12 Wusi Road",
-                     "management_system": "ISO/IEC 17021-1 quality manual v3"},
-        "commitment_text": "We commit that every condition is met. Signed: Li Wei, legal representative.",
-    })
+    granted = http.post(f"{urls['approval']}/applications", headers=agency, json=application(body))
     assert granted.status_code == 201, granted.text
     assert granted.json()["status"] == "granted"
-
-    # 2. It issues a certificate once approval.granted has reached the certificates service.
-    def issue() -> str | None:
-        answer = http.post(f"{certificates}/certificates", headers=agency, json={
-            "holder_uscc": holder, "holder_name": "Beijing Kettle Works", "scheme": "management_system",
-            "field": "MS-QMS", "product": "Design and manufacture of electric kettles", "standard": "GB/T 19001-2016",
-        })
-        assert answer.status_code in (201, 422), answer.text
-        return answer.json()["number"] if answer.status_code == 201 else None
-
-    number = eventually(issue)
-    assert http.get(f"{certificates}/public/certificates/{number}").json()["status"] == "valid"
-
-    # 3. Supervision learns of the holder from certificate.issued; the regulator registers an
-    # inspector and orders a product spot check; the inspector records a failed sample.
-    eventually(lambda: http.get(f"{supervision}/targets/{holder}", headers=regulator).status_code == 200)
-    partner = f"{inspector}-b"  # an inspection ordered by hand has two inspectors, as a drawn one
-    for inspector_id, name in ((inspector, "Zhang San"), (partner, "Li Si")):
-        registered = http.post(f"{supervision}/inspectors", headers=regulator, json={
-            "id": inspector_id, "name": name, "organisation": uscc.make(rng), "region": "110000"})
-        assert registered.status_code == 201, registered.text
-    ordered = http.post(f"{supervision}/inspections", headers=regulator, json={
-        "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check",
-        "inspector_ids": [inspector, partner]})
-    assert ordered.status_code == 201, ordered.text
-    recorded = http.post(
-        f"{supervision}/inspections/{ordered.json()['id']}/result",
-        headers=project.token(Role.INSPECTOR, inspector_id=inspector),
-        json={"outcome": "fail", "findings": "sample overheats (GB 4706.19 clause 11)",
-              "samples": [{"certificate_number": number, "passed": False, "finding": "overheating"}]},
-    )
-    assert recorded.status_code == 200, recorded.text
+    number = _issued(http, urls["certificates"], agency, holder)
+    _spot_check_failed(http, urls["supervision"], project, holder, number)
 
     # 4. Moments later the public check answers "suspended", with the reason.
     def suspended() -> dict[str, Any] | None:
-        public = http.get(f"{certificates}/public/certificates/{number}").json()
+        public = http.get(f"{urls['certificates']}/public/certificates/{number}").json()
         return public if public["status"] == "suspended" else None
 
     public: dict[str, Any] = eventually(suspended)
     assert public["suspension"]["reason"] == "spot_check_failed"
     return public
+
+
+def _issued(http: httpx.Client, certificates: str, agency: dict[str, str], holder: str) -> str:
+    """2. The body issues a certificate once approval.granted has reached the certificates service."""
+    def issue() -> str | None:
+        answer = http.post(f"{certificates}/certificates", headers=agency, json=certificate_request(holder))
+        assert answer.status_code in (201, 422), answer.text
+        return answer.json()["number"] if answer.status_code == 201 else None
+
+    number: str = eventually(issue)
+    assert http.get(f"{certificates}/public/certificates/{number}").json()["status"] == "valid"
+    return number
+
+
+def _spot_check_failed(http: httpx.Client, supervision: str, project: ComposeProject, holder: str, number: str) -> None:
+    """3. Supervision learns of the holder from certificate.issued; the regulator registers two
+    inspectors and orders a product spot check; one of them records a failed sample."""
+    regulator = project.token(Role.REGULATOR)
+    eventually(lambda: http.get(f"{supervision}/targets/{holder}", headers=regulator).status_code == 200)
+    inspectors = [f"insp-{uuid.uuid4().hex[:8]}" for _ in range(2)]  # ordered by hand, as a drawn one: two
+    for inspector_id in inspectors:
+        registered = http.post(f"{supervision}/inspectors", headers=regulator, json=inspector_body(inspector_id))
+        assert registered.status_code == 201, registered.text
+    ordered = http.post(f"{supervision}/inspections", headers=regulator, json={
+        "target_uscc": holder, "target_kind": "enterprise", "kind": "product_spot_check", "inspector_ids": inspectors})
+    assert ordered.status_code == 201, ordered.text
+    recorded = http.post(
+        f"{supervision}/inspections/{ordered.json()['id']}/result",
+        headers=project.token(Role.INSPECTOR, inspector_id=inspectors[0]), json=spot_check_result([number]),
+    )
+    assert recorded.status_code == 200, recorded.text
