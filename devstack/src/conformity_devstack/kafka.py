@@ -32,6 +32,8 @@ from importlib import resources
 from pathlib import Path
 
 from conformity_devstack.kafka_config import ADMIN, SCRAM, Credentials, NodePorts, node_settings, properties
+from conformity_operators.kafka_provisioning import PRINCIPALS, TopicLayout, provision
+from conformity_shared.kafka_access import KafkaAccess
 
 POM = resources.files("conformity_devstack") / "kafka_broker" / "pom.xml"
 
@@ -252,9 +254,12 @@ class LocalKafka:
     """A local KRaft cluster of `nodes` broker+controllers on loopback (one by default).
 
     Restartable, as a whole or node by node: ports, data and credentials are kept in `workdir`.
-    With `secure`, every listener needs SASL and the authorizer denies what no ACL allows;
-    `credentials` then holds the users (`ADMIN` and `users`) and their passwords, and
-    `client_settings(user)` what an aiokafka client of that user passes.
+    Secure by default, as production is: every listener needs SASL/SCRAM and the authorizer
+    denies what no ACL allows. `credentials` holds the users (`ADMIN` and every principal of the
+    platform) and their passwords, `client_settings(user)` what an aiokafka client of that user
+    passes, and `service_env()` what the platform's processes are given to find theirs. Once
+    started it is provisioned as a deployment is (`conformity_operators.kafka_provisioning`):
+    every topic with its replication, and the access rules.
     """
 
     def __init__(
@@ -265,14 +270,16 @@ class LocalKafka:
         heap: str = "512m",
         *,
         nodes: int = 1,
-        secure: bool = False,
-        users: Iterable[str] = (),
+        secure: bool = True,
+        users: Iterable[str] = PRINCIPALS,
+        partitions: int | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster has at least one node")
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="conformity-kafka-"))
         self.secure = secure
         self.users = tuple(users)
+        self.partitions = partitions or (3 if nodes == 1 else 6)
         self.credentials: Credentials | None = None
         self.nodes = [
             KafkaNode(self._ports(i, nodes, port, controller_port), self._node_dir(i, nodes), heap)
@@ -311,11 +318,39 @@ class LocalKafka:
         return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": SCRAM,
                 "sasl_plain_username": user, "sasl_plain_password": self.credentials.of(user)}
 
+    @property
+    def credentials_file(self) -> Path:
+        return self.workdir / "credentials.json"
+
+    def access(self, user: str = ADMIN) -> KafkaAccess:
+        if not self.secure:
+            return KafkaAccess()
+        assert self.credentials is not None, "start the cluster first"
+        return KafkaAccess("SASL_PLAINTEXT", user, self.credentials.of(user))
+
+    def service_env(self) -> dict[str, str]:
+        """The settings a platform process needs to reach this broker as its own principal."""
+        env = {"CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers}
+        if self.secure:
+            env.update({"CONFORMITY_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                        "CONFORMITY_KAFKA_CREDENTIALS_FILE": str(self.credentials_file)})
+        return env
+
+    def layout(self) -> TopicLayout:
+        factor = min(len(self.nodes), 3)
+        return TopicLayout(self.partitions, factor, 2 if factor >= 3 else 1)
+
     def start(self, timeout: float = 120.0) -> LocalKafka:
+        self.launch(timeout)
+        provision(self.bootstrap_servers, self.access(), self.layout())
+        return self
+
+    def launch(self, timeout: float = 120.0) -> LocalKafka:
+        """Start every node (formatting their storage the first time) and wait until the cluster answers."""
         libs = ensure_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.secure:
-            self.credentials = Credentials.load_or_create(self.workdir / "credentials.json", self.users)
+            self.credentials = Credentials.load_or_create(self.credentials_file, self.users)
         ports = [node.ports for node in self.nodes]
         for node in self.nodes:
             node.write_config(node_settings(node.ports, ports, node.workdir / "data", self.credentials))

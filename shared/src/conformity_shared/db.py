@@ -188,6 +188,8 @@ def _consumer_failures(metadata: sa.MetaData) -> sa.Table:
         sa.Column("first_failed_at", UTCDateTime(), nullable=False),
         sa.Column("last_failed_at", UTCDateTime(), nullable=False),
         sa.Column("dead_lettered_at", UTCDateTime(), nullable=True),
+        # SHA-256 of the record as first published: a replay is taken back only if it matches.
+        sa.Column("record_sha256", sa.String(64), nullable=True),
     )
 
 

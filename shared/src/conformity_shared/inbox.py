@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from conformity_shared import db, topics
 from conformity_shared.envelope import Envelope, MissingAttribute, causal_context
 from conformity_shared.events import Event
+from conformity_shared.dead_letters import DeadLetters, FailureLog
 from conformity_shared.outbox import OutboxRelay, collector_paused
 from conformity_shared.unit_of_work import Handler, UnitOfWork
 
@@ -38,42 +39,6 @@ TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, ConnectionError, OS
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class FailureLog:
-    """How often each event's handler has failed, kept in the service's database."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: sa.Table) -> None:
-        self._sessions = sessions
-        self._table = table
-
-    async def record(self, event_id: str, record: ConsumerRecord, error: str) -> int:
-        """Count one more failure of `event_id` (in a transaction of its own); the attempts so far."""
-        t, now = self._table, _now()
-        async with self._sessions() as session:
-            insert = db.upsertable_insert(session, t).values(
-                event_id=event_id, topic=record.topic, partition=record.partition, offset=record.offset,
-                attempts=1, last_error=error[:2000], first_failed_at=now, last_failed_at=now,
-            )
-            await session.execute(insert.on_conflict_do_update(
-                index_elements=["event_id"],
-                set_={"attempts": t.c.attempts + 1, "last_error": error[:2000], "last_failed_at": now},
-            ))
-            attempts = await session.scalar(sa.select(t.c.attempts).where(t.c.event_id == event_id))
-            await session.commit()
-        return int(attempts or 1)
-
-    async def was_dead_lettered(self, event_id: str) -> bool:
-        async with self._sessions() as session:
-            when = await session.scalar(sa.select(self._table.c.dead_lettered_at).where(self._table.c.event_id == event_id))
-        return when is not None
-
-    async def mark_dead_lettered(self, event_id: str) -> None:
-        async with self._sessions() as session:
-            await session.execute(
-                sa.update(self._table).where(self._table.c.event_id == event_id).values(dead_lettered_at=_now())
-            )
-            await session.commit()
 
 
 class EventConsumer:
@@ -91,18 +56,24 @@ class EventConsumer:
     ) -> None:
         self.service = service
         self._uow = unit_of_work
-        self._relay = relay
         self._handlers = {model.ce_type: (model, handler) for model, handler in handlers.items()}
         self._failures = failures
         self._max_attempts = max_attempts
-        self.dead_letter_topic = topics.dead_letters(service)
+        self.dead_letters = DeadLetters(service, relay, failures)
+        self.dead_letter_topic = self.dead_letters.topic
 
     @property
     def handled_types(self) -> list[str]:
         return sorted(self._handlers)
 
     async def _decode(self, record: ConsumerRecord) -> tuple[Envelope, Any, Handler] | str:
-        """The record's envelope, event and handler; or what became of it (skipped, dead-lettered)."""
+        """The record's envelope, event and handler; or what became of it (skipped, dead-lettered,
+        refused). A record from the replay topic is first checked to be one of our dead letters."""
+        if record.topic == self.dead_letters.replay_topic:
+            replayed = await self.dead_letters.accepted_replay(record)
+            if replayed is None:
+                return "refused"
+            record = replayed
         try:
             envelope = Envelope.from_headers(record.headers or ())
         except MissingAttribute as exc:
@@ -111,7 +82,16 @@ class EventConsumer:
         entry = self._handlers.get(envelope.type)
         if entry is None:
             return "skipped"  # another service's business, or a type newer than us
-        model, handler = entry
+        return await self._validated(record, envelope, *entry)
+
+    async def _validated(self, record: ConsumerRecord, envelope: Envelope, model: type[Event],
+                         handler: Handler) -> tuple[Envelope, Any, Handler] | str:
+        owner = topics.owner_of(record.topic)
+        if owner is not None and envelope.source != topics.source_of(owner):
+            # Only the owner publishes a stream: an event claiming another source was forged or misrouted.
+            await self.dead_letter(record, f"ce_source {envelope.source!r} is not {topics.source_of(owner)!r}, "
+                                           f"the publisher of {record.topic}")
+            return "dead-lettered"
         try:
             event = model.model_validate_json(record.value or b"")
         except ValidationError as exc:
@@ -235,22 +215,10 @@ class EventConsumer:
             raise exc
         if not await self._failures.was_dead_lettered(envelope.id):
             await self.dead_letter(record, error)
-            await self._failures.mark_dead_lettered(envelope.id)
         return "dead-lettered"
 
     async def dead_letter(self, record: ConsumerRecord, error: str) -> None:
-        """Keep the original bytes and headers, add why and where from; then consumption goes on."""
-        producer = await self._relay.ensure_producer()
-        headers = list(record.headers or ()) + [
-            ("dlq_error", error.encode()),
-            ("dlq_consumer", self.service.encode()),
-            ("dlq_original_topic", record.topic.encode()),
-            ("dlq_original_partition", str(record.partition).encode()),
-            ("dlq_original_offset", str(record.offset).encode()),
-            ("dlq_time", _now().isoformat().encode()),
-        ]
-        await producer.send_and_wait(self.dead_letter_topic, value=record.value, key=record.key, headers=headers)
-        log.error("event dead-lettered", error=error, topic=record.topic, offset=record.offset)
+        await self.dead_letters.send(record, error)
 
 
 def _validation_summary(exc: ValidationError) -> str:

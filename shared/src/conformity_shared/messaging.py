@@ -10,12 +10,14 @@ idempotent consumer. See `unit_of_work`, `outbox`, `publisher_lease` and `inbox`
   inbox: a redelivered event changes nothing. The offset is committed only after that commit.
 """
 
-from conformity_shared.inbox import TRANSIENT, EventConsumer, FailureLog
+from conformity_shared.dead_letters import DeadLetters, FailureLog
+from conformity_shared.inbox import TRANSIENT, EventConsumer
 from conformity_shared.outbox import RELAY_LINGER_MS, OutboxRelay, collector_paused
 from conformity_shared.unit_of_work import Handler, UnitOfWork
 
 __all__ = [
     "RELAY_LINGER_MS",
+    "DeadLetters",
     "TRANSIENT",
     "EventConsumer",
     "FailureLog",

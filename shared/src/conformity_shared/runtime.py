@@ -19,7 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import sqlalchemy as sa
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import ClusterAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -127,11 +127,20 @@ class ServiceDefinition:
     context: Callable[[Any], Any] | None = None
 
 
+class TopicsMissing(RuntimeError):
+    """Topics the service needs do not exist and it may not create them: provisioning creates them."""
+
+
 async def ensure_topics(
     bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 60.0, *,
     replication_factor: int = 1, min_insync_replicas: int = 1, client: dict[str, Any] | None = None,
 ) -> None:
-    """Create the topics if missing (with their replication), waiting for the broker up to `timeout` seconds."""
+    """Make sure the topics exist, waiting for the broker up to `timeout` seconds.
+
+    Missing ones are created (with their replication) where the broker allows it; a broker
+    with access rules does not let services create topics, so there they must have been
+    provisioned (`conformity kafka provision`), and a missing one stops the service, named.
+    """
     deadline = time.monotonic() + timeout
     configs = {"min.insync.replicas": str(min_insync_replicas)}
     while True:
@@ -140,12 +149,10 @@ async def ensure_topics(
             await admin.start()
             existing = set(await admin.list_topics())
             missing = [NewTopic(n, partitions, replication_factor, topic_configs=configs) for n in names if n not in existing]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
+            await _create(admin, missing)
             return
+        except TopicsMissing:
+            raise
         except Exception as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kafka broker at {bootstrap} not reachable: {exc!r}") from exc
@@ -154,17 +161,41 @@ async def ensure_topics(
             await admin.close()
 
 
+async def _create(admin: AIOKafkaAdminClient, missing: list[NewTopic]) -> None:
+    if not missing:
+        return
+    try:
+        await admin.create_topics(missing)
+    except TopicAlreadyExistsError:
+        pass
+    except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError):
+        names = ", ".join(t.name for t in missing)
+        raise TopicsMissing(f"topics {names} do not exist and this service may not create them: "
+                            "provision the broker first (`conformity kafka provision`)") from None
+
+
+def service_topics(service: str, consumes: Sequence[str]) -> list[str]:
+    """The topics one service uses: its stream, its dead letters, and (if it consumes) its replays
+    and the streams it reads."""
+    own = [stream for stream, owner in topics.OWNERS.items() if owner == service]
+    reading = [*consumes, topics.replays(service)] if consumes else []
+    return [*own, topics.dead_letters(service), *reading]
+
+
 def build_runtime(settings: S, definition: ServiceDefinition) -> ServiceRuntime[S]:
     """The database, the relay and the broker of one service, with its consumer subscribed."""
     engine = db.create_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
                               max_overflow=settings.db_max_overflow)
     sessions = db.session_factory(engine)
     outbox, inbox = definition.metadata.tables["outbox"], definition.metadata.tables["inbox"]
+    access = settings.kafka_access()
     relay = OutboxRelay(
         engine, outbox, settings.kafka_bootstrap_servers, service=settings.service_name,
         poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size,
+        producer_settings=access.client_settings(),
     )
-    broker = KafkaBroker(settings.kafka_servers(), client_id=settings.service_name, logger=None)
+    broker = KafkaBroker(settings.kafka_servers(), client_id=settings.service_name, logger=None,
+                         security=access.faststream_security())
     context = definition.context(settings) if definition.context else None
     runtime = ServiceRuntime(settings, settings.clock(), engine, sessions, outbox, inbox, relay, broker, context=context)
     if definition.handlers and definition.consumes:
@@ -202,10 +233,11 @@ def _lifespan(runtime: ServiceRuntime[Any], definition: ServiceDefinition) -> Ca
         await db.require_current_schema(runtime.engine, settings.service_name, definition.migrations)
         await ensure_topics(
             settings.kafka_bootstrap_servers,
-            [*topics.ALL, topics.dead_letters(settings.service_name)],
+            service_topics(settings.service_name, definition.consumes),
             settings.kafka_topic_partitions,
             replication_factor=settings.kafka_replication_factor,
             min_insync_replicas=settings.kafka_min_insync_replicas,
+            client=settings.kafka_access().client_settings(),
         )
         await _start(runtime, definition)
         log.info("service started", service=settings.service_name, database=runtime.engine.url.render_as_string())
@@ -244,6 +276,7 @@ def _subscribe(broker: KafkaBroker, consumer: EventConsumer, consumes: Sequence[
     # The default (ACK_FIRST) would auto-commit before the handler runs.
     @broker.subscriber(
         *consumes,
+        topics.replays(settings.service_name),
         group_id=settings.service_name,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

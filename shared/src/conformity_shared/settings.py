@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conformity_shared.clock import REGULATOR_TIME_ZONE, Clock, time_zone
+from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
 
 DEV_JWT_SECRET = "conformity-local-development-secret-change-me"
 
@@ -53,6 +54,16 @@ class ServiceSettings(BaseSettings):
     inbox_retention_hours: float = Field(default=336, gt=0)
     retention_interval_seconds: float = Field(default=3600, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
+    # --- Kafka authentication (SECURITY.md): SASL/SCRAM as this service's own principal ---
+    kafka_security_protocol: str = Field(default="PLAINTEXT", pattern="^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$")
+    kafka_sasl_mechanism: str = Field(default=SCRAM_SHA_512, pattern="^SCRAM-SHA-(256|512)$")
+    kafka_username: str | None = Field(default=None, description="default: the service's name")
+    kafka_password: SecretStr | None = None
+    kafka_credentials_file: Path | None = Field(
+        default=None, description="development: the local broker's credentials.json (every principal's password)"
+    )
+    kafka_ssl_cafile: Path | None = Field(default=None, description="SASL_SSL: the CA that signed the brokers' certificates")
+
     # Business dates (working days, validity, deadlines, "today") are the regulator's.
     time_zone: str = Field(default=REGULATOR_TIME_ZONE, description="IANA name of the regulator's time zone")
 
@@ -64,6 +75,15 @@ class ServiceSettings(BaseSettings):
 
     def clock(self) -> Clock:
         return Clock(time_zone(self.time_zone))
+
+    def kafka_access(self) -> KafkaAccess:
+        """How this service connects to Kafka, as its own principal."""
+        username = self.kafka_username or self.service_name
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        if password is None and self.kafka_credentials_file and self.kafka_security_protocol != "PLAINTEXT":
+            password = password_from_file(self.kafka_credentials_file, username)
+        return KafkaAccess(self.kafka_security_protocol, username, password, self.kafka_sasl_mechanism,
+                           self.kafka_ssl_cafile)
 
     def kafka_servers(self) -> list[str]:
         """The bootstrap servers as a list: FastStream takes a string as one address, so

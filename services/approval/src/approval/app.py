@@ -22,7 +22,7 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
             metadata=db.metadata,
             migrations="approval:migrations",
             routers=[api.router],
-            consumes=[topics.SUPERVISION, topics.PROFICIENCY],
+            consumes=topics.CONSUMES["approval"],
             handlers=consumers.handlers,
             publishes=[
                 events.ApprovalGrantedV1,

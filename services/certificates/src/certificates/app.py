@@ -20,7 +20,7 @@ def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
             metadata=db.metadata,
             migrations="certificates:migrations",
             routers=[api.router, api.public],
-            consumes=[topics.APPROVAL, topics.SUPERVISION],
+            consumes=topics.CONSUMES["certificates"],
             handlers=consumers.handlers,
             publishes=[
                 events.CertificateIssuedV1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from conformity_shared import events
+from conformity_shared import events, topics
 from conformity_shared.runtime import ServiceDefinition, create_service_app
 
 from proficiency import api, consumers, db
@@ -21,7 +21,7 @@ def create_app(settings: ProficiencySettings | None = None) -> FastAPI:
             metadata=db.metadata,
             migrations="proficiency:migrations",
             routers=[api.router],
-            consumes=[],
+            consumes=topics.CONSUMES["proficiency"],
             handlers=consumers.handlers,
             publishes=[events.RoundClosedV1, events.LabScoredV1, events.LabFailureV1, events.LabFieldSuspensionRequiredV1],
         ),

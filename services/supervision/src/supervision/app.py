@@ -21,7 +21,7 @@ def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
             metadata=db.metadata,
             migrations="supervision:migrations",
             routers=[api.router, api.public],
-            consumes=[topics.APPROVAL, topics.CERTIFICATES, topics.PROFICIENCY],
+            consumes=topics.CONSUMES["supervision"],
             handlers=consumers.handlers,
             publishes=[
                 events.SpotCheckFailedV1,

@@ -1,0 +1,67 @@
+"""How a platform process authenticates to Kafka: SASL/SCRAM as its own principal, over
+plaintext on a trusted network or TLS (SASL_SSL) where the network is not.
+
+One principal per service (its name), so that the broker's access rules let each write only
+its own stream and dead-letter topic and read only what it consumes. The password comes from
+a setting (a secret in production) or, in development and tests, from the local broker's
+credentials file, which holds every local principal's password.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """One principal's connection settings; `protocol` PLAINTEXT means no authentication at all."""
+
+    protocol: str = "PLAINTEXT"
+    username: str | None = None
+    password: str | None = None
+    mechanism: str = SCRAM_SHA_512
+    cafile: Path | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.protocol.startswith("SASL")
+
+    def client_settings(self) -> dict[str, Any]:
+        """aiokafka's keyword arguments (producers, consumers, admin clients)."""
+        if not self.authenticated:
+            return {}
+        settings: dict[str, Any] = {
+            "security_protocol": self.protocol, "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": self.username, "sasl_plain_password": self.password,
+        }
+        if self.protocol == "SASL_SSL":
+            settings["ssl_context"] = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
+        return settings
+
+    def faststream_security(self) -> Any:
+        """FastStream's security object for a KafkaBroker (None without authentication)."""
+        if not self.authenticated:
+            return None
+        from faststream.security import SASLScram256, SASLScram512
+
+        scram = SASLScram512 if self.mechanism == SCRAM_SHA_512 else SASLScram256
+        context = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
+        return scram(self.username or "", self.password or "", use_ssl=self.protocol == "SASL_SSL",
+                     ssl_context=context if self.protocol == "SASL_SSL" else None)
+
+
+def password_from_file(path: Path, username: str) -> str:
+    """A principal's password from a local broker's credentials file (development and tests)."""
+    try:
+        passwords = json.loads(path.read_text())["passwords"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"cannot read Kafka credentials from {path}: {exc}") from None
+    if username not in passwords:
+        raise ValueError(f"{path} holds no password for Kafka principal {username!r}")
+    return str(passwords[username])
