@@ -10,14 +10,13 @@ import datetime as dt
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from conformity_devstack import testing
 from conformity_shared import events, uscc
 from conformity_shared.envelope import Envelope, causal_context
 

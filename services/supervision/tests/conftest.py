@@ -27,7 +27,6 @@ from conformity_devstack.campaigns import CampaignWalk
 from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.factories import (
     BEACON_VALUE,
-    OBSERVER,
     REGULATOR,
     approval_granted,
     campaign_request,

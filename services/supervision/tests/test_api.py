@@ -5,7 +5,6 @@ with the CLI."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import get_args

@@ -24,13 +24,13 @@ import pytest
 import sqlalchemy as sa
 from aiokafka.admin import AIOKafkaAdminClient
 
+from conformity_devstack.cluster import Cluster, Figures, Observer, Replicas
 from conformity_devstack.factories import application, as_inspector, certificate_request, new_uscc
 from conformity_devstack.stack import replica
 from conformity_devstack.testing import eventually, token
 from conformity_shared import events, topics
 from conformity_shared.auth import Role
 
-from approval import db as approval_db
 from certificates import db as certificates_db, loader
 from supervision import db as supervision_db
 

@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, topics
-from conformity_shared.envelope import Envelope, causal_context
 from conformity_devstack.factories import spot_check_result
 from conformity_devstack.testing import TopicReader, eventually
 

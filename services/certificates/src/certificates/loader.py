@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
