@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     progress(f"starting Apache Kafka {kafka_version()} (local broker, KRaft, one node)")
     broker = LocalKafka(scratch / "kafka").start()
+    os.environ.update(broker.service_env())  # services and baselines connect with the same authentication
     ctx = Context(sizes, broker.bootstrap_servers, scratch, args.results, py_spy)
     args.results.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()

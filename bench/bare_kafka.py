@@ -27,7 +27,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.kafka_tools import relay_like_producer
+from bench.kafka_tools import BASELINE_ACCESS, relay_like_producer
 
 
 def _read_messages(path: str) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
@@ -63,7 +63,7 @@ async def relay(args: argparse.Namespace) -> None:
     producer = relay_like_producer(args.bootstrap, "bare-relay")
     consumer = AIOKafkaConsumer(
         getattr(args, "in"), bootstrap_servers=args.bootstrap, group_id=args.group,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        auto_offset_reset="earliest", enable_auto_commit=False, **BASELINE_ACCESS(),
     )
     await producer.start()
     await consumer.start()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +18,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from conformity_shared.messaging import RELAY_LINGER_MS
+from conformity_devstack.kafka_config import ADMIN
+from conformity_devstack.testing import client_settings
 from conformity_shared.runtime import ensure_topics
 
 from bench.report import summary
 
 PARTITIONS = 3  # as the services' own topics (CONFORMITY_KAFKA_TOPIC_PARTITIONS default)
+
+
+def BASELINE_ACCESS() -> dict[str, Any]:  # noqa: N802 - reads like the constant it is per run
+    """The baselines connect as the broker's admin, with the same SASL/SCRAM as the services."""
+    return client_settings(ADMIN)
 
 
 def relay_like_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
@@ -34,15 +42,16 @@ def relay_like_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         linger_ms=RELAY_LINGER_MS,
         max_batch_size=256 * 1024,
         request_timeout_ms=30000,
+        **BASELINE_ACCESS(),
     )
 
 
 async def create_topics(bootstrap: str, names: Iterable[str]) -> None:
-    await ensure_topics(bootstrap, list(names), PARTITIONS)
+    await ensure_topics(bootstrap, list(names), PARTITIONS, client=BASELINE_ACCESS())
 
 
 async def topic_partitions(bootstrap: str, names: Iterable[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **BASELINE_ACCESS())
     await admin.start()
     try:
         described = await admin.describe_topics(list(names))
@@ -77,7 +86,7 @@ class Observer:
     async def __aenter__(self) -> Observer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
-            fetch_max_wait_ms=100, max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_wait_ms=100, max_partition_fetch_bytes=4 * 1024 * 1024, **BASELINE_ACCESS(),
         )
         partitions = await topic_partitions(self._bootstrap, self._topics)
         await consumer.start()
@@ -208,7 +217,8 @@ async def client_costs(bootstrap: str, rounds: int = 200) -> dict[str, float]:
     await create_topics(bootstrap, [topic])
     costs: dict[str, float] = {}
     for name, linger in (("produce_ack_relay_settings", RELAY_LINGER_MS), ("produce_ack_linger_2", 2)):
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=linger)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=linger,
+                                    **BASELINE_ACCESS())
         await producer.start()
         try:
             await producer.send_and_wait(topic, b"x" * 500, key=b"k")
@@ -220,7 +230,7 @@ async def client_costs(bootstrap: str, rounds: int = 200) -> dict[str, float]:
         finally:
             await producer.stop()
         costs[f"{name}_p50_ms"] = summary(times)["p50_ms"]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="bench-probe",
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="bench-probe", **BASELINE_ACCESS(),
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, uscc
+from conformity_devstack.testing import OwnerProducers
 from conformity_shared.envelope import Envelope, causal_context
 
 
@@ -46,8 +46,7 @@ class Chain:
 
 
 async def publish(bootstrap: str, *pairs: tuple[Envelope, events.Event]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
+    producer = OwnerProducers(bootstrap)
     try:
         for envelope, event in pairs:
             await producer.send_and_wait(

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from conformity_shared.auth import Role, decode_token
 from conformity_devstack.kafka import free_port
 from conformity_shared.settings import DEV_JWT_SECRET
-from conformity_devstack.testing import TopicReader
+from conformity_devstack.testing import OwnerProducers, TopicReader
 from conformity_operators.cli import app
 
 WIDE = {"COLUMNS": "220", "CONFORMITY_JWT_SECRET": DEV_JWT_SECRET}
@@ -131,7 +131,6 @@ def test_trace_of_an_unknown_id_says_so(kafka: str) -> None:
 
 @pytest.mark.integration
 def test_dead_letters_are_listed_shown_and_replayed_as_they_were(kafka: str, new_chain, publish_events) -> None:  # noqa: ANN001
-    from aiokafka import AIOKafkaProducer
 
     _, pairs = new_chain()
     envelope, event = pairs[2]
@@ -145,8 +144,7 @@ def test_dead_letters_are_listed_shown_and_replayed_as_they_were(kafka: str, new
     ]
 
     async def dead_letter() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=kafka)
-        await producer.start()
+        producer = OwnerProducers(kafka)
         try:
             await producer.send_and_wait(f"{consumer}.dlq", original, key=envelope.subject.encode(), headers=dead_headers)
         finally:

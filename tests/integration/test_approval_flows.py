@@ -30,7 +30,7 @@ from conformity_shared.clock import FixedClock
 from conformity_shared.envelope import Envelope
 from conformity_devstack import factories
 from conformity_devstack.factories import new_uscc
-from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.testing import Seen, TopicReader, envelope_as_owner, eventually, publisher_settings, running, token
 
 from approval.app import create_app as approval_app
 from approval.settings import ApprovalSettings
@@ -343,8 +343,8 @@ async def test_redelivered_inspection_failure_suspends_once(service_env, kafka: 
         later = events.InspectionFailedV1(
             inspection_id=inspection, target_uscc=new_uscc(), target_kind="certification_body", findings="sentinel",
         )
-        sentinel = Envelope.for_event(later, "/tests")
-        producer = AIOKafkaProducer(bootstrap_servers=kafka)
+        sentinel = envelope_as_owner(later)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka, **publisher_settings(topics.SUPERVISION))
         await producer.start()
         try:
             for _ in range(2):  # the same event (same ce_id) twice, as after a producer retry or a replay
@@ -383,7 +383,7 @@ async def test_lab_field_suspension_required_suspends_that_field_only(service_en
             lab_uscc=lab, field="TL-EMC", reason="two action signals in a row", reference_ids=["r-1", "r-2"],
         )
         envelope = Envelope.for_event(required, "/conformity/proficiency")
-        producer = AIOKafkaProducer(bootstrap_servers=kafka)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka, **publisher_settings(topics.PROFICIENCY))
         await producer.start()
         try:
             await producer.send_and_wait(

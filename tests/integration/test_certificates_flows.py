@@ -30,7 +30,7 @@ from conformity_devstack.factories import (
     rectification_verified,
     spot_check_failed,
 )
-from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.testing import OwnerProducers, Seen, TopicReader, eventually, running, token
 
 from approval.app import create_app as approval_app
 from approval.domain import Catalogue, Kind
@@ -45,13 +45,9 @@ HOLDER_NAME = "Hangzhou Kettle Works"  # on every certificate request; public ve
 
 
 @pytest.fixture
-async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
-    started = AIOKafkaProducer(bootstrap_servers=kafka)
-    await started.start()
-    try:
-        yield started
-    finally:
-        await started.stop()
+async def producer(kafka: str) -> AsyncIterator[OwnerProducers]:
+    async with OwnerProducers(kafka) as producers:  # each stream written by its own service's principal
+        yield producers
 
 
 async def publish(producer: AIOKafkaProducer, event: events.Event, source: str) -> Envelope:

@@ -6,24 +6,19 @@ import json
 import uuid
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, topics
 from conformity_shared.auth import Role
-from conformity_shared.envelope import Envelope, causal_context
+from conformity_shared.envelope import causal_context
 from conformity_devstack.factories import approval_granted, certificate_request, new_uscc, spot_check_failed
-from conformity_devstack.testing import TopicReader, eventually, running, token
+from conformity_devstack.testing import TopicReader, envelope_as_owner, eventually, producer_for, running, token
 
 from certificates.app import create_app as certificates_app
 
 
 async def produce(kafka: str, topic: str, value: bytes, key: str, headers: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
-    await producer.start()
-    try:
+    async with producer_for(kafka, topic) as producer:
         await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
-    finally:
-        await producer.stop()
 
 
 def spot_check(inspection: str) -> events.SpotCheckFailedV1:
@@ -82,17 +77,17 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_consumption_goes_
     app = certificates_app()
     async with running(app) as certs, TopicReader(kafka, topics.dead_letters("certificates")) as dlq:
         key = f"poison-{uuid.uuid4()}"
-        malformed = Envelope.for_event(spot_check(key), "/tests")
+        malformed = envelope_as_owner(spot_check(key))
         await produce(kafka, topics.SUPERVISION, b"{not json", key, malformed.headers())
-        wrong_schema = Envelope.for_event(spot_check(key), "/tests")
+        wrong_schema = envelope_as_owner(spot_check(key))
         await produce(kafka, topics.SUPERVISION, json.dumps({"inspection_id": key}).encode(), key, wrong_schema.headers())
-        unknown = [(k, v if k != "ce_type" else b"supervision.something_new.v9") for k, v in Envelope.for_event(spot_check(key), "/tests").headers()]
+        unknown = [(k, v if k != "ce_type" else b"supervision.something_new.v9") for k, v in envelope_as_owner(spot_check(key)).headers()]
         await produce(kafka, topics.SUPERVISION, b"whatever", key, unknown)
 
         # A good event after the poison is still handled: an approval reaches the read model.
         granted = approval_granted(body)
         await produce(kafka, topics.APPROVAL, granted.model_dump_json().encode(), granted.subject(),
-                      Envelope.for_event(granted, "/tests").headers())
+                      envelope_as_owner(granted).headers())
 
         async def issued() -> bool:
             answer = await certs.post(

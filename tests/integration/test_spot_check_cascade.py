@@ -9,7 +9,6 @@ from aiokafka import AIOKafkaProducer
 
 from conformity_shared import topics
 from conformity_shared.auth import Role
-from conformity_shared.envelope import Envelope
 from conformity_devstack.factories import (
     application,
     as_inspector,
@@ -19,7 +18,7 @@ from conformity_devstack.factories import (
     rectification_verified,
     spot_check_result,
 )
-from conformity_devstack.testing import TopicReader, eventually, running, token
+from conformity_devstack.testing import TopicReader, envelope_as_owner, eventually, publisher_settings, running, token
 
 from approval.app import create_app as approval_app
 from certificates.app import create_app as certificates_app
@@ -119,8 +118,8 @@ async def test_redelivered_spot_check_suspends_once_and_emits_one_event(service_
         # then a harmless later event on the same partition (same key), which is handled only
         # after the copies before it.
         harmless = rectification_verified(holder, f"none-{uuid.uuid4()}", [number], inspection_id=inspection)
-        sentinel = Envelope.for_event(harmless, "/tests")
-        producer = AIOKafkaProducer(bootstrap_servers=kafka)
+        sentinel = envelope_as_owner(harmless)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka, **publisher_settings(topics.SUPERVISION))
         await producer.start()
         try:
             for _ in range(2):

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from conformity_shared import events, topics
@@ -35,7 +34,7 @@ from conformity_devstack.factories import (
     spot_check_result,
 )
 from conformity_devstack.kafka import free_port
-from conformity_devstack.testing import Seen, TopicReader, eventually, running, token
+from conformity_devstack.testing import OwnerProducers, Seen, TopicReader, envelope_as_owner, eventually, running, token
 
 from supervision import verify_draw
 from supervision.app import create_app as supervision_app
@@ -47,13 +46,12 @@ ONLY_D = {"A": "0", "B": "0", "C": "0", "D": "1"}
 
 async def publish(kafka: str, *published: events.Event, correlation_id: str | None = None) -> list[Envelope]:
     """Put events on their topics as the other services would (CloudEvents binary mode)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
-    await producer.start()
+    producer = OwnerProducers(kafka)
     envelopes = []
     try:
         for event in published:
             with causal_context(correlation_id or str(uuid.uuid4()), None):
-                envelope = Envelope.for_event(event, "/tests")
+                envelope = envelope_as_owner(event)
             await producer.send_and_wait(
                 event.topic, event.model_dump_json().encode(), key=envelope.subject.encode(), headers=envelope.headers()
             )

@@ -137,10 +137,10 @@ class Observer:
     """Reads every stream from the beginning, as an independent auditor would, keeping each
     event's first occurrence (by ce_id) in the order its partition delivered it."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, client: dict[str, Any] | None = None) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics.ALL, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-            enable_auto_commit=False, metadata_max_age_ms=2000,
+            enable_auto_commit=False, metadata_max_age_ms=2000, **(client or {}),
         )
         self.first: dict[str, Observed] = {}
         self.order: list[Observed] = []

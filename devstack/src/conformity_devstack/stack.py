@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...", flush=True)
             broker = LocalKafka(args.dir / "kafka", port=args.kafka_port).start()
             stack.bootstrap_servers = broker.bootstrap_servers
+            stack.env.update(broker.service_env())  # each process connects as its own principal
         print(f"{'broker':<13}{stack.bootstrap_servers}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
         _start_platform(stack, args.dir)
     except (BrokerError, RuntimeError) as exc:

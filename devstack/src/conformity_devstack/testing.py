@@ -20,11 +20,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from conformity_shared import db
+from conformity_devstack.kafka_config import ADMIN
+from conformity_operators.kafka_provisioning import OPERATORS
+from conformity_shared import db, topics
 from conformity_shared.auth import Role, issue_token
+from conformity_shared.envelope import Envelope
+from conformity_shared.events import Event
+from conformity_shared.kafka_access import KafkaAccess, password_from_file
 from conformity_devstack.kafka import LocalKafka, free_port, kafka_version, metadata_ready, run_coroutine
 from conformity_shared.settings import DEV_JWT_SECRET, ServiceSettings
 
@@ -161,7 +166,7 @@ class ContainerPostgres:
 
 def _wait_metadata(bootstrap: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not run_coroutine(metadata_ready(bootstrap)):
+    while not run_coroutine(metadata_ready(bootstrap, **client_settings())):
         if time.monotonic() > deadline:
             raise RuntimeError(f"no Kafka broker answers at {bootstrap}")
         time.sleep(0.5)
@@ -182,7 +187,90 @@ def broker() -> Iterator[str]:
             yield bootstrap
     else:
         with LocalKafka(Path(tempfile.mkdtemp(prefix="conformity-test-kafka-"))) as local:
+            os.environ.update(local.service_env())  # every process of the session finds its principal
             yield local.bootstrap_servers
+
+
+# --- Kafka principals in tests ------------------------------------------------------------------
+
+
+def access(user: str = OPERATORS) -> KafkaAccess:
+    """How `user` connects to the session's broker: from CONFORMITY_KAFKA_SECURITY_PROTOCOL and the
+    local broker's credentials file (set by `broker()`); no authentication on a plain broker."""
+    protocol = os.environ.get("CONFORMITY_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        return KafkaAccess()
+    file = Path(os.environ["CONFORMITY_KAFKA_CREDENTIALS_FILE"])
+    return KafkaAccess(protocol, user, password_from_file(file, user))
+
+
+def client_settings(user: str = OPERATORS) -> dict[str, Any]:
+    """aiokafka keyword arguments for `user`: `AIOKafkaProducer(bootstrap_servers=..., **client_settings("approval"))`."""
+    return access(user).client_settings()
+
+
+def publisher_settings(topic: str) -> dict[str, Any]:
+    """A producer's settings for `topic`, as the service that owns it (the only principal allowed to write it)."""
+    return client_settings(topics.owner_of(topic) or ADMIN)
+
+
+@contextlib.asynccontextmanager
+async def producer_for(bootstrap: str, topic: str, **options: Any) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer that writes `topic` as its owner would (the admin for other topics)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **options, **publisher_settings(topic))
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+class OwnerProducers:
+    """`send_and_wait(topic, ...)` through a producer of `topic`'s owner: tests that play another
+    service's part write its stream with its credentials, as the broker's access rules require."""
+
+    def __init__(self, bootstrap: str, **options: Any) -> None:
+        self._bootstrap = bootstrap
+        self._options = options
+        self._producers: dict[str, AIOKafkaProducer] = {}
+
+    async def __aenter__(self) -> OwnerProducers:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        for producer in self._producers.values():
+            await producer.stop()
+        self._producers.clear()
+
+    async def send_and_wait(self, topic: str, value: bytes | None = None, **kwargs: Any) -> Any:
+        user = topics.owner_of(topic) or ADMIN
+        if user not in self._producers:
+            producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, **self._options, **client_settings(user))
+            await producer.start()
+            self._producers[user] = producer
+        return await self._producers[user].send_and_wait(topic, value, **kwargs)
+
+
+def envelope_as_owner(event: Event) -> Envelope:
+    """The event's envelope as the service that publishes its topic makes it (its `ce_source`),
+    in the current causal context: consumers refuse an event from anyone else."""
+    owner = topics.owner_of(event.topic)
+    return Envelope.for_event(event, topics.source_of(owner) if owner else "/tests")
+
+
+async def publish_as_owner(bootstrap: str, *published: Event) -> list[Envelope]:
+    """Put events on their topics as their publishing services would (CloudEvents binary mode)."""
+    envelopes = []
+    for event in published:
+        envelope = envelope_as_owner(event)
+        async with producer_for(bootstrap, event.topic) as producer:
+            await producer.send_and_wait(event.topic, event.model_dump_json().encode(),
+                                         key=envelope.subject.encode(), headers=envelope.headers())
+        envelopes.append(envelope)
+    return envelopes
 
 
 def token(
@@ -267,15 +355,18 @@ class Seen:
 
 
 class TopicReader:
-    """Reads topics from the beginning, as an independent observer of what was published."""
+    """Reads topics from the beginning, as an independent observer of what was published (the
+    operators' read-only principal; no consumer group, so it commits nothing)."""
 
-    def __init__(self, bootstrap: str, *topics: str) -> None:
+    def __init__(self, bootstrap: str, *names: str, user: str = OPERATORS) -> None:
         self._consumer = AIOKafkaConsumer(
-            *topics,
+            *names,
             bootstrap_servers=bootstrap,
-            group_id=f"observer-{uuid.uuid4()}",
+            group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            metadata_max_age_ms=2000,
+            **client_settings(user),
         )
         self.seen: list[Seen] = []
 

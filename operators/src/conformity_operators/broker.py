@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from conformity_shared import topics
 from conformity_operators.errors import BrokerUnreachable
 from conformity_operators.events_view import EventView, from_record
+from conformity_operators.settings import OperatorSettings
 
 CONNECT_TIMEOUT = 10.0
 REFRESH_SECONDS = 3.0  # how often a live reader looks for topics and partitions created since it started
@@ -47,6 +48,7 @@ async def _consumer(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
         enable_auto_commit=False,
         client_id="conformity-operator",
         request_timeout_ms=int(CONNECT_TIMEOUT * 1000),
+        **OperatorSettings().kafka_access().client_settings(),  # the read-only principal
     )
     try:
         await asyncio.wait_for(consumer.start(), CONNECT_TIMEOUT)
@@ -159,7 +161,8 @@ async def republish(
 ) -> tuple[int, int]:
     """Publish a record as given (bytes and headers untouched); returns its partition and offset."""
     quiet_kafka_logs()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, client_id="conformity-operator")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, client_id="conformity-operator",
+                                **OperatorSettings().kafka_access(replay=True).client_settings())
     try:
         await asyncio.wait_for(producer.start(), CONNECT_TIMEOUT)
     except (KafkaError, OSError, TimeoutError) as exc:

@@ -3,8 +3,10 @@
 A consumer that meets a known event type with an invalid body (or a handler that keeps
 failing) publishes the record to `<service>.dlq` with its original bytes and headers plus
 `dlq_error`, `dlq_consumer` and where it came from. Replaying republishes those bytes and
-headers, untouched, to the original topic; consumers that handled the event before ignore
-it (their inbox knows its id), the one that dead-lettered it tries again.
+headers, untouched, to the consuming service's replay topic (`<service>.replay`), with where
+they came from: the replay principal may write there and nowhere else, and the service takes
+back only a record it dead-lettered itself, byte for byte, then handles it as if read from its
+original topic; its inbox makes a second replay change nothing.
 """
 
 from __future__ import annotations
@@ -76,12 +78,19 @@ def find(letters: Sequence[DeadLetter], ident: str) -> DeadLetter:
     return matches[0]
 
 
+def _origin(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    """The dead letter's `dlq_original_*` headers: where the service will take the record back from."""
+    wanted = ("dlq_original_topic", "dlq_original_partition", "dlq_original_offset")
+    found = [(k, v) for k, v in letter.record.raw_headers if k in wanted]
+    if len(found) != len(wanted):
+        raise OperatorError(f"dead letter {letter.id} does not say where it came from: it cannot be replayed")
+    return found
+
+
 async def replay(bootstrap: str, letter: DeadLetter) -> tuple[str, int, int]:
-    """Republish the original bytes and headers to the original topic; where they landed."""
-    topic = letter.original_topic
-    if not topic:
-        raise OperatorError(f"dead letter {letter.id} has no dlq_original_topic header: it cannot be replayed")
+    """Put the original bytes and headers on the consuming service's replay topic; where they landed."""
+    topic = topics.replays(letter.consumer)
     partition, offset = await broker.republish(
-        bootstrap, topic, letter.record.key, letter.record.value, letter.record.original_headers
+        bootstrap, topic, letter.record.key, letter.record.value, [*letter.record.original_headers, *_origin(letter)]
     )
     return topic, partition, offset

@@ -6,7 +6,12 @@ on 8001-8004, the dashboard on 8000).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
 
 from conformity_shared.settings import DEV_JWT_SECRET
 
@@ -23,6 +28,27 @@ class OperatorSettings(BaseSettings):
     supervision_url: str = "http://127.0.0.1:8003"
     proficiency_url: str = "http://127.0.0.1:8004"
     dashboard_url: str = "http://127.0.0.1:8000"
+
+    # The operators' read-only Kafka principal; replaying dead letters uses a narrower one of its
+    # own, which may write only to the services' replay topics (SECURITY.md).
+    kafka_security_protocol: str = Field(default="PLAINTEXT", pattern="^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$")
+    kafka_sasl_mechanism: str = Field(default=SCRAM_SHA_512, pattern="^SCRAM-SHA-(256|512)$")
+    kafka_username: str = "operators"
+    kafka_password: SecretStr | None = None
+    kafka_replay_username: str = "dlq-replay"
+    kafka_replay_password: SecretStr | None = None
+    kafka_credentials_file: Path | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    def kafka_access(self, *, replay: bool = False) -> KafkaAccess:
+        """The operators' principal (reading), or the replay principal (`replay`)."""
+        username = self.kafka_replay_username if replay else self.kafka_username
+        secret = self.kafka_replay_password if replay else self.kafka_password
+        password = secret.get_secret_value() if secret else None
+        if password is None and self.kafka_credentials_file and self.kafka_security_protocol != "PLAINTEXT":
+            password = password_from_file(self.kafka_credentials_file, username)
+        return KafkaAccess(self.kafka_security_protocol, username, password, self.kafka_sasl_mechanism,
+                           self.kafka_ssl_cafile)
 
     def service_urls(self) -> dict[str, str]:
         return {service: getattr(self, f"{service}_url").rstrip("/") for service in SERVICES}

@@ -21,6 +21,7 @@ from conformity_shared.envelope import Envelope
 from conformity_shared.errors import Conflict, DomainError, Forbidden, NotFound
 from conformity_shared.messaging import EventConsumer, FailureLog, UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
+from conformity_devstack.testing import envelope_as_owner
 from conformity_devstack.factories import (
     REGULATOR,
     agency,
@@ -96,7 +97,7 @@ async def assigned_verification(rt: ServiceRuntime, approval: dict[str, Any], in
 
 def record(event: events.Event, envelope: Envelope | None = None, offset: int = 0) -> ConsumerRecord:
     """A Kafka record as the consumer receives it (CloudEvents binary mode)."""
-    envelope = envelope or Envelope.for_event(event, "/tests")
+    envelope = envelope or envelope_as_owner(event)
     value = event.model_dump_json().encode()
     return ConsumerRecord(
         event.topic, 0, offset, 0, 0, envelope.subject.encode(), value, None, len(envelope.subject), len(value),

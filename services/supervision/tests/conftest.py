@@ -24,6 +24,7 @@ from conformity_shared.clock import FixedClock
 from conformity_shared.envelope import Envelope
 from conformity_devstack import testing
 from conformity_devstack.campaigns import CampaignWalk
+from conformity_devstack.testing import envelope_as_owner
 from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.factories import (
     BEACON_VALUE,
@@ -78,7 +79,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def consumer_record(event: events.Event, envelope: Envelope | None = None, offset: int = 0) -> ConsumerRecord:
     """A Kafka record as the consumer receives it (CloudEvents binary mode)."""
-    envelope = envelope or Envelope.for_event(event, "/tests")
+    envelope = envelope or envelope_as_owner(event)
     value = event.model_dump_json().encode()
     return ConsumerRecord(
         event.topic, 0, offset, 0, 0, envelope.subject.encode(), value, None, len(envelope.subject), len(value),

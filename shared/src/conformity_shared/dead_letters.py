@@ -87,7 +87,7 @@ class FailureLog:
         return row is not None and row.dead_lettered_at is not None and digest in (None, row.record_sha256)
 
     async def mark_dead_lettered(self, event_id: str, record: ConsumerRecord, error: str, digest: str) -> None:
-        t, now = self._table, _now()
+        now = _now()
         async with self._sessions() as session:
             await session.execute(self._upsert(session, event_id, record, error, now).values(
                 dead_lettered_at=now, record_sha256=digest,

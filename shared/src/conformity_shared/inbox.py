@@ -17,14 +17,12 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from conformity_shared import db, topics
+from conformity_shared import topics
 from conformity_shared.envelope import Envelope, MissingAttribute, causal_context
 from conformity_shared.events import Event
 from conformity_shared.dead_letters import DeadLetters, FailureLog

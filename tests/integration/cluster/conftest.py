@@ -11,6 +11,7 @@ to var/cluster/figures.json.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from conformity_devstack.apps import SERVICES
 from conformity_devstack.cluster import REPLICAS, Cluster, Figures, Observer, Replicas
 from conformity_devstack.kafka import LocalKafka
 from conformity_devstack.postgres import LocalPostgres
+from conformity_operators.kafka_provisioning import OPERATORS
 from conformity_devstack.stack import Stack, replica
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -74,6 +76,7 @@ def kafka() -> Iterator[LocalKafka]:
         cluster.start()
     except Exception as exc:
         pytest.fail(f"could not start the three-broker Kafka cluster: {exc}", pytrace=False)
+    os.environ.update(cluster.service_env())
     yield cluster
     cluster.stop()
 
@@ -94,7 +97,7 @@ def cluster(kafka: LocalKafka, postgres: LocalPostgres) -> Iterator[Cluster]:
     prefix = postgres.create_database().removeprefix("t_")
     for service in SERVICES:
         postgres.create_database(f"t_{prefix}_{service}")
-    env = {**CLUSTER_ENV, "CONFORMITY_DATABASE_URL": f"{postgres.url}/t_{prefix}_{{service}}"}
+    env = {**CLUSTER_ENV, **kafka.service_env(), "CONFORMITY_DATABASE_URL": f"{postgres.url}/t_{prefix}_{{service}}"}
     stack = Stack(workdir, kafka.bootstrap_servers, env=env)
     processes = tuple(replica(s, n) for s in SERVICES for n in range(1, REPLICAS + 1))
     try:
@@ -127,7 +130,7 @@ async def http(up: Cluster) -> AsyncIterator[Replicas]:
 
 @pytest.fixture
 async def observer(up: Cluster) -> AsyncIterator[Observer]:
-    watching = Observer(up.kafka.bootstrap_servers)
+    watching = Observer(up.kafka.bootstrap_servers, up.kafka.access(OPERATORS).client_settings())
     await watching.start()
     yield watching
     await watching.stop()

@@ -78,7 +78,7 @@ async def loaded_body(up: Cluster, http: Replicas, count: int) -> tuple[str, str
 
 
 async def partition_leader(up: Cluster, topic: str, partition: int) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=up.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=up.kafka.bootstrap_servers, **up.kafka.access().client_settings())
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])

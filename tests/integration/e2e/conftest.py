@@ -45,7 +45,8 @@ from conformity_devstack.kafka import LocalKafka
 from conformity_devstack.postgres import LocalPostgres
 from conformity_devstack.apps import SERVICES
 from conformity_devstack.stack import Stack
-from conformity_devstack.testing import ContainerPostgres, Seen, eventually, token
+from conformity_devstack.testing import ContainerPostgres, Seen, client_settings, eventually, token
+from conformity_operators.kafka_provisioning import OPERATORS
 
 from certificates import db as certificates_db, loader
 
@@ -141,6 +142,7 @@ def broker() -> Iterator[LocalKafka]:
         kafka.start()
     except Exception as exc:
         pytest.fail(f"could not start the local Kafka broker: {exc}", pytrace=False)
+    os.environ.update(kafka.service_env())  # this process's readers and the CLI find their principals
     yield kafka
     kafka.stop()
 
@@ -284,7 +286,7 @@ class Platform:
 def platform(broker: LocalKafka, postgres: LocalPostgres | ContainerPostgres | None) -> Iterator[Platform]:
     workdir = Path(tempfile.mkdtemp(prefix="conformity-e2e-"))
     databases = Databases.fresh(workdir, postgres, SERVICES)
-    stack = Stack(workdir, broker.bootstrap_servers, env={**PLATFORM_ENV, **databases.env})
+    stack = Stack(workdir, broker.bootstrap_servers, env={**PLATFORM_ENV, **broker.service_env(), **databases.env})
     try:
         stack.start()
     except RuntimeError as exc:
@@ -489,7 +491,8 @@ class Observer:
     def __init__(self, bootstrap: str, *names: str) -> None:
         self.topics = names or topics.ALL
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+            **client_settings(OPERATORS),  # the operators' read-only principal
         )
         self.seen: list[Record] = []
         self._positions: set[tuple[str, int, int]] = set()

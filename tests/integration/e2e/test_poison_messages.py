@@ -21,11 +21,10 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 
 from conformity_shared import events, topics
 from conformity_devstack.factories import spot_check_result
-from conformity_devstack.testing import TopicReader, eventually
+from conformity_devstack.testing import OwnerProducers, TopicReader, eventually
 
 from approval import db as approval_db
 from certificates import db as certificates_db
@@ -60,8 +59,7 @@ async def test_malformed_and_wrong_schema_are_dead_lettered_unknown_types_skippe
     written: dict[str, dict[str, tuple[bytes, list[tuple[str, bytes]]]]] = {s: {} for s in ONLY_HANDLED_BY}
     unknown: list[str] = []
     key = f"poison-{uuid.uuid4().hex[:12]}"
-    producer = AIOKafkaProducer(bootstrap_servers=up.bootstrap, enable_idempotence=True)
-    await producer.start()
+    producer = OwnerProducers(up.bootstrap, enable_idempotence=True)  # each stream as its owner writes it
     try:
         for service, (topic, ce_type) in ONLY_HANDLED_BY.items():
             for partition in range(PARTITIONS):

@@ -40,7 +40,7 @@ class BrokerFeed:
         self.settings = settings
         self.index = index
         # One group per dashboard process: every dashboard must see every partition.
-        self.group_id = settings.dashboard_group_id or f"conformity-dashboard-{socket.gethostname()}-{os.getpid()}"
+        self.group_id = settings.dashboard_group_id or f"conformity-operators-dashboard-{socket.gethostname()}-{os.getpid()}"
         self.status = "connecting"
         self.problem: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +78,7 @@ class BrokerFeed:
             # The dashboard only reads: it creates no topic. Topics that appear after it starts
             # (the services create them, with their replication) are found within seconds.
             metadata_max_age_ms=5000,
+            **self.settings.kafka_access().client_settings(),  # the operators' read-only principal
         )
         consumer.subscribe(list(topics.ALL), listener=_FromTheBeginning(consumer))
         await consumer.start()
