@@ -30,6 +30,7 @@ from conformity_operators.rendering import (
     outcome_table,
     trace_tree,
 )
+from conformity_operators.kafka_provisioning import ProvisioningSettings, provision
 from conformity_operators.settings import OperatorSettings
 from conformity_operators.causal_trace import trace as find_trace
 
@@ -49,6 +50,8 @@ token_app = typer.Typer(help="Bearer tokens for local use.", no_args_is_help=Tru
 app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(token_app, name="token")
+kafka_app = typer.Typer(help="The broker: topics, principals and their access rules.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
 
 Bootstrap = Annotated[
     str | None,
@@ -248,6 +251,20 @@ def token_issue(
 
 
 # --- demo -------------------------------------------------------------------------------------
+
+
+@kafka_app.command("provision")
+def kafka_provision() -> None:
+    """Create the platform's topics, its principals' SCRAM users (those whose password is given as
+    CONFORMITY_KAFKA_PASSWORD_<PRINCIPAL>) and their access rules, as the broker's admin. Idempotent."""
+    settings = ProvisioningSettings()
+    passwords = settings.passwords(os.environ)
+    try:
+        provision(settings.kafka_bootstrap_servers, settings.admin_access(), settings.layout(), passwords)
+    except Exception as exc:  # noqa: BLE001 - one clear line for the operator
+        _err().print(f"[red]provisioning failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    _out().print(f"provisioned {settings.kafka_bootstrap_servers}: topics, {len(passwords)} user(s), access rules")
 
 
 @app.command("demo")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -37,6 +38,9 @@ from confluent_kafka.admin import (
     ScramMechanism,
     UserScramCredentialUpsertion,
 )
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conformity_shared import topics
 from conformity_shared.kafka_access import KafkaAccess
@@ -161,3 +165,36 @@ def provision(bootstrap: str, admin_access: KafkaAccess, layout: TopicLayout,
         upsert_users(admin, passwords)
     if admin_access.authenticated:
         grant(admin, access_rules())
+
+
+class ProvisioningSettings(BaseSettings):
+    """`conformity kafka provision`'s settings (`CONFORMITY_*`): the broker, its admin, the layout,
+    and the principals' passwords (`CONFORMITY_KAFKA_PASSWORD_<PRINCIPAL>`, e.g.
+    `CONFORMITY_KAFKA_PASSWORD_DLQ_REPLAY`) for brokers whose users are made here rather than
+    when their storage was formatted."""
+
+    model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = Field(default="SASL_PLAINTEXT", pattern="^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$")
+    kafka_admin_username: str = "admin"
+    kafka_admin_password: SecretStr | None = None
+    # The admin may sign in with PLAIN (a broker's own static user) or SCRAM.
+    kafka_admin_mechanism: str = Field(default="PLAIN", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
+    kafka_ssl_cafile: Path | None = None
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
+
+    def admin_access(self) -> KafkaAccess:
+        password = self.kafka_admin_password.get_secret_value() if self.kafka_admin_password else None
+        return KafkaAccess(self.kafka_security_protocol, self.kafka_admin_username, password,
+                           self.kafka_admin_mechanism, self.kafka_ssl_cafile)
+
+    def layout(self) -> TopicLayout:
+        return TopicLayout(self.kafka_topic_partitions, self.kafka_replication_factor, self.kafka_min_insync_replicas)
+
+    def passwords(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The principals' passwords given in the environment, by principal."""
+        found = {p: environ.get(f"CONFORMITY_KAFKA_PASSWORD_{p.upper().replace('-', '_')}") for p in PRINCIPALS}
+        return {principal: password for principal, password in found.items() if password}
