@@ -72,10 +72,15 @@ class Credentials:
             if all(user in known.passwords for user in wanted):
                 return known
         made = cls({user: secrets.token_urlsafe(24) for user in wanted}, secrets.token_urlsafe(24))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"passwords": made.passwords, "controller_password": made.controller_password}))
-        os.chmod(path, 0o600)
+        made.save(path)
         return made
+
+    def save(self, path: Path) -> None:
+        """Write the credentials file (what `CONFORMITY_KAFKA_CREDENTIALS_FILE` names), its owner's only."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        os.chmod(path, 0o600)
+        path.write_text(json.dumps({"passwords": self.passwords, "controller_password": self.controller_password}))
 
     def of(self, user: str) -> str:
         return self.passwords[user]
@@ -122,6 +127,36 @@ def security_settings(credentials: Credentials) -> dict[str, str]:
         "super.users": f"User:{ADMIN};User:{CONTROLLER}",
         "allow.everyone.if.no.acl.found": "false",
     }
+
+
+def container_security_env(admin_password: str, listeners: Sequence[str], inter_broker: str) -> dict[str, str]:
+    """The same security for a node in a container, as `KAFKA_*` variables (the apache/kafka
+    image's convention, which containers/kafka keeps; docker-compose*.yml spell out the same).
+
+    SASL_PLAINTEXT on each of `listeners` and on `CONTROLLER`. The admin is a static PLAIN user
+    in the listeners' JAAS configuration, and the brokers sign in to each other and to the
+    controllers as that admin (a super user), so a node needs nothing written at format time.
+    The client listeners take SCRAM-SHA-512 too, for the platform's principals, whose users the
+    provisioning step makes once the brokers are up.
+    """
+    admin_jaas = _jaas("plain.PlainLoginModule", username=ADMIN, password=admin_password,
+                       **{f"user_{ADMIN}": admin_password})
+    env = {
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": ",".join(f"{name}:SASL_PLAINTEXT" for name in ("CONTROLLER", *listeners)),
+        "KAFKA_INTER_BROKER_LISTENER_NAME": inter_broker,
+        "KAFKA_SASL_ENABLED_MECHANISMS": f"PLAIN,{SCRAM}",
+        "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": "PLAIN",
+        "KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL": "PLAIN",
+        "KAFKA_LISTENER_NAME_CONTROLLER_SASL_ENABLED_MECHANISMS": "PLAIN",
+        "KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG": admin_jaas,
+        "KAFKA_AUTHORIZER_CLASS_NAME": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "KAFKA_SUPER_USERS": f"User:{ADMIN}",
+        "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND": "false",
+    }
+    for name in listeners:
+        env[f"KAFKA_LISTENER_NAME_{name}_PLAIN_SASL_JAAS_CONFIG"] = admin_jaas
+        env[f"KAFKA_LISTENER_NAME_{name}_SCRAM___SHA___512_SASL_JAAS_CONFIG"] = _jaas("scram.ScramLoginModule")
+    return env
 
 
 PLAINTEXT_SETTINGS = {"listener.security.protocol.map": "CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"}

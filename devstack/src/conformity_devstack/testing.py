@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import tempfile
 import time
 import uuid
@@ -23,8 +24,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from conformity_devstack.kafka_config import ADMIN
-from conformity_operators.kafka_provisioning import OPERATORS
+from conformity_devstack.kafka_config import ADMIN, Credentials, container_security_env
+from conformity_operators.kafka_provisioning import OPERATORS, PRINCIPALS, TopicLayout, provision
 from conformity_shared import db, topics
 from conformity_shared.auth import Role, issue_token
 from conformity_shared.envelope import Envelope
@@ -67,17 +68,18 @@ def _testcontainers_without_ryuk() -> None:
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
-def _single_node_kraft(port: int) -> dict[str, str]:
-    """The apache/kafka image's variables for one broker+controller advertised on `port`."""
+def _single_node_kraft(port: int, admin_password: str) -> dict[str, str]:
+    """The apache/kafka image's variables for one secure broker+controller advertised on `port`:
+    SASL on both listeners, the admin a static PLAIN user, the deny-by-default authorizer
+    (`kafka_config.container_security_env`, as docker-compose.yml configures its node)."""
     return dict(
         KAFKA_NODE_ID="1",
         KAFKA_PROCESS_ROLES="broker,controller",
-        KAFKA_LISTENERS="PLAINTEXT://:9092,CONTROLLER://:9093",
-        KAFKA_ADVERTISED_LISTENERS=f"PLAINTEXT://127.0.0.1:{port}",
+        KAFKA_LISTENERS="CLIENT://:9092,CONTROLLER://:9093",
+        KAFKA_ADVERTISED_LISTENERS=f"CLIENT://127.0.0.1:{port}",
         KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
-        KAFKA_INTER_BROKER_LISTENER_NAME="PLAINTEXT",
-        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
+        **container_security_env(admin_password, ["CLIENT"], inter_broker="CLIENT"),
         KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
         KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS="10",
         KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
@@ -90,13 +92,19 @@ def _single_node_kraft(port: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _kafka_container() -> Iterator[str]:
-    """A one-node KRaft Kafka in a container; yields its bootstrap servers on this host.
+def _kafka_container() -> Iterator[dict[str, str]]:
+    """A one-node KRaft Kafka in a container, secured and provisioned as compose's is; yields the
+    settings the session's processes need to reach it (`LocalKafka.service_env()`'s).
 
     The image is CONFORMITY_KAFKA_IMAGE (default apache/kafka at the pinned version; here
     containers/build.sh builds one from the same jars). A generic container, since
     testcontainers' KafkaContainer drives Confluent's image scripts. Kafka hands clients the
     address it advertises, so the host port is chosen first and advertised.
+
+    Every principal gets a fresh password, kept in a credentials file of the local broker's
+    shape; provisioning (`conformity kafka provision`'s code, as the admin over PLAIN) makes the
+    topics, the SCRAM users (the admin's too, so tests may sign in as it like on the local
+    broker) and the access rules.
     """
     _testcontainers_without_ryuk()
     from testcontainers.core.container import DockerContainer
@@ -104,17 +112,25 @@ def _kafka_container() -> Iterator[str]:
 
     image = kafka_image()
     port = free_port()
+    passwords = {user: secrets.token_urlsafe(24) for user in (ADMIN, *PRINCIPALS)}
+    admin_password = passwords[ADMIN]
+    # The brokers sign in to each other and to the controller as the admin.
+    credentials_file = Path(tempfile.mkdtemp(prefix="conformity-test-kafka-")) / "credentials.json"
+    Credentials(passwords, controller_password=admin_password).save(credentials_file)
     container = (
         DockerContainer(image)
         .with_bind_ports(9092, port)
-        .with_envs(**_single_node_kraft(port))
+        .with_envs(**_single_node_kraft(port, admin_password))
         # The log line says the server started; the metadata request below that it answers.
         .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
     )
     with container:
         bootstrap = f"127.0.0.1:{port}"
-        _wait_metadata(bootstrap, 60)
-        yield bootstrap
+        admin = KafkaAccess("SASL_PLAINTEXT", ADMIN, admin_password, "PLAIN")
+        _wait_metadata(bootstrap, 60, admin)
+        provision(bootstrap, admin, TopicLayout(), passwords=passwords)
+        yield {"CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CONFORMITY_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+               "CONFORMITY_KAFKA_CREDENTIALS_FILE": str(credentials_file)}
 
 
 class ContainerPostgres:
@@ -164,9 +180,11 @@ class ContainerPostgres:
         self.stop()
 
 
-def _wait_metadata(bootstrap: str, timeout: float) -> None:
+def _wait_metadata(bootstrap: str, timeout: float, as_user: KafkaAccess | None = None) -> None:
+    """Until the broker answers a metadata request (of `as_user`, default the operators' principal)."""
+    client = (as_user or access()).client_settings()
     deadline = time.monotonic() + timeout
-    while not run_coroutine(metadata_ready(bootstrap, **client_settings())):
+    while not run_coroutine(metadata_ready(bootstrap, **client)):
         if time.monotonic() > deadline:
             raise RuntimeError(f"no Kafka broker answers at {bootstrap}")
         time.sleep(0.5)
@@ -183,8 +201,9 @@ def broker() -> Iterator[str]:
         _wait_metadata(given, 30)
         yield given
     elif choice == "docker" or (choice == "auto" and _docker_can_run(kafka_image())):
-        with _kafka_container() as bootstrap:
-            yield bootstrap
+        with _kafka_container() as env:
+            os.environ.update(env)  # every process of the session finds its principal
+            yield env["CONFORMITY_KAFKA_BOOTSTRAP_SERVERS"]
     else:
         with LocalKafka(Path(tempfile.mkdtemp(prefix="conformity-test-kafka-"))) as local:
             os.environ.update(local.service_env())  # every process of the session finds its principal
