@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from conformity_shared.settings import DEV_JWT_SECRET
+from conformity_shared.settings import DEV_JWT_SECRET, HttpEdgeSettings
 
 SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
@@ -28,8 +28,9 @@ class OperatorSettings(BaseSettings):
         return {service: getattr(self, f"{service}_url").rstrip("/") for service in SERVICES}
 
 
-class DashboardSettings(OperatorSettings):
-    """The dashboard: what it reads, how much it keeps in memory."""
+class DashboardSettings(OperatorSettings, HttpEdgeSettings):
+    """The dashboard: what it reads, how much it keeps in memory; its HTTP edge (body size,
+    security headers, trusted proxies) like every service's."""
 
     dashboard_group_id: str | None = None  # default: one group per dashboard process (it must see every partition)
     dashboard_max_events: int = 20_000  # the in-memory index keeps the newest this many (about 4 KB each)
