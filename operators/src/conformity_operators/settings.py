@@ -12,8 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
-
-from conformity_shared.settings import DEV_JWT_SECRET
+from conformity_shared.settings import DEV_JWT_SECRET, HttpEdgeSettings
 
 SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
@@ -54,8 +53,9 @@ class OperatorSettings(BaseSettings):
         return {service: getattr(self, f"{service}_url").rstrip("/") for service in SERVICES}
 
 
-class DashboardSettings(OperatorSettings):
-    """The dashboard: what it reads, how much it keeps in memory."""
+class DashboardSettings(OperatorSettings, HttpEdgeSettings):
+    """The dashboard: what it reads, how much it keeps in memory; its HTTP edge (body size,
+    security headers, trusted proxies) like every service's."""
 
     dashboard_group_id: str | None = None  # default: one group per dashboard process (it must see every partition)
     dashboard_max_events: int = 20_000  # the in-memory index keeps the newest this many (about 4 KB each)

@@ -4,10 +4,12 @@ All are read from `CONFORMITY_*` variables."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from conformity_shared.clock import REGULATOR_TIME_ZONE, Clock, time_zone
 from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
@@ -15,7 +17,41 @@ from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_
 DEV_JWT_SECRET = "conformity-local-development-secret-change-me"
 
 
-class ServiceSettings(BaseSettings):
+# --- HTTP edge: rate limits on /public/, request body size, security headers (SECURITY.md) ---
+
+
+class HttpEdgeSettings(BaseSettings):
+    """What every HTTP app of the platform (the four services, the dashboard) enforces before any
+    route runs. The rate limits count per replica; the reverse proxy holds the global limit."""
+
+    model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore")
+
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For is believed, comma-separated
+    # ("10.0.0.5,10.1.0.0/16"); empty: none, the client is the connection's peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Every request under /public/ (no token) counts one against its client's budget.
+    public_requests_per_window: int = Field(default=600, ge=1)
+    public_rate_window_seconds: int = Field(default=60, ge=1)
+    # Larger bodies are refused with 413 (a bulk verification of 1,000 numbers is about 20 KB).
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Behind TLS: answers carry Strict-Transport-Security for this long.
+    served_over_https: bool = False
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for part in value if isinstance(value, list) else ():
+            ipaddress.ip_network(part, strict=False)  # a typo must fail at start, not trust nothing silently
+        return value
+
+
+# --- end of the HTTP edge block ---
+
+
+class ServiceSettings(HttpEdgeSettings):
     model_config = SettingsConfigDict(env_prefix="CONFORMITY_", env_nested_delimiter="__", extra="ignore")
 
     service_name: str = "service"

@@ -1,5 +1,6 @@
-"""What every service's HTTP side has: correlation ids, the platform's error answers,
-`/health` and the AsyncAPI description of its events."""
+"""What every service's HTTP side has: the edge (rate limits on /public/, the body size limit,
+security headers), correlation ids, the platform's error answers, `/health` and the AsyncAPI
+description of its events."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from conformity_shared.body_size import BodySizeLimit
 from conformity_shared.envelope import causal_context
 from conformity_shared.errors import DomainError
-from conformity_shared.settings import ServiceSettings
+from conformity_shared.rate_limits import PublicRateLimit, RateLimited, SlidingWindowLimit
+from conformity_shared.security_headers import SecurityHeaders
+from conformity_shared.settings import HttpEdgeSettings, ServiceSettings
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -30,11 +36,32 @@ class ServiceParts(Protocol):
 
 
 def install(app: FastAPI, runtime: ServiceParts, title: str, description: str) -> None:
+    install_edge(app, runtime.settings)
     install_text_rules(app)
     install_correlation(app)
     install_error_answers(app)
     install_health(app, runtime)
     install_asyncapi(app, runtime, title, description)
+
+
+def install_edge(app: FastAPI, settings: HttpEdgeSettings) -> None:
+    """The first and last thing every request meets (SECURITY.md): security headers on every
+    answer; the client's address (from a trusted proxy's X-Forwarded-For only); its budget under
+    /public/; the body size limit. All pure ASGI, wrapped around the whole app, Starlette's own
+    error middleware included, so that even its 500 carries the headers."""
+    public = SlidingWindowLimit("public_requests", settings.public_requests_per_window,
+                                settings.public_rate_window_seconds)
+    app.state.public_rate_limit = public
+    build = app.build_middleware_stack
+
+    def edge_stack() -> ASGIApp:
+        stack: ASGIApp = PublicRateLimit(BodySizeLimit(build(), settings.max_request_body_bytes), public)
+        if settings.trusted_proxies:
+            stack = ProxyHeadersMiddleware(stack, trusted_hosts=settings.trusted_proxies)
+        hsts = settings.hsts_max_age_seconds if settings.served_over_https else None
+        return SecurityHeaders(stack, hsts)
+
+    app.build_middleware_stack = edge_stack  # type: ignore[method-assign]
 
 
 def install_correlation(app: FastAPI) -> None:
@@ -83,6 +110,10 @@ def install_error_answers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        return exc.response()
 
 
 async def _database_check(runtime: ServiceParts) -> str:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from conformity_shared import web
 from conformity_operators.dashboard import api
 from conformity_operators.dashboard.feed import BrokerFeed
 from conformity_operators.dashboard.index import EventIndex
@@ -39,6 +40,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.index = index
     app.state.feed = feed
+    # Security headers (its page runs only its own files and stream), body size, trusted proxies.
+    web.install_edge(app, settings)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(packages=[("conformity_operators.dashboard", "static")]), name="static")
     return app

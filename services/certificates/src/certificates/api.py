@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.errors import DomainError
+from conformity_shared.rate_limits import client_of
 from conformity_shared.runtime import RuntimeDep
 
 from certificates import scheduler, service
@@ -115,5 +116,7 @@ async def verify(number: str, runtime: RuntimeDep) -> dict:
 
 
 @public.post("/verify", summary="Verify up to 1,000 certificates at once (no token)")
-async def verify_batch(body: VerifyBatch, runtime: RuntimeDep) -> dict:
+async def verify_batch(body: VerifyBatch, request: Request, runtime: RuntimeDep) -> dict:
+    """Each number asked spends one unit of the client's bulk budget (429 past it)."""
+    request.app.state.verify_numbers_limit.charge(client_of(request.scope), len(body.numbers))
     return await service.verify_many(runtime, body.numbers)

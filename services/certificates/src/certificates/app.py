@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from conformity_shared import events, topics
+from conformity_shared.rate_limits import SlidingWindowLimit
 from conformity_shared.runtime import ServiceDefinition, create_service_app
 
 from certificates import api, consumers, db, scheduler
@@ -12,8 +13,9 @@ from certificates.settings import CertificatesSettings
 
 
 def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or CertificatesSettings(),
+    settings = settings or CertificatesSettings()
+    app = create_service_app(
+        settings,
         ServiceDefinition(
             title="Certificates",
             description="Issuance within approved scope, the certificate lifecycle, and public verification.",
@@ -33,3 +35,8 @@ def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
             jobs=scheduler.jobs,
         ),
     )
+    # Per replica, like every rate limit here (SECURITY.md).
+    app.state.verify_numbers_limit = SlidingWindowLimit(
+        "public_verify_numbers", settings.public_verify_numbers_per_window, settings.public_rate_window_seconds
+    )
+    return app
