@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from conformity_shared.settings import DEV_JWT_SECRET
+from conformity_shared.settings import SignInSettings
 
 SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
@@ -17,7 +17,6 @@ class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    jwt_secret: str = DEV_JWT_SECRET
     approval_url: str = "http://127.0.0.1:8001"
     certificates_url: str = "http://127.0.0.1:8002"
     supervision_url: str = "http://127.0.0.1:8003"
@@ -28,8 +27,9 @@ class OperatorSettings(BaseSettings):
         return {service: getattr(self, f"{service}_url").rstrip("/") for service in SERVICES}
 
 
-class DashboardSettings(OperatorSettings):
-    """The dashboard: what it reads, how much it keeps in memory."""
+class DashboardSettings(OperatorSettings, SignInSettings):
+    """The dashboard: what it reads, how much it keeps in memory, and who may open it (regulators
+    and operators, signed in through the issuer as `dashboard_url`'s client `oidc_client_id`)."""
 
     dashboard_group_id: str | None = None  # default: one group per dashboard process (it must see every partition)
     dashboard_max_events: int = 20_000  # the in-memory index keeps the newest this many (about 4 KB each)

@@ -56,6 +56,20 @@ class IdentitySettings(BaseSettings):
         return DEVELOPMENT_ISSUER if self.development else None
 
 
+class SignInSettings(IdentitySettings):
+    """A web front end that signs its users in through the issuer (`web_sign_in`)."""
+
+    oidc_client_id: str = "conformity-dashboard"
+    oidc_client_secret: str | None = None  # a confidential client's (Keycloak's client authentication); none for public clients
+    # Signs the session cookie; outside development it must be set (at least 32 characters).
+    session_secret: str | None = Field(default=None, min_length=32)
+
+    @field_validator("session_secret", "oidc_client_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None  # compose passes unset variables as empty strings
+
+
 # --- the settings of every service --------------------------------------------------------------
 
 
