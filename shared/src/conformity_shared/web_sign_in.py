@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from html import escape
 from typing import Any
@@ -44,11 +45,13 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
+SAFE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~%?=&+-]*")
+
+
 def local_path(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only (never another site's URL)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+    """Where to go after signing in: a path on this site only (never `//other.site`, nor a
+    backslash or control character a browser might read as one)."""
+    return target if target and SAFE_PATH.fullmatch(target) else "/"
 
 
 def session_secret(settings: SignInSettings) -> str:
