@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
         containers containers-test helm-check
 
 help:
-	@echo "make run    - start the Kafka broker and the four services (Ctrl-C stops all)"
+	@echo "make run    - start the Kafka broker, the development issuer, the four services and the dashboard (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
 	@echo "make unit / make integration / make integration-postgres / make e2e - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"

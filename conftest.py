@@ -1,12 +1,23 @@
-"""Fixtures shared by every test tree: one real Kafka broker for the whole session."""
+"""Fixtures shared by every test tree: one real Kafka broker for the whole session, and the
+tests' issuer, whose keys every app under test trusts."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from conformity_devstack import testing
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every app the tests build from the environment, in this process or as a process of the
+    # stack, is a development app that trusts the tests' issuer (testing.token signs with it).
+    os.environ.update(testing.identity_env())
+    # The development issuer's key, for the tools that sign with it, made for this session only.
+    os.environ["CONFORMITY_DEV_ISSUER_KEYS"] = tempfile.mkdtemp(prefix="conformity-dev-issuer-")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from pathlib import Path
 from certificates import loader
 from conformity_devstack.kafka import cache_root
 from conformity_devstack.stack import Stack
+from conformity_devstack.testing import identity_env
 
 from bench.report import progress
 
@@ -36,7 +37,8 @@ class Services:
 
     def __init__(self, workdir: Path, bootstrap: str, env: dict[str, str] | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.stack = Stack(workdir, bootstrap, env=dict(env or {}))
+        # Development services trusting the tests' key, which the harness's tokens are signed with.
+        self.stack = Stack(workdir, bootstrap, env={**identity_env(), **(env or {})})
 
     async def start(self, *services: str) -> None:
         for service in services:

@@ -10,16 +10,17 @@ import subprocess
 import sys
 import uuid
 
+import jwt
 import pytest
 from typer.testing import CliRunner
 
-from conformity_shared.auth import Role, decode_token
+from conformity_shared.auth import Principal, Role
+from conformity_devstack import dev_keys, testing
 from conformity_devstack.kafka import free_port
-from conformity_shared.settings import DEV_JWT_SECRET
 from conformity_devstack.testing import OwnerProducers, TopicReader
 from conformity_operators.cli import app
 
-WIDE = {"COLUMNS": "220", "CONFORMITY_JWT_SECRET": DEV_JWT_SECRET}
+WIDE = {"COLUMNS": "220"}
 
 
 def conformity(*args: str, env: dict[str, str] | None = None):  # noqa: ANN201
@@ -186,19 +187,25 @@ def test_an_unknown_dead_letter_is_reported(kafka: str) -> None:
 # --- tokens -----------------------------------------------------------------------------------
 
 
+def accepted(token: str) -> Principal:
+    """The principal a development service trusting the development issuer's keys sees in `token`."""
+    key_set = json.dumps(dev_keys.jwks(dev_keys.KeyStore().published()))
+    return asyncio.run(testing.verified(token, key_set, dev_keys.development_issuer()))
+
+
 def test_token_issue_prints_a_token_the_services_accept() -> None:
     result = conformity("token", "issue", "--role", "agency", "--org", "91350100M000100Y43")
     assert result.exit_code == 0, result.output
-    principal = decode_token(DEV_JWT_SECRET, result.stdout.strip())
+    principal = accepted(result.stdout.strip())
     assert principal.role is Role.AGENCY and principal.org == "91350100M000100Y43"
-    inspector = decode_token(DEV_JWT_SECRET, conformity("token", "issue", "--role", "inspector", "--inspector-id", "insp-7").stdout.strip())
+    inspector = accepted(conformity("token", "issue", "--role", "inspector", "--inspector-id", "insp-7").stdout.strip())
     assert inspector.inspector_id == "insp-7"
 
 
 def test_token_issue_prints_an_observer_token_naming_the_observer() -> None:
     result = conformity("token", "issue", "--role", "observer", "--subject", "notary-fuzhou")
     assert result.exit_code == 0, result.output
-    principal = decode_token(DEV_JWT_SECRET, result.stdout.strip())
+    principal = accepted(result.stdout.strip())
     assert (principal.role, principal.subject) == (Role.OBSERVER, "notary-fuzhou")
     refused = conformity("token", "issue", "--role", "observer")
     assert refused.exit_code == 2 and "subject" in refused.stderr
@@ -211,9 +218,10 @@ def test_token_issue_refuses_an_agency_token_without_organisation() -> None:
     assert "Traceback" not in result.output
 
 
-def test_token_issue_uses_the_configured_secret() -> None:
-    result = conformity("token", "issue", "--role", "regulator", env={"CONFORMITY_JWT_SECRET": "another-secret-of-at-least-32-bytes-long"})
-    assert decode_token("another-secret-of-at-least-32-bytes-long", result.stdout.strip()).role is Role.REGULATOR
+def test_token_issue_signs_with_the_development_issuers_key(tmp_path) -> None:  # noqa: ANN001
+    result = conformity("token", "issue", "--role", "regulator", env={"CONFORMITY_DEV_ISSUER_KEYS": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert jwt.get_unverified_header(result.stdout.strip())["kid"] == dev_keys.KeyStore(tmp_path).signing_key().kid
 
 
 # --- when the platform is not there -----------------------------------------------------------

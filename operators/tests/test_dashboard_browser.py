@@ -1,5 +1,6 @@
-"""The dashboard in a real headless browser (Debian's Chromium, driven by Playwright): a failed
-spot check, triggered through the services' APIs, appears in the live stream and in the cascade."""
+"""The dashboard in a real headless browser (Debian's Chromium, driven by Playwright): the operator
+signs in through the development issuer's page (authorization code with PKCE), then a failed spot
+check, triggered through the services' APIs, appears in the live stream and in the cascade."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import async_playwright, expect
+from fastapi import FastAPI
+from playwright.async_api import Page, async_playwright, expect
 
 from conformity_shared import uscc
 from conformity_shared.auth import Role
+from conformity_devstack import identity
 from conformity_devstack.kafka import free_port
 from conformity_devstack.testing import eventually, running, token
 from conformity_operators.dashboard.app import create_app as dashboard_app
@@ -37,22 +41,23 @@ REGULATOR = token(Role.REGULATOR)
 
 
 @contextmanager
-def served(settings: DashboardSettings) -> Iterator[str]:
-    """The dashboard on a real port (the browser must reach it), in a thread with its own loop."""
+def served(app_at: Callable[[str], FastAPI], name: str) -> Iterator[str]:
+    """An app on a real port (the browser must reach it), in a thread with its own loop;
+    `app_at(url)` builds it knowing its own URL."""
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(
-        uvicorn.Config(dashboard_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                       timeout_graceful_shutdown=2)
+        uvicorn.Config(app_at(url), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
     )
-    thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the dashboard did not start")
+            raise RuntimeError(f"the {name} did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.should_exit = True
         thread.join(15)
@@ -102,14 +107,37 @@ async def record_failed_spot_check(sup: httpx.AsyncClient, holder: str, number: 
     return ordered.json()["id"]
 
 
+@contextmanager
+def issuer_and_dashboard(kafka: str, keys: Path) -> Iterator[str]:
+    """The development issuer, and the dashboard trusting it (its published keys, fetched) and
+    signing its users in through it; yields the dashboard's URL."""
+    with served(lambda url: identity.create_app(identity.DevIssuerSettings(url=url, keys=keys)), "issuer") as issuer:
+        def dashboard_at(url: str) -> FastAPI:
+            return dashboard_app(DashboardSettings(
+                kafka_bootstrap_servers=kafka, dashboard_url=url, env="development", oidc_issuer=issuer, oidc_jwks=None))
+
+        with served(dashboard_at, "dashboard") as url:
+            yield url
+
+
+async def sign_in_as_operator(page: Page, url: str) -> None:
+    """Open the dashboard: it sends the browser to the issuer's development sign-in, and back."""
+    await page.goto(url)
+    await expect(page.locator("#development-warning")).to_contain_text("Development sign-in")
+    await page.select_option("#role", "operator")
+    await page.fill("#subject", "ops-duty")
+    await page.click("#sign-in")
+    await expect(page.locator("#viewer")).to_have_text("operator · ops-duty", timeout=15_000)
+
+
 @pytest.mark.integration
-async def test_a_failed_spot_check_appears_in_the_live_stream_and_the_cascade(service_env, kafka: str) -> None:
+async def test_a_failed_spot_check_appears_in_the_live_stream_and_the_cascade(service_env, kafka: str, tmp_path: Path) -> None:
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: `make system-deps` (apt-get install -y chromium)"
     rng = random.Random()
     body, holder = uscc.make(rng), uscc.make(rng)
     correlation_id = str(uuid.uuid4())
     ARTIFACTS.mkdir(exist_ok=True)
-    with served(DashboardSettings(kafka_bootstrap_servers=kafka)) as url:
+    with issuer_and_dashboard(kafka, tmp_path / "issuer-keys") as url:
         async with (
             running(approval_app()) as approval,
             running(certificates_app()) as certs,
@@ -119,7 +147,7 @@ async def test_a_failed_spot_check_appears_in_the_live_stream_and_the_cascade(se
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1440, "height": 1100})
-                await page.goto(url)
+                await sign_in_as_operator(page, url)
                 await expect(page.locator("#live")).to_have_text("live", timeout=15_000)
                 await expect(page.locator("#broker")).to_have_text("broker connected", timeout=30_000)
                 # Each service's AsyncAPI document is one click away (read offline, and as JSON).
@@ -137,7 +165,9 @@ async def test_a_failed_spot_check_appears_in_the_live_stream_and_the_cascade(se
                 suspended = stream.locator(f'tr[data-type="certificate.suspended.v1"][data-subject="{number}"]')
                 await expect(suspended).to_be_visible(timeout=30_000)
                 await expect(suspended).to_contain_text("reason spot_check_failed")
-                await expect(stream.locator(f'tr[data-type="supervision.spot_check_failed.v1"][data-subject="{inspection}"]')).to_be_visible()
+                spot_row = stream.locator(f'tr[data-type="supervision.spot_check_failed.v1"][data-subject="{inspection}"]')
+                await expect(spot_row).to_be_visible()
+                await expect(spot_row).to_contain_text("findings (withheld: regulator only)")  # an operator's view
 
                 # Clicking it draws its cascade: the suspension under the spot check that caused it.
                 await suspended.click()

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from conformity_devstack.kafka import free_port
-from conformity_shared.settings import DEV_JWT_SECRET
-from conformity_devstack.testing import running
+from conformity_devstack.testing import running, sign_token
 from conformity_operators.demo import Demo
 from conformity_operators.platform_api import PlatformApi
 from conformity_operators.causal_trace import Trace
@@ -66,7 +65,7 @@ async def test_the_demo_seeds_a_world_and_plays_the_flows_the_running_services_o
     ):
         api = PlatformApi(
             {"approval": approval, "certificates": certificates, "supervision": supervision, "proficiency": proficiency},
-            DEV_JWT_SECRET,
+            sign_token,
         )
         outcomes = await Demo(api, narrator, bootstrap=kafka, seed=11, timeout=40).run()
 
@@ -102,7 +101,7 @@ async def test_with_proficiency_running_a_lab_failing_twice_has_its_field_suspen
     ):
         api = PlatformApi(
             {"approval": approval, "certificates": certificates, "supervision": supervision, "proficiency": proficiency},
-            DEV_JWT_SECRET,
+            sign_token,
         )
         demo = Demo(api, narrator, bootstrap=kafka, seed=12, timeout=40)
         await demo.preflight()

@@ -3,8 +3,8 @@ then the spot-check cascade through the composed stack over HTTP (DESIGN flow 1)
 
 Images come from the environment as for compose itself (CONFORMITY_IMAGE, CONFORMITY_KAFKA_IMAGE,
 CONFORMITY_POSTGRES_IMAGE; `make containers-test` exports those containers/build.sh wrote).
-Published ports are chosen free, and the JWT secret is a fresh one, so that the test also shows
-that the compose file passes the secret through.
+Published ports are chosen free, and the services trust a fresh development key passed inline,
+so that the test also shows that the compose file passes the identity settings through.
 """
 
 from __future__ import annotations

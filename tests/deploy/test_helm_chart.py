@@ -67,14 +67,15 @@ def test_settings_come_from_the_config_map_then_the_platform_and_service_secrets
     assert config["data"]["CONFORMITY_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
     assert config["data"]["CONFORMITY_KAFKA_TOPIC_PARTITIONS"] == "6"
     assert config["data"]["CONFORMITY_OIDC_ISSUER"] == "https://id.example.org/realms/regulator"
+    assert config["data"]["CONFORMITY_ENV"] == "production"  # development keys and issuers are refused
     secrets = {s["metadata"]["name"]: s for s in manifests["Secret"] if not hook(s)}
     for deployment in manifests["Deployment"]:
         name = component(deployment)
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         sources = container["envFrom"]
         assert sources[0]["configMapRef"]["name"] == config["metadata"]["name"]
-        platform, own = (secrets[s["secretRef"]["name"]]["stringData"] for s in sources[1:])
-        assert platform["CONFORMITY_JWT_SECRET"] == "not-a-real-secret"
+        [own] = (secrets[s["secretRef"]["name"]]["stringData"] for s in sources[1:])
+        assert not any("JWT" in key or "SIGNING" in key for key in own)  # no service can mint a token
         assert own["CONFORMITY_DATABASE_URL"].endswith(f"/{name}")  # `{service}` replaced
     own = secrets["rel-conformity-certificates"]["stringData"]
     assert own["CONFORMITY_DATABASE_URL"].startswith("postgresql+asyncpg://certificates:")  # its own URL
@@ -129,13 +130,13 @@ def test_replicas_fit_under_postgresql_s_connections_even_during_a_rollout(manif
 
 
 def test_existing_secrets_are_read_and_none_is_written() -> None:
-    rendered = render("--set", "secrets.create=false", "--set", "secrets.existingSecret=platform",
+    rendered = render("--set", "secrets.create=false",
                       *(arg for name in SERVICES for arg in ("--set", f"services.{name}.existingSecret={name}-credentials")))
     assert "Secret" not in rendered
     for deployment in rendered["Deployment"]:
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         names = [s["secretRef"]["name"] for s in container["envFrom"][1:]]
-        assert names == ["platform", f"{component(deployment)}-credentials"]
+        assert names == [f"{component(deployment)}-credentials"]
     [job] = rendered["Job"]
     for c in job["spec"]["template"]["spec"]["containers"]:
         assert c["env"][-1]["valueFrom"]["secretKeyRef"] == {"name": f"{c['command'][1]}-credentials",
@@ -150,9 +151,11 @@ def test_a_disabled_service_has_nothing_rendered() -> None:
     assert "proficiency" not in [c["name"] for c in job["spec"]["template"]["spec"]["containers"]]
 
 
-def test_without_a_database_url_or_jwt_secret_the_chart_refuses_to_render() -> None:
+def test_without_a_database_url_or_an_issuer_the_chart_refuses_to_render() -> None:
     bare = helm_template()
     assert bare.returncode != 0
     assert "is required" in bare.stderr
-    no_database = helm_template("--set", "secrets.jwtSecret=x")
+    no_database = helm_template("--set", "security.oidcIssuer=https://id.example.org/realms/regulator")
     assert no_database.returncode != 0 and "database.url is required" in no_database.stderr
+    no_issuer = helm_template("--set-string", "database.url=postgresql+asyncpg://u:p@db/{service}")
+    assert no_issuer.returncode != 0 and "security.oidcIssuer is required" in no_issuer.stderr

@@ -12,10 +12,13 @@ class App:
     factory: str  # "module:create_app", started by uvicorn with --factory
     port: int  # its port under `make run`
     service: bool = True  # a platform service with a database and a topic; False for tools
+    development: bool = False  # for development only: never deployed, built from the development stack
     uvicorn_args: tuple[str, ...] = field(default=())
 
 
 APPS: tuple[App, ...] = (
+    # The development issuer (OpenID Connect), first: the others read its keys as they start.
+    App("identity", "conformity_devstack.identity:create_app", 8009, service=False, development=True),
     App("approval", "approval.app:create_app", 8001),
     App("certificates", "certificates.app:create_app", 8002),
     App("supervision", "supervision.app:create_app", 8003),

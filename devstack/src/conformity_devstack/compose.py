@@ -1,5 +1,5 @@
 """Compose projects for the container tests (tests/containers): a compose file brought up under
-a fresh project name on free ports with a fresh JWT secret, waited on until every container is
+a fresh project name on free ports with a fresh development signing key, waited on until every container is
 healthy (a one-shot step, such as `migrate`: exited with status 0), its logs kept under
 var/containers/, and taken down with its volumes.
 
@@ -25,7 +25,11 @@ import httpx
 
 from conformity_devstack.factories import application, certificate_request, inspector_body, new_uscc, spot_check_result
 from conformity_devstack.kafka import free_port
-from conformity_shared.auth import Role, issue_token
+from conformity_devstack.dev_keys import SigningKey, access_token, jwks
+from conformity_shared.auth import Role
+
+
+COMPOSE_ISSUER = "https://issuer.compose.invalid"  # named in the tokens; nothing is fetched from it
 
 
 def compose_command() -> list[str]:
@@ -55,7 +59,7 @@ class ComposeProject:
     prefix: str = "conformity"
     name: str = field(init=False)
     ports: dict[str, int] = field(init=False)
-    secret: str = field(init=False)
+    key: SigningKey = field(init=False)
     env: dict[str, str] = field(init=False)
     command: list[str] = field(init=False)
     root: Path = field(init=False)
@@ -63,10 +67,13 @@ class ComposeProject:
     def __post_init__(self) -> None:
         self.name = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
         self.ports = {name: free_port() for name in self.published}
-        self.secret = f"{self.prefix}-{uuid.uuid4().hex}"
+        self.key = SigningKey.generate(prefix="dev-compose-")
         self.env = {
             **os.environ,
-            "CONFORMITY_JWT_SECRET": self.secret,
+            # A development platform trusting this project's own key, and no other.
+            "CONFORMITY_ENV": "development",
+            "CONFORMITY_OIDC_ISSUER": COMPOSE_ISSUER,
+            "CONFORMITY_OIDC_JWKS": json.dumps(jwks([self.key])),
             **{f"CONFORMITY_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         }
         self.root = self.file.resolve().parent
@@ -85,7 +92,7 @@ class ComposeProject:
         return f"http://127.0.0.1:{self.ports[published]}"
 
     def token(self, role: Role, **claims: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(self.secret, role, **claims)}"}
+        return {"Authorization": f"Bearer {access_token(self.key, role, issuer=COMPOSE_ISSUER, **claims)}"}
 
     def services(self) -> set[str]:
         return set(self.compose("config", "--services").stdout.split())

@@ -136,6 +136,16 @@ class Stack:
             process.kill()
             process.wait()
 
+    def start_identity(self, timeout: float = 90.0) -> str:
+        """Start the development issuer, and make every app started after it a development app
+        that trusts it (and no inline key set); its URL, the issuer the tokens name."""
+        issuer = f"http://127.0.0.1:{self.ports.setdefault('identity', free_port())}"
+        self.service_env.setdefault("identity", {})["CONFORMITY_DEV_ISSUER_URL"] = issuer
+        self.start_service("identity", timeout)
+        self.env.update({"CONFORMITY_ENV": "development", "CONFORMITY_OIDC_ISSUER": issuer,
+                         "CONFORMITY_OIDC_JWKS": "", "CONFORMITY_OIDC_JWKS_URL": ""})
+        return issuer
+
     def start(self, services: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> Stack:
         """Migrate, start the services side by side, then wait until each answers healthy."""
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -152,14 +162,19 @@ class Stack:
 
 
 def _start_platform(stack: Stack, workdir: Path) -> None:
-    """Migrations, the services, then the tools, which are told where every service is."""
+    """The development issuer, migrations, the services, then the tools, which are told where every service is."""
+    issuer = stack.start_identity()
+    print(f"{'identity':<13}{issuer}   development sign-in, tokens: conformity-token ROLE   log {workdir / 'identity.log'}",
+          flush=True)
     stack.migrate()
     for service in SERVICES:
         stack.start_service(service)
         print(f"{service:<13}{stack.url(service)}   docs {stack.url(service)}/docs   log {workdir / (service + '.log')}",
               flush=True)
     stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES})
-    for tool in TOOLS:
+    # The dashboard signs its users in through the issuer, which sends them back to this URL.
+    stack.env["CONFORMITY_DASHBOARD_URL"] = f"http://127.0.0.1:{stack.ports.setdefault('dashboard', free_port())}"
+    for tool in (t for t in TOOLS if t != "identity"):
         stack.start_service(tool)
         print(f"{tool:<13}{stack.url(tool)}   log {workdir / (tool + '.log')}", flush=True)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import os
 import secrets
 import tempfile
@@ -24,15 +26,17 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from conformity_devstack.dev_keys import SigningKey, access_token, jwks
 from conformity_devstack.kafka_config import ADMIN, Credentials, container_security_env
 from conformity_operators.kafka_provisioning import OPERATORS, PRINCIPALS, TopicLayout, provision
 from conformity_shared import db, topics
-from conformity_shared.auth import Role, issue_token
+from conformity_shared.auth import Principal, Role
 from conformity_shared.envelope import Envelope
 from conformity_shared.events import Event
 from conformity_shared.kafka_access import KafkaAccess, password_from_file
+from conformity_shared.oidc import TokenVerifier
 from conformity_devstack.kafka import LocalKafka, free_port, kafka_version, metadata_ready, run_coroutine
-from conformity_shared.settings import DEV_JWT_SECRET, ServiceSettings
+from conformity_shared.settings import IdentitySettings, ServiceSettings
 
 POSTGRES_IMAGE = "postgres:15-bookworm"  # the official image docker-compose.yml names too
 
@@ -292,13 +296,49 @@ async def publish_as_owner(bootstrap: str, *published: Event) -> list[Envelope]:
     return envelopes
 
 
+# --- identity: the tests' issuer and its key ------------------------------------------------------
+
+# The issuer test tokens name. The key is made once per test process and never written anywhere;
+# its kid says `dev-`, so no service would accept it outside CONFORMITY_ENV=development.
+TEST_ISSUER = "https://issuer.test.invalid"
+
+
+@functools.cache
+def issuer_key_for_tests() -> SigningKey:
+    return SigningKey.generate(prefix="dev-test-")
+
+
+def jwks_for_tests() -> str:
+    """The public key set of the test key (JSON), which the services under test are given."""
+    return json.dumps(jwks([issuer_key_for_tests()]))
+
+
+def identity_env() -> dict[str, str]:
+    """The identity settings of every app under test (in process, or a process of the stack):
+    development, the test issuer, and its keys inline."""
+    return {"CONFORMITY_ENV": "development", "CONFORMITY_OIDC_ISSUER": TEST_ISSUER, "CONFORMITY_OIDC_JWKS": jwks_for_tests()}
+
+
+def sign_token(
+    role: Role | str, *, org: str | None = None, inspector_id: str | None = None, subject: str | None = None
+) -> str:
+    """A bearer token of the test issuer (ValueError if the claims do not fit the role)."""
+    return access_token(issuer_key_for_tests(), role, org=org, inspector_id=inspector_id, subject=subject, issuer=TEST_ISSUER)
+
+
 def token(
     role: Role | str, *, org: str | None = None, inspector_id: str | None = None, subject: str | None = None
 ) -> dict[str, str]:
-    """Authorization header for tests and demos, signed with the development secret; an observer's
+    """Authorization header for tests and benchmarks, signed with the test key; an observer's
     token names the observer as its `subject`."""
-    signed = issue_token(DEV_JWT_SECRET, role, org=org, inspector_id=inspector_id, subject=subject)
-    return {"Authorization": f"Bearer {signed}"}
+    return {"Authorization": f"Bearer {sign_token(role, org=org, inspector_id=inspector_id, subject=subject)}"}
+
+
+async def verified(token: str, key_set: str | None = None, issuer: str = TEST_ISSUER) -> Principal:
+    """Who `token` speaks for, as a development service trusting `key_set` (JSON; default the
+    tests' key) and `issuer` verifies it; InvalidToken otherwise."""
+    settings = IdentitySettings(env="development", oidc_issuer=issuer, oidc_jwks=key_set or jwks_for_tests(), oidc_jwks_url=None)
+    return await TokenVerifier.from_settings(settings).verify(token)
 
 
 # Unit tests point Kafka here: nothing listens, so a test that touches the broker fails loudly.
@@ -308,8 +348,11 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 def unit_settings(settings_class: type[SettingsT], data_dir: Path, **overrides: Any) -> SettingsT:
-    """A service's settings for a unit test: SQLite in `data_dir`, Kafka unreachable, plain logs."""
-    return settings_class(data_dir=data_dir, kafka_bootstrap_servers=UNREACHABLE_KAFKA, log_json=False, **overrides)
+    """A service's settings for a unit test: SQLite in `data_dir`, Kafka unreachable, plain logs,
+    tokens of the test issuer."""
+    identity = {"env": "development", "oidc_issuer": TEST_ISSUER, "oidc_jwks": jwks_for_tests()}
+    return settings_class(**{"data_dir": data_dir, "kafka_bootstrap_servers": UNREACHABLE_KAFKA, "log_json": False,
+                             **identity, **overrides})
 
 
 @contextlib.asynccontextmanager

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -16,12 +17,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from conformity_shared.auth import Role, issue_token
+from conformity_shared.auth import Role
 from conformity_operators import broker, dlq as dead_letters
 from conformity_operators.demo import Demo, summary_counts
 from conformity_operators.errors import NotFound, OperatorError
 from conformity_operators.events_view import EventFilter, OrganisationNames, as_json
-from conformity_operators.platform_api import PlatformApi, http_clients
+from conformity_operators.platform_api import PlatformApi, TokenSigner, http_clients
 from conformity_operators.rendering import (
     RichNarrator,
     dead_letter_panel,
@@ -46,7 +47,7 @@ app = typer.Typer(
 )
 events_app = typer.Typer(help="The event streams.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: events a service could not take.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens for local use.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for local use (development only).", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(token_app, name="token")
@@ -239,15 +240,30 @@ def token_issue(
     subject: Annotated[str | None, typer.Option("--subject", help="the observer's id: required for observer")] = None,
     hours: Annotated[float, typer.Option("--hours", min=0.01, help="validity")] = 12.0,
 ) -> None:
-    """Print a bearer token signed with CONFORMITY_JWT_SECRET (the development secret by default)."""
-    secret = OperatorSettings().jwt_secret
+    """Print a bearer token signed with the development issuer's key (accepted in development only)."""
     try:
-        token = issue_token(secret, role, org=org, inspector_id=inspector_id, subject=subject,
-                            ttl=dt.timedelta(hours=hours))
+        token = development_signer()(role, org=org, inspector_id=inspector_id, subject=subject,
+                                     ttl=dt.timedelta(hours=hours))
+    except OperatorError as exc:
+        _err().print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
     except ValueError as exc:
         _err().print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     typer.echo(token)
+
+
+def development_signer() -> TokenSigner:
+    """Signs with the development issuer's key (what `conformity-token` uses): the demo plays every
+    party, which only a development platform lets a tool do. The development stack is imported
+    here, not above, because production installs of the tools have no such key, nor the package."""
+    try:
+        from conformity_devstack import dev_keys
+    except ImportError:
+        raise OperatorError("tokens are signed with the development issuer's key, and the development "
+                            "stack (conformity-devstack) is not installed here: sign in with the platform's issuer") from None
+    key = dev_keys.KeyStore().signing_key()
+    return functools.partial(dev_keys.access_token, key, issuer=dev_keys.development_issuer())
 
 
 # --- demo -------------------------------------------------------------------------------------
@@ -282,7 +298,7 @@ async def _demo(settings: OperatorSettings, bootstrap: str | None, seed: int | N
     out = _out()
     clients = http_clients(settings.service_urls())
     try:
-        api = PlatformApi(clients, settings.jwt_secret)
+        api = PlatformApi(clients, development_signer())
         brokers = (bootstrap or settings.kafka_bootstrap_servers) if cascades else None
         outcomes = await Demo(api, RichNarrator(out), bootstrap=brokers, seed=seed, timeout=timeout).run()
     finally:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from conformity_shared.auth import Role, issue_token
+from conformity_shared.auth import Role
 from conformity_operators.errors import OperatorError, ServiceUnreachable
 
 
@@ -29,12 +29,18 @@ class Refused(OperatorError):
         self.detail = detail
 
 
-class PlatformApi:
-    """Calls to the services, one httpx client each (real URLs, or in-process apps in tests)."""
+# Signs a token for a role and its claims (role, org=, inspector_id=, subject=): the development
+# issuer's key for the demo, the tests' key in the tests. No service holds such a key.
+TokenSigner = Callable[..., str]
 
-    def __init__(self, clients: Mapping[str, httpx.AsyncClient], secret: str) -> None:
+
+class PlatformApi:
+    """Calls to the services, one httpx client each (real URLs, or in-process apps in tests), with
+    tokens for the parties the caller plays."""
+
+    def __init__(self, clients: Mapping[str, httpx.AsyncClient], sign: TokenSigner) -> None:
         self.clients = dict(clients)
-        self.secret = secret
+        self.sign = sign
 
     def url(self, service: str) -> str:
         return str(self.clients[service].base_url).rstrip("/")
@@ -42,7 +48,7 @@ class PlatformApi:
     def auth(
         self, role: Role | str, *, org: str | None = None, inspector_id: str | None = None, subject: str | None = None
     ) -> dict[str, str]:
-        signed = issue_token(self.secret, role, org=org, inspector_id=inspector_id, subject=subject)
+        signed = self.sign(role, org=org, inspector_id=inspector_id, subject=subject)
         return {"Authorization": f"Bearer {signed}"}
 
     async def call(

@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
-from conformity_shared.settings import DEV_JWT_SECRET, HttpEdgeSettings
+from conformity_shared.settings import HttpEdgeSettings, SignInSettings
 
 SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
@@ -21,7 +21,6 @@ class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    jwt_secret: str = DEV_JWT_SECRET
     approval_url: str = "http://127.0.0.1:8001"
     certificates_url: str = "http://127.0.0.1:8002"
     supervision_url: str = "http://127.0.0.1:8003"
@@ -53,9 +52,10 @@ class OperatorSettings(BaseSettings):
         return {service: getattr(self, f"{service}_url").rstrip("/") for service in SERVICES}
 
 
-class DashboardSettings(OperatorSettings, HttpEdgeSettings):
-    """The dashboard: what it reads, how much it keeps in memory; its HTTP edge (body size,
-    security headers, trusted proxies) like every service's."""
+class DashboardSettings(OperatorSettings, SignInSettings, HttpEdgeSettings):
+    """The dashboard: what it reads, how much it keeps in memory, who may open it (regulators and
+    operators, signed in through the issuer as `dashboard_url`'s client `oidc_client_id`), and its
+    HTTP edge (body size, security headers, trusted proxies) like every service's."""
 
     dashboard_group_id: str | None = None  # default: one group per dashboard process (it must see every partition)
     dashboard_max_events: int = 20_000  # the in-memory index keeps the newest this many (about 4 KB each)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from conformity_shared import db, jobs, structured_logging, topics, web
 from conformity_shared.clock import Clock
 from conformity_shared.events import Event
+from conformity_shared.oidc import TokenVerifier
 from conformity_shared.messaging import EventConsumer, FailureLog, Handler, OutboxRelay, UnitOfWork
 from conformity_shared.publisher_lease import notification_channel
 from conformity_shared.settings import ServiceSettings
@@ -218,7 +219,7 @@ def create_service_app(settings: ServiceSettings, definition: ServiceDefinition)
         lifespan=_lifespan(runtime, definition),
     )
     app.state.runtime = runtime
-    app.state.jwt_secret = settings.jwt_secret
+    app.state.token_verifier = TokenVerifier.from_settings(settings)  # refuses development identity in production
     web.install(app, runtime, definition.title, definition.description)
     for router in definition.routers:
         app.include_router(router)
@@ -229,7 +230,8 @@ def _lifespan(runtime: ServiceRuntime[Any], definition: ServiceDefinition) -> Ca
     settings = runtime.settings
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.token_verifier.check_at_start()
         await db.require_current_schema(runtime.engine, settings.service_name, definition.migrations)
         await ensure_topics(
             settings.kafka_bootstrap_servers,

@@ -5,6 +5,7 @@ All are read from `CONFORMITY_*` variables."""
 from __future__ import annotations
 
 import ipaddress
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,62 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from conformity_shared.clock import REGULATOR_TIME_ZONE, Clock, time_zone
 from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
 
-DEV_JWT_SECRET = "conformity-local-development-secret-change-me"
+
+# --- identity: who issues the tokens every app verifies -----------------------------
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    # `make run`, the stack, compose's development variant and the tests: development keys,
+    # inline key sets and plain-HTTP issuers are accepted only here.
+    DEVELOPMENT = "development"
+
+
+# The development issuer `make run` starts (conformity_devstack.identity), the issuer in development.
+DEVELOPMENT_ISSUER = "http://127.0.0.1:8009"
+PLATFORM_AUDIENCE = "conformity-platform"
+
+
+class IdentitySettings(BaseSettings):
+    """The OpenID Connect issuer whose tokens are accepted, and how its keys are found."""
+
+    model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore")
+
+    env: Environment = Environment.PRODUCTION
+    oidc_issuer: str | None = Field(
+        default=None, description="the issuer's URL, as in the tokens' iss claim; in development the "
+        "development issuer's when unset")
+    oidc_audience: str = PLATFORM_AUDIENCE
+    oidc_jwks_url: str | None = Field(default=None, description="default: jwks_uri of the issuer's discovery document")
+    oidc_jwks: str | None = Field(default=None, description="an inline JWKS (JSON): development and tests only")
+    oidc_leeway_seconds: float = Field(default=30, ge=0, le=300)
+    # Unknown key ids refresh the keys at most once per this many seconds, so that a flood of
+    # tokens naming random kids cannot make the service hammer the issuer.
+    oidc_jwks_min_refresh_seconds: float = Field(default=30, ge=0)
+    oidc_jwks_max_age_seconds: float = Field(default=3600, gt=0)  # keys are re-read this often regardless
+
+    @property
+    def development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    def issuer(self) -> str | None:
+        if self.oidc_issuer:
+            return self.oidc_issuer  # exactly as the tokens say it (some issuers end in "/")
+        return DEVELOPMENT_ISSUER if self.development else None
+
+
+class SignInSettings(IdentitySettings):
+    """A web front end that signs its users in through the issuer (`web_sign_in`)."""
+
+    oidc_client_id: str = "conformity-dashboard"
+    oidc_client_secret: str | None = None  # a confidential client's (Keycloak's client authentication); none for public clients
+    # Signs the session cookie; outside development it must be set (at least 32 characters).
+    session_secret: str | None = Field(default=None, min_length=32)
+
+    @field_validator("session_secret", "oidc_client_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None  # compose passes unset variables as empty strings
 
 
 # --- HTTP edge: rate limits on /public/, request body size, security headers (SECURITY.md) ---
@@ -48,10 +104,10 @@ class HttpEdgeSettings(BaseSettings):
         return value
 
 
-# --- end of the HTTP edge block ---
+# --- the settings of every service --------------------------------------------------------------
 
 
-class ServiceSettings(HttpEdgeSettings):
+class ServiceSettings(HttpEdgeSettings, IdentitySettings):
     model_config = SettingsConfigDict(env_prefix="CONFORMITY_", env_nested_delimiter="__", extra="ignore")
 
     service_name: str = "service"
@@ -62,7 +118,6 @@ class ServiceSettings(HttpEdgeSettings):
         "`{service}` in it is replaced by the service name (one database per service).",
     )
     data_dir: Path = Path("var")
-    jwt_secret: str = DEV_JWT_SECRET
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_seconds: float = 1.0

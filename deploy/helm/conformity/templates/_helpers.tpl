@@ -72,11 +72,3 @@ app.kubernetes.io/component: {{ .service }}
 {{- end }}
 {{- end }}
 
-{{/* The Secret holding the platform's own secrets (the JWT secret). */}}
-{{- define "conformity.secretName" -}}
-{{- if .Values.secrets.create }}
-{{- include "conformity.fullname" . }}
-{{- else }}
-{{- required "secrets.existingSecret is required when secrets.create is false" .Values.secrets.existingSecret }}
-{{- end }}
-{{- end }}

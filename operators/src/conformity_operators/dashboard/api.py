@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
+from html import escape
 from importlib import resources
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Header, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from conformity_shared.auth import Principal
 from conformity_operators import catalogue
+from conformity_operators.dashboard.access import DASHBOARD_ROLES, Viewer, signed_in
+from conformity_operators.dashboard.visibility import lens_of
 from conformity_operators.dashboard.feed import BrokerFeed
 from conformity_operators.dashboard.index import EventIndex
 from conformity_operators.errors import ServiceUnreachable
@@ -36,8 +40,17 @@ def _settings(request: Request) -> DashboardSettings:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def page() -> HTMLResponse:
-    return HTMLResponse((resources.files("conformity_operators.dashboard") / "static" / "index.html").read_text("utf-8"))
+async def page(principal: Annotated[Principal | None, Depends(signed_in)]) -> Response:
+    """The page, for a regulator or an operator; anyone else is sent to sign in first."""
+    if principal is None:
+        return RedirectResponse("/auth/sign-in?next=/", status_code=303)
+    if principal.role not in DASHBOARD_ROLES:
+        return HTMLResponse(
+            f"<!doctype html><meta charset='utf-8'><title>Not for this role</title><h1>Not for this role</h1>"
+            f"<p>The dashboard is for regulators and operators; you are signed in as {escape(principal.role)}.</p>"
+            "<form method='post' action='/auth/sign-out'><button>Sign out</button></form>", status_code=403)
+    html = (resources.files("conformity_operators.dashboard") / "static" / "index.html").read_text("utf-8")
+    return HTMLResponse(html.replace("{{viewer}}", escape(f"{principal.role} · {principal.subject}")))
 
 
 @router.get("/health", summary="The dashboard answers; whether it reads the broker")
@@ -47,7 +60,7 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/status", summary="Broker connection, events read, and the services' documents")
-async def status(request: Request) -> dict[str, Any]:
+async def status(request: Request, _viewer: Viewer) -> dict[str, Any]:
     feed, index, settings = _feed(request), _index(request), _settings(request)
     return {
         "broker": feed.status,
@@ -65,34 +78,37 @@ async def status(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/counts", summary="Events read per type")
-async def counts(request: Request) -> dict[str, int]:
+async def counts(request: Request, _viewer: Viewer) -> dict[str, int]:
     return dict(sorted(_index(request).counts.items()))
 
 
 @router.get("/api/events", summary="Kept events after a sequence number, oldest first")
 async def events(
     request: Request,
+    viewer: Viewer,
     after: int = 0,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> list[dict[str, Any]]:
     index = _index(request)
-    return [index.describe(seq, view) for seq, view in index.since(after, limit)]
+    lens = lens_of(viewer.role)
+    return [index.describe(seq, view, lens) for seq, view in index.since(after, limit)]
 
 
 @router.get("/api/stream", response_class=EventSourceResponse, summary="Live events (server-sent events)")
 async def stream(
     request: Request,
+    viewer: Viewer,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterable[ServerSentEvent]:
     """The newest events first (a backlog), then each event as it is read; resumes after Last-Event-ID."""
-    index = _index(request)
+    index, lens = _index(request), lens_of(viewer.role)
     cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else max(
         index.last_seq - _settings(request).dashboard_backlog, 0
     )
     while True:
         batch = index.since(cursor, STREAM_BATCH)
         for seq, view in batch:
-            yield ServerSentEvent(data=index.describe(seq, view), event="event", id=str(seq))
+            yield ServerSentEvent(data=index.describe(seq, view, lens), event="event", id=str(seq))
             cursor = seq
         if not batch:
             if await request.is_disconnected():
@@ -101,24 +117,24 @@ async def stream(
 
 
 @router.get("/api/search", summary="History of a certificate number or organisation (USCC) across services")
-async def search(request: Request, q: Annotated[str, Query(min_length=3, max_length=100)]) -> dict[str, Any]:
+async def search(request: Request, viewer: Viewer, q: Annotated[str, Query(min_length=3, max_length=100)]) -> dict[str, Any]:
     index = _index(request)
-    found = index.search(q)
+    found = index.search(q, lens=lens_of(viewer.role))
     query = q.strip().upper()
     return {"query": query, "name": index.names.names.get(query), "events": found}
 
 
 @router.get("/api/trace/{ident}", summary="The causal tree of a correlation id (or of an event's chain)")
-async def trace(request: Request, ident: str) -> dict[str, Any]:
+async def trace(request: Request, viewer: Viewer, ident: str) -> dict[str, Any]:
     index = _index(request)
-    found = index.trace(ident)
+    found = index.trace(ident, lens_of(viewer.role))
     if found is None:
         raise HTTPException(404, f"no event read so far has the correlation id or event id {ident}")
     return found.to_json(index.names)
 
 
 @router.get("/api/asyncapi/{service}", summary="A service's AsyncAPI document, fetched for the offline viewer")
-async def asyncapi(request: Request, service: str) -> Any:
+async def asyncapi(request: Request, _viewer: Viewer, service: str) -> Any:
     """Fetched here because the page may not read another origin; rendered by /static/asyncapi.html
     (the services' own /asyncapi page loads its renderer from a CDN, which needs the internet)."""
     urls = _settings(request).service_urls()
@@ -136,5 +152,5 @@ async def asyncapi(request: Request, service: str) -> Any:
 
 
 @router.get("/catalogue", response_class=PlainTextResponse, summary="The events catalogue (Markdown)")
-async def events_catalogue() -> PlainTextResponse:
+async def events_catalogue(_viewer: Viewer) -> PlainTextResponse:
     return PlainTextResponse(catalogue.render(), media_type="text/plain; charset=utf-8")

@@ -10,10 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 from conformity_operators.events_view import EventView, OrganisationNames, identifiers, to_dashboard
 from conformity_operators.causal_trace import Trace, build_trace, trace
+
+
+# What a viewer may see of an event (dashboard.visibility): the event itself, or a redacted copy.
+Lens = Callable[[EventView], EventView]
+
+
+def unchanged(view: EventView) -> EventView:
+    return view
 
 
 class EventIndex:
@@ -85,23 +94,23 @@ class EventIndex:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
-    def describe(self, seq: int, view: EventView) -> dict[str, Any]:
-        return {"seq": seq, **to_dashboard(view, self.names)}
+    def describe(self, seq: int, view: EventView, lens: Lens = unchanged) -> dict[str, Any]:
+        return {"seq": seq, **to_dashboard(lens(view), self.names)}
 
-    def search(self, query: str, limit: int = 500) -> list[dict[str, Any]]:
+    def search(self, query: str, limit: int = 500, lens: Lens = unchanged) -> list[dict[str, Any]]:
         """The history of a certificate number, an organisation (USCC) or an id, across services, oldest first."""
         seqs = self._by_identifier.get(query.strip().upper(), ())
         found = sorted(((seq, self._view(seq)) for seq in seqs), key=lambda item: item[1].time)
-        return [self.describe(seq, view) for seq, view in found[-limit:]]
+        return [self.describe(seq, view, lens) for seq, view in found[-limit:]]
 
-    def trace(self, ident: str) -> Trace | None:
+    def trace(self, ident: str, lens: Lens = unchanged) -> Trace | None:
         ident = ident.strip()
         if ident in self._by_correlation:
-            return build_trace([self._view(s) for s in self._by_correlation[ident]], ident)
+            return build_trace([lens(self._view(s)) for s in self._by_correlation[ident]], ident)
         seqs = self._by_identifier.get(ident.upper(), ())
         for seq in seqs:  # an event id: the chain it belongs to, with the event marked
             view = self._view(seq)
             if view.id == ident:
-                chain = [self._view(s) for s in self._by_correlation.get(view.correlation_id, ())]
+                chain = [lens(self._view(s)) for s in self._by_correlation.get(view.correlation_id, ())]
                 return build_trace(chain, view.correlation_id, focus=view.id)
-        return trace(self._events, ident)  # a prefix: the slow path, scanning what is kept
+        return trace([lens(v) for v in self._events], ident)  # a prefix: the slow path, scanning what is kept

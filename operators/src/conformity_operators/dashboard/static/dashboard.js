@@ -52,6 +52,11 @@ function debounce(fn, ms) {
 
 async function getJSON(url) {
   const answer = await fetch(url);
+  if (answer.status === 401) {
+    // The session ended (its token expired): sign in again, then come back here.
+    window.location.assign("/auth/sign-in?next=/");
+    throw new Error("signed out");
+  }
   const body = await answer.json().catch(() => ({}));
   if (!answer.ok) throw new Error(body.detail || `${answer.status} ${answer.statusText}`);
   return body;
