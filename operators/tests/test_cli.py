@@ -14,6 +14,7 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
+from conformity_shared import topics
 from conformity_shared.auth import Principal, Role
 from conformity_devstack import dev_keys, testing
 from conformity_devstack.kafka import free_port
@@ -135,8 +136,8 @@ def test_dead_letters_are_listed_shown_and_replayed_as_they_were(kafka: str, new
 
     _, pairs = new_chain()
     envelope, event = pairs[2]
-    consumer = f"optest{uuid.uuid4().hex[:8]}"
-    original_topic = f"{consumer}-origin.events"
+    consumer = "certificates"  # a real consumer: the broker lets the tools touch only the platform's topics
+    original_topic = topics.SUPERVISION
     original = event.model_dump_json().encode()
     dead_headers = [
         *envelope.headers(), ("dlq_error", b"certificate.suspended.v1: reason: field required"),
@@ -165,16 +166,17 @@ def test_dead_letters_are_listed_shown_and_replayed_as_they_were(kafka: str, new
 
     replayed = conformity("dlq", "replay", envelope.id, "--service", consumer, "-b", kafka)
     assert replayed.exit_code == 0, replayed.output
-    assert f"to {original_topic}:" in replayed.stdout
+    assert f"to {topics.replays(consumer)}:" in replayed.stdout  # never back onto a stream
 
     async def read_back() -> list:
-        async with TopicReader(kafka, original_topic) as reader:
-            return await reader.until(lambda seen: len(seen) >= 1, timeout=30)
+        async with TopicReader(kafka, topics.replays(consumer), user=consumer) as reader:
+            return await reader.until(lambda seen: any(s.id == envelope.id for s in seen), timeout=30)
 
-    [back] = asyncio.run(read_back())
+    [back] = [s for s in asyncio.run(read_back()) if s.id == envelope.id]
     assert back.value == original
     assert back.key == envelope.subject
-    assert back.headers == {k: v.decode() for k, v in envelope.headers()}
+    origin = {"dlq_original_topic": original_topic, "dlq_original_partition": "2", "dlq_original_offset": "41"}
+    assert back.headers == {**{k: v.decode() for k, v in envelope.headers()}, **origin}
 
 
 @pytest.mark.integration
