@@ -65,3 +65,35 @@ def password_from_file(path: Path, username: str) -> str:
     if username not in passwords:
         raise ValueError(f"{path} holds no password for Kafka principal {username!r}")
     return str(passwords[username])
+
+
+# Passwords made for development (compose's defaults, the local broker's) say so.
+DEVELOPMENT_PASSWORD_PREFIX = "dev-"
+
+
+class KafkaAccessRefused(RuntimeError):
+    """The Kafka settings are unsafe outside development: the process refuses to start."""
+
+
+def refuse_unsafe_access(access: KafkaAccess, *, credentials_file: Path | None, environment: str,
+                         development: bool) -> None:
+    """Raise KafkaAccessRefused, naming the settings, when a process outside development would
+    connect without authentication, with a development password or from a local credentials file."""
+    if development:
+        return
+    problems = []
+    if not access.authenticated:
+        problems.append("CONFORMITY_KAFKA_SECURITY_PROTOCOL=PLAINTEXT connects without authentication: "
+                        "use SASL_SSL (or SASL_PLAINTEXT on a private network)")
+    elif not access.password:
+        problems.append("CONFORMITY_KAFKA_PASSWORD is not set")
+    elif access.password.startswith(DEVELOPMENT_PASSWORD_PREFIX):
+        problems.append(f"CONFORMITY_KAFKA_PASSWORD is a development password (it starts with "
+                        f"{DEVELOPMENT_PASSWORD_PREFIX!r}): give principal {access.username!r} a secret of its own")
+    if credentials_file is not None:
+        problems.append("CONFORMITY_KAFKA_CREDENTIALS_FILE is the local broker's file, for development and tests only")
+    if problems:
+        raise KafkaAccessRefused(
+            f"refusing to start with these Kafka settings while CONFORMITY_ENV={environment}: "
+            + "; ".join(problems) + " (or set CONFORMITY_ENV=development on a development machine)"
+        )

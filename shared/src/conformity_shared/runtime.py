@@ -213,6 +213,7 @@ def build_runtime(settings: S, definition: ServiceDefinition) -> ServiceRuntime[
 def create_service_app(settings: ServiceSettings, definition: ServiceDefinition) -> FastAPI:
     """Build one service's FastAPI app; its lifespan migrates, starts the relay, the consumers and the jobs."""
     structured_logging.configure(settings.log_level, settings.log_json)
+    settings.refuse_unsafe_kafka()  # no unauthenticated broker, development password or local file in production
     runtime = build_runtime(settings, definition)
     app = FastAPI(
         title=definition.title, description=definition.description, version="1.0.0",

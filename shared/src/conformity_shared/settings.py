@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from conformity_shared.clock import REGULATOR_TIME_ZONE, Clock, time_zone
-from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
+from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file, refuse_unsafe_access
 
 
 # --- identity: who issues the tokens every app verifies -----------------------------
@@ -175,6 +175,11 @@ class ServiceSettings(HttpEdgeSettings, IdentitySettings):
             password = password_from_file(self.kafka_credentials_file, username)
         return KafkaAccess(self.kafka_security_protocol, username, password, self.kafka_sasl_mechanism,
                            self.kafka_ssl_cafile)
+
+    def refuse_unsafe_kafka(self) -> None:
+        """Refuse (KafkaAccessRefused) Kafka settings unsafe outside development."""
+        refuse_unsafe_access(self.kafka_access(), credentials_file=self.kafka_credentials_file,
+                             environment=self.env.value, development=self.development)
 
     def kafka_servers(self) -> list[str]:
         """The bootstrap servers as a list: FastStream takes a string as one address, so

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from conformity_shared import web
+from conformity_shared.kafka_access import refuse_unsafe_access
 from conformity_shared.oidc import TokenVerifier
 from conformity_shared.web_sign_in import WebSignIn
 from conformity_operators.dashboard import api
@@ -26,6 +27,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     index = EventIndex(settings.dashboard_max_events)
     feed = BrokerFeed(settings, index)
     verifier = TokenVerifier.from_settings(settings)  # refuses development identity in production
+    refuse_unsafe_access(settings.kafka_access(), credentials_file=settings.kafka_credentials_file,
+                         environment=settings.env.value, development=settings.development)
     sign_in = WebSignIn(settings, verifier, public_url=settings.dashboard_url, cookie_prefix="conformity_dashboard")
 
     @asynccontextmanager
