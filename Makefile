@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres cluster e2e lock clean \
-        containers containers-test helm-check
+        containers containers-test helm-check audit
 
 help:
 	@echo "make run    - start the Kafka broker, the development issuer, the four services and the dashboard (Ctrl-C stops all)"
@@ -14,6 +14,7 @@ help:
 	@echo "make unit / make integration / make integration-postgres / make e2e - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
 	@echo "make containers-test - integration suite through testcontainers, then the compose tests (single node, cluster)"
+	@echo "make audit           - check the locked dependencies for known vulnerabilities (fails on one with a fix)"
 	@echo "make helm-check      - build helm if missing, lint and render the Helm chart, test the rendered manifests"
 
 setup: system-deps python-deps kafka-jars
@@ -59,6 +60,16 @@ run: setup
 # service's migrations against its CONFORMITY_* settings (default: SQLite files in var/).
 migrate: setup
 	$(UV) run --frozen conformity-migrate approval certificates supervision proficiency
+
+# pip-audit on the exported lock, against PyPI's vulnerability database.
+# pip-audit exits 1 on any finding; conformity_devstack.audit decides from its report.
+PIP_AUDIT := pip-audit==2.10.1
+audit: python-deps
+	@mkdir -p var && rm -f var/audit.json
+	$(UV) export --frozen --format requirements-txt --no-emit-workspace --no-hashes --quiet -o var/audit-requirements.txt
+	-$(UV) tool run --quiet --from $(PIP_AUDIT) pip-audit -r var/audit-requirements.txt --no-deps --disable-pip \
+	  --progress-spinner off --format json -o var/audit.json 2>&1 | grep -v "encouraged to fully hash\|pip-compile"
+	$(UV) run --frozen python -m conformity_devstack.audit var/audit-requirements.txt var/audit.json
 
 broker: setup
 	$(UV) run --frozen conformity-broker run
