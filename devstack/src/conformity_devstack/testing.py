@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
 from conformity_devstack.dev_keys import SigningKey, access_token, jwks
@@ -414,6 +414,35 @@ class Seen:
         import json
 
         return json.loads(self.value)
+
+
+async def group_caught_up(bootstrap: str, group: str, topic: str, timeout: float = 30.0) -> None:
+    """Wait until consumer group `group` has committed every record now on `topic` (read as the
+    broker's admin, who alone may describe another principal's group); fail after `timeout`."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    settings = client_settings(ADMIN)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **settings)
+    ends = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, **settings)
+    await admin.start()
+    await ends.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        wanted = await ends.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            behind = {tp.partition: wanted[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+                      for tp in partitions if wanted[tp]}
+            if all(gap <= 0 for gap in behind.values()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"group {group} still behind on {topic} after {timeout}s: {behind}")
+            await asyncio.sleep(0.2)
+    finally:
+        await ends.stop()
+        await admin.close()
 
 
 class TopicReader:
