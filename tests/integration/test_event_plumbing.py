@@ -14,6 +14,7 @@ from conformity_devstack.factories import approval_granted, certificate_request,
 from conformity_devstack.testing import TopicReader, envelope_as_owner, eventually, producer_for, running, token
 
 from certificates.app import create_app as certificates_app
+from supervision.app import create_app as supervision_app
 
 
 async def produce(kafka: str, topic: str, value: bytes, key: str, headers: list[tuple[str, bytes]]) -> None:
@@ -27,7 +28,7 @@ def spot_check(inspection: str) -> events.SpotCheckFailedV1:
 
 
 async def test_committed_events_are_published_promptly_and_marked(service_env, kafka: str) -> None:
-    app = certificates_app()
+    app = supervision_app()  # the spot check's publisher: only it may write supervision's stream
     async with running(app), TopicReader(kafka, topics.SUPERVISION) as reader:
         runtime = app.state.runtime
         inspection = f"relay-{uuid.uuid4()}"
@@ -39,7 +40,7 @@ async def test_committed_events_are_published_promptly_and_marked(service_env, k
         record = next(e for e in seen if e.id == envelope.id)
         assert record.key == inspection
         assert record.headers["ce_type"] == "supervision.spot_check_failed.v1"
-        assert record.headers["ce_source"] == "/conformity/certificates"
+        assert record.headers["ce_source"] == "/conformity/supervision"
         assert record.headers["ce_correlationid"] == "corr-relay"
         assert record.json()["inspection_id"] == inspection
 
@@ -54,7 +55,7 @@ async def test_committed_events_are_published_promptly_and_marked(service_env, k
 
 
 async def test_a_rolled_back_unit_of_work_publishes_nothing(service_env, kafka: str) -> None:
-    app = certificates_app()
+    app = supervision_app()  # the spot check's publisher: only it may write supervision's stream
     async with running(app), TopicReader(kafka, topics.SUPERVISION) as reader:
         runtime = app.state.runtime
         inspection = f"rollback-{uuid.uuid4()}"

@@ -213,7 +213,6 @@ def build_runtime(settings: S, definition: ServiceDefinition) -> ServiceRuntime[
 def create_service_app(settings: ServiceSettings, definition: ServiceDefinition) -> FastAPI:
     """Build one service's FastAPI app; its lifespan migrates, starts the relay, the consumers and the jobs."""
     structured_logging.configure(settings.log_level, settings.log_json)
-    settings.refuse_unsafe_kafka()  # no unauthenticated broker, development password or local file in production
     runtime = build_runtime(settings, definition)
     app = FastAPI(
         title=definition.title, description=definition.description, version="1.0.0",
@@ -233,6 +232,7 @@ def _lifespan(runtime: ServiceRuntime[Any], definition: ServiceDefinition) -> Ca
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.token_verifier.check_at_start()
+        settings.refuse_unsafe_kafka()  # no unauthenticated broker, development password or local file in production
         await db.require_current_schema(runtime.engine, settings.service_name, definition.migrations)
         await ensure_topics(
             settings.kafka_bootstrap_servers,

@@ -27,13 +27,13 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     index = EventIndex(settings.dashboard_max_events)
     feed = BrokerFeed(settings, index)
     verifier = TokenVerifier.from_settings(settings)  # refuses development identity in production
-    refuse_unsafe_access(settings.kafka_access(), credentials_file=settings.kafka_credentials_file,
-                         environment=settings.env.value, development=settings.development)
     sign_in = WebSignIn(settings, verifier, public_url=settings.dashboard_url, cookie_prefix="conformity_dashboard")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await verifier.check_at_start()
+        refuse_unsafe_access(settings.kafka_access(), credentials_file=settings.kafka_credentials_file,
+                             environment=settings.env.value, development=settings.development)
         feed.start()
         try:
             yield
