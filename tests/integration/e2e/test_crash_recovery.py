@@ -20,7 +20,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from conformity_shared import events
+from conformity_shared import events, topics
 from conformity_devstack.testing import eventually
 
 from approval import db as approval_db
@@ -65,7 +65,9 @@ async def suspensions_in_history(up, body_uscc: str) -> dict[str, list[str | Non
 # --- the producer killed between commit and publish ------------------------------------------------
 
 
-BACKLOG_TOPIC = "e2e.relay-backlog"
+# Approval may write only its own stream and its dead-letter topic; the backlog goes to the
+# latter, which no service consumes, so that it costs the consumers nothing.
+BACKLOG_TOPIC = topics.dead_letters("approval")
 
 
 async def relay_backlog(up, rows: int) -> None:  # noqa: ANN001
