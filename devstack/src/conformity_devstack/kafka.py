@@ -101,6 +101,16 @@ def ensure_jars(quiet: bool = False) -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id as Kafka makes one (`kafka-storage random-uuid`): URL-safe base64 of a
+    random UUID, never starting with "-", which the storage tool would read as an option (one
+    id in 64 did, and the broker then failed to format)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -355,7 +365,7 @@ class LocalKafka:
         for node in self.nodes:
             node.write_config(node_settings(node.ports, ports, node.workdir / "data", self.credentials))
         if not all(node.formatted for node in self.nodes):
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = new_cluster_id()
             for node in self.nodes:
                 node.format(libs, cluster_id, self.credentials)
         for node in self.nodes:
