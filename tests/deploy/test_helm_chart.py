@@ -276,3 +276,19 @@ def test_the_brokers_are_only_reached_with_sasl() -> None:
     plaintext = helm_template("-f", str(CHECK_VALUES), "--set", "kafka.securityProtocol=PLAINTEXT")
     assert plaintext.returncode != 0
     assert "kafka.securityProtocol must be SASL_PLAINTEXT or SASL_SSL" in plaintext.stderr
+
+
+def test_over_tls_the_services_and_the_provisioning_job_trust_the_brokers_ca() -> None:
+    rendered = render("--set", "kafka.securityProtocol=SASL_SSL", "--set", "kafka.caSecret=kafka-ca")
+    pods = [*(d["spec"]["template"]["spec"] for d in rendered["Deployment"]),
+            job(rendered, "kafka-provision")["spec"]["template"]["spec"]]
+    for pod in pods:
+        [container] = pod["containers"]
+        env = env_of(container)
+        assert env["CONFORMITY_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        cafile = Path(env["CONFORMITY_KAFKA_SSL_CAFILE"]["value"])
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "kafka-ca"]
+        assert cafile.parent == Path(mount["mountPath"]) and mount["readOnly"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+        assert volume["secret"]["secretName"] == "kafka-ca"
+        assert volume["secret"]["items"] == [{"key": "ca.crt", "path": cafile.name}]

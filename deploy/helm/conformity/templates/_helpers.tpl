@@ -104,6 +104,31 @@ operators
 dlq-replay
 {{- end }}
 
+{{/* SASL_SSL with kafka.caSecret: the env entry, volume mount and volume of the brokers' CA. */}}
+{{- define "conformity.kafkaCaEnv" -}}
+{{- if and (eq .Values.kafka.securityProtocol "SASL_SSL") .Values.kafka.caSecret }}
+- name: CONFORMITY_KAFKA_SSL_CAFILE
+  value: /etc/conformity/kafka-ca/{{ .Values.kafka.caKey }}
+{{- end }}
+{{- end }}
+{{- define "conformity.kafkaCaMount" -}}
+{{- if and (eq .Values.kafka.securityProtocol "SASL_SSL") .Values.kafka.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/conformity/kafka-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "conformity.kafkaCaVolume" -}}
+{{- if and (eq .Values.kafka.securityProtocol "SASL_SSL") .Values.kafka.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.caSecret }}
+    items:
+      - key: {{ .Values.kafka.caKey }}
+        path: {{ .Values.kafka.caKey }}
+{{- end }}
+{{- end }}
+
 {{/* The brokers are reached only with SASL: refuse anything else at rendering. */}}
 {{- define "conformity.kafkaSecurityProtocol" -}}
 {{- $protocol := .Values.kafka.securityProtocol }}
