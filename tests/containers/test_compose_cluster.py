@@ -1,8 +1,10 @@
-"""docker-compose.cluster.yml as an operator runs it: three Kafka nodes (KRaft), PostgreSQL, the
-migration step, two replicas of each service behind HAProxy. Once every container is healthy:
-the topics have three copies with two in sync; through the proxy, both replicas of each service
-answer /health and exactly one of them publishes the outbox; one spot-check cascade (DESIGN
-flow 1) crosses the proxy; then `down -v`.
+"""docker-compose.cluster.yml as an operator runs it: three Kafka nodes (KRaft, SASL on every
+listener), PostgreSQL, the broker and migration steps, two replicas of each service behind
+HAProxy. Once every container is healthy: the topics, which `provision` made, have three copies
+with two in sync; the brokers refuse clients that do not sign in and a service writing another's
+stream; through the proxy, both replicas of each service answer /health and exactly one of them
+publishes the outbox; one spot-check cascade (DESIGN flow 1) crosses the proxy; the proxy stops
+a client's /public/ requests at its cluster-wide limit, counted over both replicas; then `down -v`.
 
 Images come from the environment as for compose (see test_compose_smoke.py), plus
 CONFORMITY_HAPROXY_IMAGE. Every published port is chosen free.
@@ -23,7 +25,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from conformity_devstack.compose import ComposeProject, eventually, spot_check_cascade
+from conformity_devstack.compose import ComposeProject, assert_broker_secured, eventually, spot_check_cascade
 from conformity_shared import topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +33,9 @@ SERVICES = ("approval", "certificates", "supervision", "proficiency")
 REPLICAS = 2
 PUBLISHED = (*SERVICES, "dashboard", "proxy_stats", "kafka", "kafka_2", "kafka_3")
 HEALTHY_WITHIN = float(os.environ.get("CONFORMITY_COMPOSE_HEALTHY_WITHIN", "300"))
+# The proxy's /public/ limit per client and service in 60 s, well under what the two replicas'
+# own limits (600 each) let through together, and above what the cascade's polling spends.
+PROXY_PUBLIC_LIMIT = 200
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -38,6 +43,7 @@ pytestmark = pytest.mark.timeout(900)
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ComposeProject]:
     cluster = ComposeProject(ROOT / "docker-compose.cluster.yml", published=PUBLISHED, prefix="conformity-cluster")
+    cluster.env["CONFORMITY_PROXY_PUBLIC_LIMIT"] = str(PROXY_PUBLIC_LIMIT)
     started = time.monotonic()
     try:
         cluster.compose("up", "-d")
@@ -63,7 +69,8 @@ def test_two_healthy_replicas_of_each_service_and_three_kafka_nodes(cluster: Com
 
 def test_topics_have_three_copies_two_of_them_in_sync(cluster: ComposeProject) -> None:
     async def describe() -> tuple[list[dict], dict[str, str]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{cluster.ports['kafka']}")
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{cluster.ports['kafka']}",
+                                    **cluster.kafka("admin").client_settings())
         await admin.start()
         try:
             described = await admin.describe_topics(list(topics.ALL))
@@ -78,6 +85,11 @@ def test_topics_have_three_copies_two_of_them_in_sync(cluster: ComposeProject) -
         assert len(topic["partitions"]) == 6, topic["topic"]
         assert {len(p["replicas"]) for p in topic["partitions"]} == {3}, topic["topic"]
     assert config["min.insync.replicas"] == "2"
+
+
+def test_the_brokers_admit_only_signed_in_principals_within_their_rules(cluster: ComposeProject) -> None:
+    for node in ("kafka", "kafka_2", "kafka_3"):
+        assert_broker_secured(cluster, f"127.0.0.1:{cluster.ports[node]}")
 
 
 def backend_servers(cluster: ComposeProject) -> dict[str, dict[str, str]]:
@@ -117,3 +129,26 @@ def test_the_proxy_sends_to_both_replicas_and_one_of_them_publishes(cluster: Com
 def test_failed_spot_check_suspends_the_certificate_through_the_proxy(cluster: ComposeProject) -> None:
     with httpx.Client(timeout=30) as http:
         spot_check_cascade(http, {s: cluster.url(s) for s in SERVICES}, cluster)
+
+
+def test_the_proxy_limits_a_client_s_public_requests_across_the_replicas(cluster: ComposeProject) -> None:
+    # Runs last: the budget it spends is the same client's (the host) for the next minute.
+    url = f"{cluster.url('certificates')}/public/certificates/no-such-certificate"
+    served_by: list[str] = []
+    with httpx.Client(timeout=10) as http:
+        for _ in range(PROXY_PUBLIC_LIMIT + 50):
+            answer = http.get(url)
+            if answer.status_code == 429:
+                break
+            assert answer.status_code in (404, 422), answer.text  # no such certificate, answered by a replica
+            served_by.append(answer.headers["X-Served-By"])
+        else:
+            raise AssertionError(f"{PROXY_PUBLIC_LIMIT + 50} requests in a row, none refused")
+    # Refused by the proxy (its rule, not a replica's), once the client had spent the cluster's
+    # budget, counted over both replicas: each alone let through far less than its own limit.
+    assert answer.headers["Retry-After"] == "60"
+    assert answer.json()["rule"] == "public_requests_cluster"
+    assert answer.json()["limit"] == PROXY_PUBLIC_LIMIT
+    assert "X-Served-By" not in answer.headers
+    assert len(served_by) <= PROXY_PUBLIC_LIMIT
+    assert len(set(served_by)) == REPLICAS, set(served_by)

@@ -1,10 +1,13 @@
-"""docker-compose.yml as a user runs it: the migration step exits 0, every container is healthy,
-then the spot-check cascade through the composed stack over HTTP (DESIGN flow 1), then `down -v`.
+"""docker-compose.yml as a user runs it: the broker step (`provision`) and the migration step exit
+0, every container is healthy, the broker refuses clients that do not sign in and a service
+writing another's stream, then the spot-check cascade through the composed stack over HTTP
+(DESIGN flow 1), then `down -v`.
 
 Images come from the environment as for compose itself (CONFORMITY_IMAGE, CONFORMITY_KAFKA_IMAGE,
 CONFORMITY_POSTGRES_IMAGE; `make containers-test` exports those containers/build.sh wrote).
-Published ports are chosen free, and the services trust a fresh development key passed inline,
-so that the test also shows that the compose file passes the identity settings through.
+Published ports are chosen free, the services trust a fresh development key passed inline and
+every Kafka password is fresh, so that the test also shows that the compose file passes the
+identity settings and the passwords through.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformity_devstack.compose import ComposeProject, spot_check_cascade
+from conformity_devstack.compose import ComposeProject, assert_broker_secured, spot_check_cascade
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("approval", "certificates", "supervision", "proficiency", "dashboard")
@@ -49,10 +52,15 @@ def test_every_container_reports_healthy(stack: ComposeProject) -> None:
         assert answer.status_code == 200, f"{service}: {answer.text}"
 
 
-def test_the_migration_step_ran_once_before_the_services(stack: ComposeProject) -> None:
-    steps = [c for c in stack.containers() if c.service == "migrate"]
-    assert [c.status for c in steps] == ["exited 0"]
+def test_the_broker_and_migration_steps_ran_once_before_the_services(stack: ComposeProject) -> None:
+    for step in ("provision", "migrate"):
+        assert [c.status for c in stack.containers() if c.service == step] == ["exited 0"], step
     assert "proficiency: schema at" in stack.compose("logs", "--no-color", "migrate").stdout
+    assert "access rules" in stack.compose("logs", "--no-color", "provision").stdout
+
+
+def test_the_broker_admits_only_signed_in_principals_within_their_rules(stack: ComposeProject) -> None:
+    assert_broker_secured(stack, f"127.0.0.1:{stack.ports['kafka']}")
 
 
 def test_failed_spot_check_suspends_the_certificate_through_the_composed_stack(stack: ComposeProject) -> None:

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "conformity"
 CHECK_VALUES = CHART / "ci" / "check-values.yaml"
 SERVICES = ("approval", "certificates", "proficiency", "supervision")
+PRINCIPALS = (*SERVICES, "operators", "dlq-replay")
+CHECK_PASSWORDS = yaml.safe_load(CHECK_VALUES.read_text())["kafka"]["passwords"]
 POSTGRES_MAX_CONNECTIONS = 100 - 3  # the default, less the connections reserved for superusers
 
 
@@ -41,6 +43,19 @@ def component(manifest: dict[str, Any]) -> str:
 
 def hook(manifest: dict[str, Any]) -> set[str]:
     return set(manifest["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(",")) - {""}
+
+
+def weight(manifest: dict[str, Any]) -> int:
+    return int(manifest["metadata"]["annotations"]["helm.sh/hook-weight"])
+
+
+def job(manifests: dict[str, list[dict[str, Any]]], name: str) -> dict[str, Any]:
+    [found] = [j for j in manifests["Job"] if component(j) == name]
+    return found
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +92,68 @@ def test_settings_come_from_the_config_map_then_the_platform_and_service_secrets
         [own] = (secrets[s["secretRef"]["name"]]["stringData"] for s in sources[1:])
         assert not any("JWT" in key or "SIGNING" in key for key in own)  # no service can mint a token
         assert own["CONFORMITY_DATABASE_URL"].endswith(f"/{name}")  # `{service}` replaced
+        assert not any(key.startswith("CONFORMITY_KAFKA") for key in own)  # the Kafka Secret's, below
     own = secrets["rel-conformity-certificates"]["stringData"]
     assert own["CONFORMITY_DATABASE_URL"].startswith("postgresql+asyncpg://certificates:")  # its own URL
-    assert (own["CONFORMITY_KAFKA_USERNAME"], own["CONFORMITY_KAFKA_PASSWORD"]) == ("certificates", "not-a-real-password")
-    assert "CONFORMITY_KAFKA_USERNAME" not in secrets["rel-conformity-approval"]["stringData"]
+
+
+def test_each_service_signs_in_to_kafka_as_itself_with_its_password_from_the_kafka_secret(manifests: dict) -> None:
+    [kafka] = [s for s in manifests["Secret"] if component(s) == "kafka"]
+    assert not hook(kafka)  # the release's own: it stays for the pods
+    # One key per principal, and not the admin's: no service pod can read it.
+    assert sorted(kafka["stringData"]) == sorted(PRINCIPALS)
+    assert kafka["stringData"] == {p: CHECK_PASSWORDS[p] for p in PRINCIPALS}
+    for deployment in manifests["Deployment"]:
+        name = component(deployment)
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = env_of(container)
+        assert env["CONFORMITY_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_PLAINTEXT"
+        assert env["CONFORMITY_KAFKA_USERNAME"]["value"] == name
+        assert env["CONFORMITY_KAFKA_PASSWORD"] == {
+            "name": "CONFORMITY_KAFKA_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": kafka["metadata"]["name"], "key": name}}}
+
+
+def test_no_password_appears_in_plain_text_in_a_deployment(manifests: dict) -> None:
+    passwords = [*CHECK_PASSWORDS.values(), "not-a-real-password"]  # Kafka's, and the databases'
+    for deployment in manifests["Deployment"]:
+        text = yaml.safe_dump(deployment)
+        assert not [p for p in passwords if p in text], component(deployment)
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for name, entry in env_of(container).items():
+                if "PASSWORD" in name or "SECRET" in name:
+                    assert "value" not in entry and "secretKeyRef" in entry["valueFrom"], name
+    # ...nor in a Job: the provisioning Job reads every password from a Secret too.
+    for found in manifests["Job"]:
+        assert not [p for p in passwords if p in yaml.safe_dump(found)], component(found)
+
+
+def test_the_provisioning_job_runs_before_the_migrations_as_the_admin(manifests: dict) -> None:
+    provision, migrate = job(manifests, "kafka-provision"), job(manifests, "migrate")
+    assert hook(provision) == {"pre-install", "pre-upgrade"}
+    # Helm runs hooks in order of weight, each Job to its end: topics and users, then schemas.
+    assert weight(provision) < weight(migrate)
+    [container] = provision["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["conformity", "kafka", "provision"]
+    env = env_of(container)
+    # The topic layout from values (config.kafka*).
+    assert {k: env[k]["value"] for k in ("CONFORMITY_KAFKA_TOPIC_PARTITIONS", "CONFORMITY_KAFKA_REPLICATION_FACTOR",
+                                          "CONFORMITY_KAFKA_MIN_INSYNC_REPLICAS")} == {
+        "CONFORMITY_KAFKA_TOPIC_PARTITIONS": "6", "CONFORMITY_KAFKA_REPLICATION_FACTOR": "3",
+        "CONFORMITY_KAFKA_MIN_INSYNC_REPLICAS": "2"}
+    assert env["CONFORMITY_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_PLAINTEXT"
+    assert env["CONFORMITY_KAFKA_BOOTSTRAP_SERVERS"]["value"].count(":9092") == 3
+    # The admin's and every principal's password, from a hook Secret made just before it (on a
+    # first install the release's own Secrets do not exist yet while pre-install hooks run).
+    [secret] = [s for s in manifests["Secret"] if component(s) == "kafka-provision"]
+    assert hook(secret) == {"pre-install", "pre-upgrade"} and weight(secret) < weight(provision)
+    assert "hook-succeeded" in secret["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+    wanted = {"CONFORMITY_KAFKA_ADMIN_PASSWORD": "admin",
+              **{f"CONFORMITY_KAFKA_PASSWORD_{p.upper().replace('-', '_')}": p for p in PRINCIPALS}}
+    for variable, principal in wanted.items():
+        reference = env[variable]["valueFrom"]["secretKeyRef"]
+        assert reference["name"] == secret["metadata"]["name"], variable
+        assert secret["stringData"][reference["key"]] == CHECK_PASSWORDS[principal], variable
 
 
 def test_a_service_per_deployment_selects_its_pods(manifests: dict) -> None:
@@ -104,17 +177,16 @@ def test_a_disruption_budget_per_service_keeps_one_replica(manifests: dict) -> N
 
 
 def test_the_migration_job_is_a_pre_install_and_pre_upgrade_hook_for_every_service(manifests: dict) -> None:
-    [job] = manifests["Job"]
-    assert hook(job) == {"pre-install", "pre-upgrade"}
-    containers = job["spec"]["template"]["spec"]["containers"]
+    migrate = job(manifests, "migrate")
+    assert hook(migrate) == {"pre-install", "pre-upgrade"}
+    containers = migrate["spec"]["template"]["spec"]["containers"]
     assert sorted(c["command"][1] for c in containers) == list(SERVICES)
     assert all(c["command"][0] == "conformity-migrate" for c in containers)
     # Its database URLs come from a Secret made just before it, since on a first install the
     # release's own Secrets do not exist yet when pre-install hooks run.
-    [secret] = [s for s in manifests["Secret"] if hook(s)]
+    [secret] = [s for s in manifests["Secret"] if component(s) == "migrate"]
     assert hook(secret) == {"pre-install", "pre-upgrade"}
-    weight = lambda m: int(m["metadata"]["annotations"]["helm.sh/hook-weight"])  # noqa: E731
-    assert weight(secret) < weight(job)
+    assert weight(secret) < weight(migrate)
     for c in containers:
         reference = c["env"][-1]["valueFrom"]["secretKeyRef"]
         assert reference["name"] == secret["metadata"]["name"]
@@ -125,37 +197,98 @@ def test_replicas_fit_under_postgresql_s_connections_even_during_a_rollout(manif
     [config] = manifests["ConfigMap"]
     per_replica = int(config["data"]["CONFORMITY_DB_POOL_SIZE"]) + int(config["data"]["CONFORMITY_DB_MAX_OVERFLOW"])
     replicas = sum(d["spec"]["replicas"] + d["spec"]["strategy"]["rollingUpdate"]["maxSurge"] for d in manifests["Deployment"])
-    [job] = manifests["Job"]
-    assert replicas * per_replica + len(job["spec"]["template"]["spec"]["containers"]) < POSTGRES_MAX_CONNECTIONS
+    migrations = len(job(manifests, "migrate")["spec"]["template"]["spec"]["containers"])
+    assert replicas * per_replica + migrations < POSTGRES_MAX_CONNECTIONS
 
 
 def test_existing_secrets_are_read_and_none_is_written() -> None:
-    rendered = render("--set", "secrets.create=false",
+    rendered = render("--set", "secrets.create=false", "--set", "kafka.existingSecret=kafka-passwords",
                       *(arg for name in SERVICES for arg in ("--set", f"services.{name}.existingSecret={name}-credentials")))
     assert "Secret" not in rendered
     for deployment in rendered["Deployment"]:
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         names = [s["secretRef"]["name"] for s in container["envFrom"][1:]]
         assert names == [f"{component(deployment)}-credentials"]
-    [job] = rendered["Job"]
-    for c in job["spec"]["template"]["spec"]["containers"]:
+        assert env_of(container)["CONFORMITY_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "kafka-passwords", "key": component(deployment)}
+    for c in job(rendered, "migrate")["spec"]["template"]["spec"]["containers"]:
         assert c["env"][-1]["valueFrom"]["secretKeyRef"] == {"name": f"{c['command'][1]}-credentials",
                                                              "key": "CONFORMITY_DATABASE_URL"}
+    [provision] = job(rendered, "kafka-provision")["spec"]["template"]["spec"]["containers"]
+    references = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in provision["env"] if "valueFrom" in e}
+    assert references["CONFORMITY_KAFKA_ADMIN_PASSWORD"] == {"name": "kafka-passwords", "key": "admin"}
+    assert references["CONFORMITY_KAFKA_PASSWORD_APPROVAL"] == {"name": "kafka-passwords", "key": "approval"}
+    # The tools' users are made only if the Secret holds a password for them.
+    assert references["CONFORMITY_KAFKA_PASSWORD_DLQ_REPLAY"] == {"name": "kafka-passwords", "key": "dlq-replay",
+                                                                  "optional": True}
+
+
+def test_without_secrets_from_the_chart_the_kafka_secret_must_be_named() -> None:
+    done = helm_template("-f", str(CHECK_VALUES), "--set", "secrets.create=false",
+                         *(arg for name in SERVICES for arg in ("--set", f"services.{name}.existingSecret={name}-credentials")))
+    assert done.returncode != 0 and "kafka.existingSecret is required when secrets.create is false" in done.stderr
 
 
 def test_a_disabled_service_has_nothing_rendered() -> None:
     rendered = render("--set", "services.proficiency.enabled=false")
     for kind in ("Deployment", "Service", "PodDisruptionBudget"):
         assert sorted(component(m) for m in rendered[kind]) == ["approval", "certificates", "supervision"]
-    [job] = rendered["Job"]
-    assert "proficiency" not in [c["name"] for c in job["spec"]["template"]["spec"]["containers"]]
+    assert "proficiency" not in [c["name"] for c in job(rendered, "migrate")["spec"]["template"]["spec"]["containers"]]
+    [kafka] = [s for s in rendered["Secret"] if component(s) == "kafka"]
+    assert "proficiency" not in kafka["stringData"]
 
 
 def test_without_a_database_url_or_an_issuer_the_chart_refuses_to_render() -> None:
     bare = helm_template()
     assert bare.returncode != 0
     assert "is required" in bare.stderr
-    no_database = helm_template("--set", "security.oidcIssuer=https://id.example.org/realms/regulator")
+    # (development passwords, so that the one value missing is the one named)
+    no_database = helm_template("--set", "development=true", "--set", "security.oidcIssuer=https://id.example.org/realms/regulator")
     assert no_database.returncode != 0 and "database.url is required" in no_database.stderr
-    no_issuer = helm_template("--set-string", "database.url=postgresql+asyncpg://u:p@db/{service}")
+    no_issuer = helm_template("--set", "development=true", "--set-string", "database.url=postgresql+asyncpg://u:p@db/{service}")
     assert no_issuer.returncode != 0 and "security.oidcIssuer is required" in no_issuer.stderr
+
+
+def bare_values(*args: str) -> subprocess.CompletedProcess[str]:
+    """Rendered with what an install must set except the Kafka passwords."""
+    return helm_template("--set-string", "database.url=postgresql+asyncpg://u:p@db/{service}",
+                         "--set", "security.oidcIssuer=https://id.example.org/realms/regulator", *args)
+
+
+def test_without_kafka_passwords_the_chart_refuses_to_render_unless_for_development() -> None:
+    # Production values carry no password: rendering fails, naming the missing one.
+    no_passwords = bare_values()
+    assert no_passwords.returncode != 0
+    assert "kafka.passwords.admin is required" in no_passwords.stderr or \
+        "kafka.passwords.approval is required" in no_passwords.stderr, no_passwords.stderr
+    some = bare_values(*(arg for p in ("admin", "approval", "certificates", "supervision")
+                         for arg in ("--set", f"kafka.passwords.{p}=pw-{p}")))
+    assert some.returncode != 0 and "kafka.passwords.proficiency is required" in some.stderr, some.stderr
+    # A development installation gets the well-known development passwords, as compose does.
+    development = bare_values("--set", "development=true")
+    assert development.returncode == 0, development.stderr
+    secrets = {component(m): m for m in yaml.safe_load_all(development.stdout) if m and m["kind"] == "Secret"}
+    assert secrets["kafka"]["stringData"]["approval"] == "dev-kafka-approval"
+    assert secrets["kafka-provision"]["stringData"]["admin"] == "dev-kafka-admin"
+
+
+def test_the_brokers_are_only_reached_with_sasl() -> None:
+    plaintext = helm_template("-f", str(CHECK_VALUES), "--set", "kafka.securityProtocol=PLAINTEXT")
+    assert plaintext.returncode != 0
+    assert "kafka.securityProtocol must be SASL_PLAINTEXT or SASL_SSL" in plaintext.stderr
+
+
+def test_over_tls_the_services_and_the_provisioning_job_trust_the_brokers_ca() -> None:
+    rendered = render("--set", "kafka.securityProtocol=SASL_SSL", "--set", "kafka.caSecret=kafka-ca")
+    pods = [*(d["spec"]["template"]["spec"] for d in rendered["Deployment"]),
+            job(rendered, "kafka-provision")["spec"]["template"]["spec"]]
+    for pod in pods:
+        [container] = pod["containers"]
+        env = env_of(container)
+        assert env["CONFORMITY_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        cafile = Path(env["CONFORMITY_KAFKA_SSL_CAFILE"]["value"])
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "kafka-ca"]
+        assert cafile.parent == Path(mount["mountPath"]) and mount["readOnly"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+        assert volume["secret"]["secretName"] == "kafka-ca"
+        assert volume["secret"]["items"] == [{"key": "ca.crt", "path": cafile.name}]

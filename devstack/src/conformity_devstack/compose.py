@@ -1,7 +1,8 @@
 """Compose projects for the container tests (tests/containers): a compose file brought up under
-a fresh project name on free ports with a fresh development signing key, waited on until every container is
-healthy (a one-shot step, such as `migrate`: exited with status 0), its logs kept under
-var/containers/, and taken down with its volumes.
+a fresh project name on free ports with a fresh development signing key and fresh Kafka passwords
+(the admin's and every principal's, none of the files' "dev-" defaults), waited on until every
+container is healthy (a one-shot step, `provision` and `migrate`: exited with status 0), its logs
+kept under var/containers/, and taken down with its volumes.
 
 Images come from the environment as for compose itself (CONFORMITY_IMAGE, CONFORMITY_KAFKA_IMAGE,
 CONFORMITY_POSTGRES_IMAGE, CONFORMITY_HAPROXY_IMAGE; `make containers-test` exports those
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -26,7 +28,9 @@ import httpx
 from conformity_devstack.factories import application, certificate_request, inspector_body, new_uscc, spot_check_result
 from conformity_devstack.kafka import free_port
 from conformity_devstack.dev_keys import SigningKey, access_token, jwks
+from conformity_operators.kafka_provisioning import PRINCIPALS
 from conformity_shared.auth import Role
+from conformity_shared.kafka_access import KafkaAccess
 
 
 COMPOSE_ISSUER = "https://issuer.compose.invalid"  # named in the tokens; nothing is fetched from it
@@ -60,6 +64,7 @@ class ComposeProject:
     name: str = field(init=False)
     ports: dict[str, int] = field(init=False)
     key: SigningKey = field(init=False)
+    kafka_passwords: dict[str, str] = field(init=False)  # by principal, "admin" included
     env: dict[str, str] = field(init=False)
     command: list[str] = field(init=False)
     root: Path = field(init=False)
@@ -68,6 +73,7 @@ class ComposeProject:
         self.name = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
         self.ports = {name: free_port() for name in self.published}
         self.key = SigningKey.generate(prefix="dev-compose-")
+        self.kafka_passwords = {p: secrets.token_urlsafe(18) for p in ("admin", *PRINCIPALS)}
         self.env = {
             **os.environ,
             # A development platform trusting this project's own key, and no other.
@@ -75,6 +81,8 @@ class ComposeProject:
             "CONFORMITY_OIDC_ISSUER": COMPOSE_ISSUER,
             "CONFORMITY_OIDC_JWKS": json.dumps(jwks([self.key])),
             **{f"CONFORMITY_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            "CONFORMITY_KAFKA_ADMIN_PASSWORD": self.kafka_passwords["admin"],
+            **{f"CONFORMITY_KAFKA_PASSWORD_{p.upper().replace('-', '_')}": self.kafka_passwords[p] for p in PRINCIPALS},
         }
         self.root = self.file.resolve().parent
         self.command = [*compose_command(), "-f", str(self.file.resolve()), "-p", self.name]
@@ -90,6 +98,12 @@ class ComposeProject:
 
     def url(self, published: str) -> str:
         return f"http://127.0.0.1:{self.ports[published]}"
+
+    def kafka(self, principal: str) -> KafkaAccess:
+        """How a program on the host signs in to the brokers' HOST listener as `principal`
+        ("admin": the brokers' static PLAIN super user; any other: its SCRAM user)."""
+        mechanism = "PLAIN" if principal == "admin" else "SCRAM-SHA-512"
+        return KafkaAccess("SASL_PLAINTEXT", principal, self.kafka_passwords[principal], mechanism)
 
     def token(self, role: Role, **claims: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {access_token(self.key, role, issuer=COMPOSE_ISSUER, **claims)}"}
@@ -111,7 +125,7 @@ class ComposeProject:
             found.append(Container(c["Name"].lstrip("/"), c["Config"]["Labels"]["com.docker.compose.service"], status))
         return found
 
-    def wait_ready(self, timeout: float, one_shot: Iterable[str] = ("migrate",)) -> list[Container]:
+    def wait_ready(self, timeout: float, one_shot: Iterable[str] = ("provision", "migrate")) -> list[Container]:
         """Every service's containers healthy, and every one-shot step exited 0."""
         steps = set(one_shot)
         expected = self.services()
@@ -204,3 +218,44 @@ def _spot_check_failed(http: httpx.Client, supervision: str, project: ComposePro
         headers=project.token(Role.INSPECTOR, inspector_id=inspectors[0]), json=spot_check_result([number]),
     )
     assert recorded.status_code == 200, recorded.text
+
+
+def assert_broker_secured(project: ComposeProject, bootstrap: str) -> None:
+    """The brokers as an intruder on the network meets them: no client gets in without signing in,
+    and a signed-in service may not write another's stream (SECURITY.md, "The event bus"). That
+    the principals may do what they must, the cascade shows."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+
+    from conformity_shared import topics
+
+    async def anonymous_is_refused() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+        except KafkaError:
+            return
+        finally:
+            await admin.close()
+        raise AssertionError(f"{bootstrap} answered a client that did not sign in")
+
+    async def cannot_write_another_service_s_stream() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10000,
+                                    **project.kafka("approval").client_settings())
+        await producer.start()
+        try:
+            try:
+                await producer.send_and_wait(topics.CERTIFICATES, b"{}")
+            except TopicAuthorizationFailedError:
+                pass
+            else:
+                raise AssertionError("approval's principal wrote to certificates.events")
+        finally:
+            await producer.stop()
+
+    asyncio.run(anonymous_is_refused())
+    asyncio.run(cannot_write_another_service_s_stream())

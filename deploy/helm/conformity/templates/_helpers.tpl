@@ -72,3 +72,68 @@ app.kubernetes.io/component: {{ .service }}
 {{- end }}
 {{- end }}
 
+
+{{/* The Secret holding the Kafka passwords, one key per principal: kafka.existingSecret, else the chart's own. */}}
+{{- define "conformity.kafkaSecretName" -}}
+{{- if .Values.kafka.existingSecret }}
+{{- .Values.kafka.existingSecret }}
+{{- else if .Values.secrets.create }}
+{{- printf "%s-kafka" (include "conformity.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- required "kafka.existingSecret is required when secrets.create is false: the Secret of Kafka passwords, one key per principal" "" }}
+{{- end }}
+{{- end }}
+
+{{/* One principal's Kafka password from values: (dict "root" $ "principal" NAME "required" BOOL).
+The given one; else, with development=true, the development one (dev-kafka-<principal>); else
+a rendering failure naming it when required, nothing when not. */}}
+{{- define "conformity.kafkaPassword" -}}
+{{- $given := index (.root.Values.kafka.passwords | default dict) .principal | default "" }}
+{{- if $given }}
+{{- $given }}
+{{- else if .root.Values.development }}
+{{- printf "dev-kafka-%s" .principal }}
+{{- else if .required }}
+{{- required (printf "kafka.passwords.%s is required: the Kafka password of principal %s (or kafka.existingSecret with a key %s; only development=true allows development passwords)" .principal .principal .principal) "" }}
+{{- end }}
+{{- end }}
+
+{{/* Principals whose user is made only when a password is given (tools, not services). */}}
+{{- define "conformity.kafkaToolPrincipals" -}}
+operators
+dlq-replay
+{{- end }}
+
+{{/* SASL_SSL with kafka.caSecret: the env entry, volume mount and volume of the brokers' CA. */}}
+{{- define "conformity.kafkaCaEnv" -}}
+{{- if and (eq .Values.kafka.securityProtocol "SASL_SSL") .Values.kafka.caSecret }}
+- name: CONFORMITY_KAFKA_SSL_CAFILE
+  value: /etc/conformity/kafka-ca/{{ .Values.kafka.caKey }}
+{{- end }}
+{{- end }}
+{{- define "conformity.kafkaCaMount" -}}
+{{- if and (eq .Values.kafka.securityProtocol "SASL_SSL") .Values.kafka.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/conformity/kafka-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "conformity.kafkaCaVolume" -}}
+{{- if and (eq .Values.kafka.securityProtocol "SASL_SSL") .Values.kafka.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.caSecret }}
+    items:
+      - key: {{ .Values.kafka.caKey }}
+        path: {{ .Values.kafka.caKey }}
+{{- end }}
+{{- end }}
+
+{{/* The brokers are reached only with SASL: refuse anything else at rendering. */}}
+{{- define "conformity.kafkaSecurityProtocol" -}}
+{{- $protocol := .Values.kafka.securityProtocol }}
+{{- if not (has $protocol (list "SASL_PLAINTEXT" "SASL_SSL")) }}
+{{- fail (printf "kafka.securityProtocol must be SASL_PLAINTEXT or SASL_SSL (the brokers admit only signed-in principals), not %q" (toString $protocol)) }}
+{{- end }}
+{{- $protocol }}
+{{- end }}
