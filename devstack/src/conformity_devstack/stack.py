@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None
+    broker, local_env = None, None
     # A local platform for trying things: the demo may run the due transitions as of a later day.
     stack = Stack(args.dir, bootstrap or "", ports=dict(DEFAULT_PORTS), env={"CONFORMITY_ALLOW_AS_OF": "true"})
     try:
@@ -195,22 +195,38 @@ def main(argv: list[str] | None = None) -> int:
             broker = LocalKafka(args.dir / "kafka", port=args.kafka_port).start()
             stack.bootstrap_servers = broker.bootstrap_servers
             stack.env.update(broker.service_env())  # each process connects as its own principal
+            local_env = _write_platform_env(args.dir, broker)
         print(f"{'broker':<13}{stack.bootstrap_servers}   (log {args.dir / 'kafka' / 'kafka.log'})", flush=True)
         _start_platform(stack, args.dir)
     except (BrokerError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        _stop(stack, broker)
+        _stop(stack, broker, local_env)
         return 1
     print("platform running; Ctrl-C or SIGTERM stops everything", flush=True)
     try:
         wait_for_interrupt()
     finally:
         print("stopping ...", flush=True)
-        _stop(stack, broker)
+        _stop(stack, broker, local_env)
     return 0
 
 
-def _stop(stack: Stack, broker: LocalKafka | None) -> None:
+def _write_platform_env(workdir: Path, broker: LocalKafka) -> Path:
+    """How the tools (`conformity events tail`, `dlq`, `trace`) reach this broker from another
+    terminal: its address and credentials file, read by their settings while the stack runs."""
+    path = workdir / "platform.env"
+    path.write_text("".join(f"CONFORMITY_{k}={v}\n" for k, v in {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_CREDENTIALS_FILE": broker.credentials_file.resolve(),
+    }.items()))
+    path.chmod(0o600)
+    return path
+
+
+def _stop(stack: Stack, broker: LocalKafka | None, local_env: Path | None = None) -> None:
+    if local_env:
+        local_env.unlink(missing_ok=True)
     stack.stop()
     if broker:
         broker.stop()

@@ -17,8 +17,14 @@ from conformity_shared.settings import HttpEdgeSettings, SignInSettings
 SERVICES = ("approval", "certificates", "supervision", "proficiency")
 
 
+# What `make run` writes while it runs (how to reach its secured local broker), so that the tools
+# started from the project's folder in another terminal connect without further settings.
+LOCAL_PLATFORM_ENV = Path("var/platform.env")
+
+
 class OperatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore")
+    # Variables win over the file; the file is read only if it exists.
+    model_config = SettingsConfigDict(env_prefix="CONFORMITY_", extra="ignore", env_file=LOCAL_PLATFORM_ENV)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     approval_url: str = "http://127.0.0.1:8001"
