@@ -8,8 +8,14 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from conformity_devstack import testing
+
+# Property tests assert behaviour, never speed: Hypothesis's per-example deadline is a timing
+# assertion that fails on a loaded machine (speed is measured in bench/).
+settings.register_profile("platform", deadline=None)
+settings.load_profile("platform")
 
 
 def pytest_configure(config: pytest.Config) -> None:
