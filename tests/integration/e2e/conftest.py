@@ -142,9 +142,16 @@ def broker() -> Iterator[LocalKafka]:
         kafka.start()
     except Exception as exc:
         pytest.fail(f"could not start the local Kafka broker: {exc}", pytrace=False)
-    os.environ.update(kafka.service_env())  # this process's readers and the CLI find their principals
     yield kafka
     kafka.stop()
+
+
+@pytest.fixture(autouse=True)
+def broker_principals(broker: LocalKafka, monkeypatch: pytest.MonkeyPatch) -> None:
+    """During each end-to-end test, this process's readers and the CLI sign in to this broker with
+    its principals; after it, the session broker's settings are back for the tests that follow."""
+    for name, value in broker.service_env().items():
+        monkeypatch.setenv(name, value)
 
 
 @dataclass
