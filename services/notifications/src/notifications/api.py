@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from conformity_shared.auth import Principal, Role, require
+from conformity_shared.errors import DomainError
 from conformity_shared.runtime import RuntimeDep
 
 from notifications import service
@@ -104,8 +105,6 @@ async def get_delivery(delivery_id: str, principal: Subscriber, runtime: Runtime
 @deliveries.post("/replay", summary="Send deliveries again, with the same webhook-id")
 async def replay(body: Replay, principal: Subscriber, runtime: RuntimeDep) -> dict:
     if not body.delivery_ids and not body.endpoint_id:
-        from conformity_shared.errors import DomainError
-
         raise DomainError("name the deliveries (delivery_ids) or an endpoint (endpoint_id)", "delivery_ids",
                           [{"rule": "nothing_to_replay", "detail": "one of delivery_ids, endpoint_id"}])
     return await service.replay(runtime, principal, body.delivery_ids, body.endpoint_id)
