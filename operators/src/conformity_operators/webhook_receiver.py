@@ -98,7 +98,7 @@ class Receiver:
 
     async def start(self) -> Receiver:
         config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                access_log=False)
+                                access_log=False, timeout_keep_alive=30)
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
