@@ -21,7 +21,7 @@ from notifications.settings import NotificationsSettings
 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> NotificationsSettings:
-    fast = {"delivery_retry_base_seconds": 0.01, "delivery_retry_max_seconds": 0.05}
+    fast = {"delivery_retry_base_seconds": 0.01, "delivery_retry_max_seconds": 0.05, "stream_poll_seconds": 0.05}
     return testing.unit_settings(NotificationsSettings, tmp_path, **{**fast, **getattr(request, "param", {})})
 
 

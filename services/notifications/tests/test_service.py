@@ -261,3 +261,33 @@ async def test_the_client_refuses_a_loopback_address_outside_development() -> No
     assert not outcome.ok and "ConnectError" in (outcome.error or "")  # reached for, nothing listens there
     await refused.aclose()
     await allowed.aclose()
+
+
+async def test_a_name_resolving_to_loopback_is_refused_after_resolution() -> None:
+    guarded = sender.client(development=False, timeout=2, connections=2)
+    outcome = await sender.post(guarded, "https://localhost:9/hook", {}, "{}")
+    assert not outcome.ok and "resolves to" in (outcome.error or "") and "loopback_address" in (outcome.error or "")
+    await guarded.aclose()
+
+
+async def test_the_live_stream_sends_each_change_with_its_cursor_as_id(runtime: Runtime, subscriber: str) -> None:
+    holder = new_uscc()
+    await service.add_watches(runtime, platform(subscriber), WatchKind.HOLDER, [holder])
+    await happen(runtime, suspended("CCC20260Y4300000040", holder, new_uscc()))
+    stream = service.stream(runtime, platform(subscriber), None)
+    assert await anext(stream) == ": connected\n\n"
+    first = await anext(stream)
+    await happen(runtime, withdrawn("CCC20260Y4300000040", holder, new_uscc()))
+    second = await anext(stream)
+    while second.startswith(":"):  # keep-alives while nothing new is recorded
+        second = await anext(stream)
+    await stream.aclose()
+
+    lines = [dict(line.split(": ", 1) for line in event.strip().split("\n")) for event in (first, second)]
+    assert [json.loads(e["data"])["data"]["new_status"] for e in lines] == ["suspended", "withdrawn"]
+    assert [e["event"] for e in lines] == ["certificate.status_changed"] * 2
+    resumed = service.stream(runtime, platform(subscriber), lines[0]["id"])  # Last-Event-ID
+    await anext(resumed)
+    assert json.loads(dict(line.split(": ", 1) for line in (await anext(resumed)).strip().split("\n"))["data"])[
+        "data"]["new_status"] == "withdrawn"
+    await resumed.aclose()
