@@ -180,15 +180,15 @@ def claimable(now: dt.datetime, limit: int) -> sa.Select[Any]:
 
 async def claim(conn: AsyncConnection | AsyncSession, now: dt.datetime, limit: int, token: str,
                 until: dt.datetime) -> list[sa.Row[Any]]:
-    """Claim up to `limit` due deliveries for this sender; the rows to send, with body and endpoint."""
-    seqs = list((await conn.execute(claimable(now, limit))).scalars())
-    if not seqs:
-        return []
+    """Claim up to `limit` due deliveries for this sender; the rows to send, with body and endpoint.
+
+    One UPDATE ... WHERE seq IN (SELECT ... FOR UPDATE SKIP LOCKED): on PostgreSQL replicas skip
+    each other's rows instead of waiting; on SQLite the one statement takes the write lock at once,
+    so a claim never meets a writer that committed between its read and its write."""
     d = deliveries.c
     await conn.execute(
-        sa.update(deliveries)
-        .where(d.seq.in_(seqs), sa.or_(d.claimed_until.is_(None), d.claimed_until < now))
-        .values(claimed_until=until, claim=token)
+        sa.update(deliveries).where(d.seq.in_(claimable(now, limit).scalar_subquery())).values(claimed_until=until,
+                                                                                                claim=token)
     )
     e = endpoints.c
     rows = await conn.execute(
@@ -196,7 +196,7 @@ async def claim(conn: AsyncConnection | AsyncSession, now: dt.datetime, limit: i
                   changes.c.body, e.url, e.secret, e.previous_secret, e.previous_secret_until)
         .join(changes, changes.c.id == d.change_id)
         .join(endpoints, endpoints.c.id == d.endpoint_id)
-        .where(d.seq.in_(seqs), d.claim == token)
+        .where(d.claim == token)
         .order_by(d.seq)
     )
     return list(rows)
