@@ -1,7 +1,9 @@
 """Notifications over the real broker: a body's revocation suspends N certificates, the
 suspension deadline then withdraws them, and three subscribers watching them (by number, by
 issuing body, by holder) each receive every change as a signed webhook at their own receiver:
-one fails 30% of requests, one is slow, one is down at first and comes back.
+one fails 30% of requests, one is slow, one is down at first and comes back. Two replicas of
+notifications share the work (claims by FOR UPDATE SKIP LOCKED on PostgreSQL, `make
+integration-postgres`; one writer at a time on SQLite).
 
 None is lost, none arrives out of order per certificate (a withdrawal is sent only after the
 suspension before it was accepted), and anything received twice came with the same webhook-id.
@@ -90,7 +92,9 @@ async def test_a_revocation_reaches_every_watching_subscriber_once_in_order(serv
     slow = await Receiver(free_port(), delay_seconds=0.3).start()
     down = Receiver(free_port())  # not listening yet: connections are refused
     try:
-        async with running(certificates_app()) as certs, running(notifications_app(settings())) as notes:
+        # Two replicas of notifications on one database: they share the consumption and the sending.
+        async with (running(certificates_app()) as certs, running(notifications_app(settings())) as notes,
+                    running(notifications_app(settings())) as _replica):
             granted = approval_granted(body, ["MS-QMS"])
             await publish_as_owner(kafka, granted)
             numbers = await issue_all(certs, body, holders)
