@@ -30,5 +30,8 @@ class NotificationsSettings(ServiceSettings):
     secret_rotation_overlap_seconds: float = Field(default=24 * 3600.0, ge=0)
     # Live change streams (server-sent events) look for new changes this often.
     stream_poll_seconds: float = Field(default=1.0, gt=0)
+    # A stream ends after this long; the client's EventSource reconnects with Last-Event-ID and
+    # misses nothing (no connection held for ever through proxies and deployments).
+    stream_max_seconds: float = Field(default=300.0, gt=0)
     # A bulk watchlist of 100,000 numbers is about 2.2 MB of JSON.
     max_request_body_bytes: int = Field(default=4 * 1_048_576, ge=1024)

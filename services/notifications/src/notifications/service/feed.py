@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,10 +47,11 @@ async def changes(runtime: ServiceRuntime[Any], principal: Principal, cursor: st
 async def stream(runtime: ServiceRuntime[Any], principal: Principal, cursor: str | None,
                  stop: asyncio.Event | None = None) -> AsyncIterator[str]:
     """Server-sent events: each change as it is recorded, `id:` its cursor (a reconnecting client
-    sends it back as Last-Event-ID and misses nothing)."""
+    sends it back as Last-Event-ID and misses nothing). Ends after `stream_max_seconds`."""
     subscriber, after = subscriber_of(principal), parse_cursor(cursor)
-    yield ": connected\n\n"
-    while stop is None or not stop.is_set():
+    ends = time.monotonic() + runtime.settings.stream_max_seconds
+    yield f"retry: {int(runtime.settings.stream_poll_seconds * 1000)}\n: connected\n\n"
+    while (stop is None or not stop.is_set()) and time.monotonic() < ends:
         items, after = await page(runtime, subscriber, after, 500)
         for item in items:
             yield f"id: {item['cursor']}\nevent: {item['type']}\ndata: {json.dumps(item, separators=(',', ':'))}\n\n"
