@@ -291,3 +291,21 @@ async def test_the_live_stream_sends_each_change_with_its_cursor_as_id(runtime: 
     assert json.loads(dict(line.split(": ", 1) for line in (await anext(resumed)).strip().split("\n"))["data"])[
         "data"]["new_status"] == "withdrawn"
     await resumed.aclose()
+
+
+@pytest.mark.parametrize("settings", [{"outbox_retention_hours": 0.0001}], indirect=True)
+async def test_finished_deliveries_are_pruned_after_the_retention_pending_ones_never(runtime: Runtime,
+                                                                                    subscriber: str) -> None:
+    from notifications import scheduler
+
+    holder = new_uscc()
+    await subscribe(runtime, subscriber, WatchKind.HOLDER, [holder])
+    await happen(runtime, suspended("CCC20260Y4300000050", holder, new_uscc()))
+    await service.send_due(runtime, Receiver().client())
+    await happen(runtime, suspended("CCC20260Y4300000051", holder, new_uscc()))
+    async with runtime.engine.begin() as conn:  # delivered a while ago
+        await conn.execute(sa.update(db.deliveries).where(db.deliveries.c.status == "delivered")
+                           .values(finished_at=runtime.clock.now() - dt.timedelta(hours=1)))
+
+    assert await scheduler.prune_finished(runtime) == 1
+    assert [d.certificate_number for d in await deliveries(runtime)] == ["CCC20260Y4300000051"]

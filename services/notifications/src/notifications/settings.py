@@ -10,7 +10,7 @@ from conformity_shared.settings import ServiceSettings
 class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
     # --- delivery: at least once, retried with exponential backoff and full jitter ---
-    # Attempt n waits a random time in [0, min(max, base * 2**n)]; a delivery still failing
+    # Failure n waits a random time in [c/10, c], c = min(max, base * 2**(n-1)); a delivery still failing
     # `retry_period_seconds` after it was created is given up (3 days: a weekend outage survives).
     delivery_retry_base_seconds: float = Field(default=5.0, gt=0)
     delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)

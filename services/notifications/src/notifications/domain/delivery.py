@@ -31,9 +31,9 @@ class RetryPolicy:
     period_seconds: float
 
     def next_attempt(self, attempts: int, now: dt.datetime, rng: random.Random | None = None) -> dt.timedelta:
-        """Exponential backoff with full jitter: after the n-th failed attempt, a random wait in
-        [0, min(max, base * 2**(n-1))] (so that a thousand deliveries failing together do not
-        come back together)."""
+        """Exponential backoff with jitter: after the n-th failed attempt, a random wait in
+        [c/10, c] with c = min(max, base * 2**(n-1)) (so that a thousand deliveries failing
+        together do not come back together, nor hammer the endpoint at once)."""
         ceiling = min(self.max_seconds, self.base_seconds * 2 ** min(attempts - 1, 40))
         return dt.timedelta(seconds=(rng or random).uniform(ceiling / 10, ceiling))
 
