@@ -91,7 +91,8 @@ async def run(n: int, data_dir: Path, bootstrap: str) -> dict:
         "notifications_first_change_recorded_at": str(first_change),
         "webhooks_per_s": round(expected / platform_seconds, 1),
         "bare_loop_s": round(baseline_seconds, 2), "bare_loop_webhooks_per_s": round(expected / baseline_seconds, 1),
-        "delivery_concurrency": settings.delivery_concurrency, "delivery_batch_size": settings.delivery_batch_size,
+        "delivery_workers": settings.delivery_workers, "delivery_concurrency": settings.delivery_concurrency,
+        "delivery_batch_size": settings.delivery_batch_size,
     }
 
 

@@ -62,7 +62,8 @@ async def prune_finished(runtime: ServiceRuntime[NotificationsSettings]) -> int:
 
 
 def workers(runtime: ServiceRuntime[NotificationsSettings]) -> list[BackgroundWorker]:
-    return [BackgroundWorker("delivery-worker", lambda: deliver_forever(runtime))]
+    return [BackgroundWorker(f"delivery-worker-{n}", lambda: deliver_forever(runtime))
+            for n in range(1, runtime.settings.delivery_workers + 1)]
 
 
 def jobs(runtime: ServiceRuntime[NotificationsSettings]) -> list[PeriodicJob]:

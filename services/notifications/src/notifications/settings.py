@@ -16,7 +16,9 @@ class NotificationsSettings(ServiceSettings):
     delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
     delivery_retry_period_seconds: float = Field(default=3 * 24 * 3600.0, gt=0)
     delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    # Deliveries one replica claims at a time, and sends at once.
+    # Sending loops per replica (each claims its own rounds, so one is sending while another
+    # records), deliveries one round claims, and requests in flight per loop.
+    delivery_workers: int = Field(default=2, ge=1, le=16)
     delivery_batch_size: int = Field(default=200, ge=1, le=5000)
     delivery_concurrency: int = Field(default=64, ge=1, le=1000)
     # How long a claim holds before another replica may retry the delivery (a crashed sender).
