@@ -355,7 +355,9 @@ class LocalKafka:
         for node in self.nodes:
             node.write_config(node_settings(node.ports, ports, node.workdir / "data", self.credentials))
         if not all(node.formatted for node in self.nodes):
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # the storage tool would read a leading "-" as an option
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             for node in self.nodes:
                 node.format(libs, cluster_id, self.credentials)
         for node in self.nodes:
