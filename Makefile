@@ -59,7 +59,7 @@ run: setup
 # The one-shot schema step (services refuse to start on a schema that is behind): every
 # service's migrations against its CONFORMITY_* settings (default: SQLite files in var/).
 migrate: setup
-	$(UV) run --frozen conformity-migrate approval certificates supervision proficiency
+	$(UV) run --frozen conformity-migrate approval certificates supervision proficiency notifications
 
 # pip-audit on the exported lock, against PyPI's vulnerability database.
 # pip-audit exits 1 on any finding; conformity_devstack.audit decides from its report.

@@ -125,7 +125,7 @@ def test_trace_of_an_unknown_id_says_so(kafka: str) -> None:
     unknown = str(uuid.uuid4())
     result = conformity("trace", unknown, "-b", kafka)
     assert result.exit_code == 1
-    assert f"no event on approval.events, certificates.events, supervision.events, proficiency.events has the correlation id or event id {unknown}" in result.stderr
+    assert f"no event on approval.events, certificates.events, supervision.events, proficiency.events, notifications.events has the correlation id or event id {unknown}" in result.stderr
 
 
 # --- dead letters -----------------------------------------------------------------------------

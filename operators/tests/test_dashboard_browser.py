@@ -152,7 +152,7 @@ async def test_a_failed_spot_check_appears_in_the_live_stream_and_the_cascade(se
                 await expect(page.locator("#broker")).to_have_text("broker connected", timeout=30_000)
                 # Each service's AsyncAPI document is one click away (read offline, and as JSON).
                 links = page.locator("#asyncapi-links a:not(.json)")
-                await expect(links).to_have_text(["approval", "certificates", "supervision", "proficiency"])
+                await expect(links).to_have_text(["approval", "certificates", "supervision", "proficiency", "notifications"])
                 await expect(links.first).to_have_attribute("href", "/static/asyncapi.html?service=approval")
 
                 number = await approved_body_issues_certificate(approval, certs, body, holder)

@@ -33,7 +33,8 @@ def test_an_event_outside_any_request_starts_its_own_chain() -> None:
 def test_every_event_type_is_in_the_catalogue_on_its_service_topic() -> None:
     for ce_type, model in events.CATALOGUE.items():
         service = {"approval": topics.APPROVAL, "certificate": topics.CERTIFICATES,
-                   "supervision": topics.SUPERVISION, "proficiency": topics.PROFICIENCY}[ce_type.split(".")[0]]
+                   "supervision": topics.SUPERVISION, "proficiency": topics.PROFICIENCY,
+                   "notification": topics.NOTIFICATIONS}[ce_type.split(".")[0]]
         assert model.topic == service
         assert ce_type.endswith(".v1") and model.__name__.endswith("V1")
 

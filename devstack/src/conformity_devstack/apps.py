@@ -23,6 +23,7 @@ APPS: tuple[App, ...] = (
     App("certificates", "certificates.app:create_app", 8002),
     App("supervision", "supervision.app:create_app", 8003),
     App("proficiency", "proficiency.app:create_app", 8004),
+    App("notifications", "notifications.app:create_app", 8006),
     # The operators' live dashboard; open pages keep an event stream open, so shutdown does not wait for them.
     App("dashboard", "conformity_operators.dashboard.app:create_app", 8000, service=False,
         uvicorn_args=("--timeout-graceful-shutdown", "3")),

@@ -315,6 +315,30 @@ async def _demo(settings: OperatorSettings, bootstrap: str | None, seed: int | N
         raise OperatorError(f"{counts['failed']} flow(s) failed; see above")
 
 
+@app.command("webhook-receiver")
+def webhook_receiver(
+    secret: Annotated[list[str], typer.Option("--secret", help="the endpoint's whsec_ secret (repeat during a rotation)")],
+    port: Annotated[int, typer.Option("--port", help="listens on 127.0.0.1:PORT; register http://127.0.0.1:PORT/webhooks")] = 8900,
+    fail_ratio: Annotated[float, typer.Option("--fail-ratio", min=0, max=1, help="answer 500 to this share of deliveries")] = 0.0,
+    delay: Annotated[float, typer.Option("--delay", min=0, help="seconds before answering")] = 0.0,
+) -> None:
+    """Receive the notifications service's webhooks locally, verifying their signatures (Standard Webhooks)."""
+    from conformity_operators.webhook_receiver import Receipt, serve_forever
+
+    out = _out()
+
+    def show(receipt: Receipt) -> None:
+        data = receipt.json().get("data", {})
+        out.print(f"{receipt.webhook_id}  {data.get('certificate_number')}  {data.get('old_status')} → "
+                  f"{data.get('new_status')}  ({data.get('reason')})  answered {receipt.status}")
+
+    out.print(f"receiving on http://127.0.0.1:{port}/webhooks (signatures verified; Ctrl-C stops)")
+    try:
+        asyncio.run(serve_forever(port, secret, fail_ratio, delay, show))
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> None:
     broker.quiet_kafka_logs()
     app()

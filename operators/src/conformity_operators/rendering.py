@@ -19,7 +19,7 @@ from conformity_operators.events_view import EventView, OrganisationNames, forma
 from conformity_operators.causal_trace import Trace, TraceNode
 
 TONE_STYLE = {"alarm": "bold red", "good": "green", "muted": "dim", "info": "cyan"}
-SERVICE_STYLE = {"approval": "magenta", "certificates": "blue", "supervision": "yellow", "proficiency": "green"}
+SERVICE_STYLE = {"approval": "magenta", "certificates": "blue", "supervision": "yellow", "proficiency": "green", "notifications": "cyan"}
 
 
 def event_line(view: EventView, names: OrganisationNames | None = None) -> Text:

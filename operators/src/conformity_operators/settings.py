@@ -1,7 +1,7 @@
 """Where the operator tools find the platform: one settings class, `CONFORMITY_*` variables.
 
 The defaults are what `make run` starts on this machine (broker 127.0.0.1:9092, services
-on 8001-8004, the dashboard on 8000).
+on 8001-8004 and 8006, the dashboard on 8000).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
 from conformity_shared.settings import HttpEdgeSettings, SignInSettings
 
-SERVICES = ("approval", "certificates", "supervision", "proficiency")
+SERVICES = ("approval", "certificates", "supervision", "proficiency", "notifications")
 
 
 # What `make run` writes while it runs (how to reach its secured local broker), so that the tools
@@ -31,6 +31,7 @@ class OperatorSettings(BaseSettings):
     certificates_url: str = "http://127.0.0.1:8002"
     supervision_url: str = "http://127.0.0.1:8003"
     proficiency_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8006"
     dashboard_url: str = "http://127.0.0.1:8000"
 
     # The operators' read-only Kafka principal; replaying dead letters uses a narrower one of its

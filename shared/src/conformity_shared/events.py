@@ -337,6 +337,38 @@ class LabFieldSuspensionRequiredV1(Event):
         return self.lab_uscc
 
 
+# --- notifications.events --------------------------------------------------------
+
+
+class NotificationEvent(Event):
+    topic: ClassVar[str] = topics.NOTIFICATIONS
+    endpoint_id: str
+    subscriber_uscc: USCC
+
+    def subject(self) -> str:
+        return self.endpoint_id
+
+
+class DeliveryGivenUpV1(NotificationEvent):
+    """A webhook delivery that failed at every attempt of its retry period; later changes of that
+    certificate go on to the endpoint."""
+
+    ce_type: ClassVar[str] = "notification.delivery_given_up.v1"
+    delivery_id: str
+    certificate_number: str
+    attempts: int
+    last_error: str
+
+
+class EndpointDisabledV1(NotificationEvent):
+    """An endpoint that kept failing was disabled; its deliveries wait until it is enabled again."""
+
+    ce_type: ClassVar[str] = "notification.endpoint_disabled.v1"
+    url: str
+    reason: str
+    consecutive_failures: int
+
+
 CATALOGUE: dict[str, type[Event]] = {
     cls.ce_type: cls
     for cls in (
@@ -361,5 +393,7 @@ CATALOGUE: dict[str, type[Event]] = {
         LabScoredV1,
         LabFailureV1,
         LabFieldSuspensionRequiredV1,
+        DeliveryGivenUpV1,
+        EndpointDisabledV1,
     )
 }

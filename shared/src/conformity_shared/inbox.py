@@ -162,7 +162,7 @@ class EventConsumer:
             async with self._uow() as uow:
                 for index, record, envelope, event, handler in work:
                     with self._context(envelope, record):
-                        uow.cause_event_id = envelope.id
+                        uow.cause_event_id, uow.cause = envelope.id, envelope
                         if await uow.claim(envelope, record):
                             await handler(uow, event)
                             outcomes[index] = "handled"
@@ -192,7 +192,7 @@ class EventConsumer:
     async def _handle_alone(self, envelope: Envelope, event: Any, handler: Handler, record: ConsumerRecord) -> str:
         with collector_paused():
             async with self._uow() as uow:
-                uow.cause_event_id = envelope.id
+                uow.cause_event_id, uow.cause = envelope.id, envelope
                 if not await uow.claim(envelope, record):
                     return "duplicate"
                 await handler(uow, event)

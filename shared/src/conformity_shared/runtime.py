@@ -126,6 +126,17 @@ class ServiceDefinition:
     publishes: Sequence[type[Event]] = ()
     jobs: Callable[[ServiceRuntime[Any]], Sequence[PeriodicJob]] | None = None
     context: Callable[[Any], Any] | None = None
+    # Long-running loops every replica runs side by side (notifications' delivery worker), each
+    # coordinating with the other replicas through the database, unlike a once-per-period job.
+    workers: Callable[[ServiceRuntime[Any]], Sequence[BackgroundWorker]] | None = None
+
+
+@dataclass(frozen=True)
+class BackgroundWorker:
+    """A loop a service runs in every replica until it stops (cancelled on shutdown)."""
+
+    name: str
+    run: Callable[[], Awaitable[None]]
 
 
 class TopicsMissing(RuntimeError):
@@ -263,11 +274,15 @@ async def _start(runtime: ServiceRuntime[Any], definition: ServiceDefinition) ->
                             runtime.prune_messaging)
     for job in [retention, *(definition.jobs(runtime) if definition.jobs else ())]:
         runtime.every(job)
+    for worker in definition.workers(runtime) if definition.workers else ():
+        runtime.tasks.append(asyncio.create_task(worker.run(), name=worker.name))
 
 
 async def _stop(runtime: ServiceRuntime[Any]) -> None:
     for task in runtime.tasks:
         task.cancel()
+    # SIGTERM: a worker mid-request is cancelled; its claim lapses and another replica retries.
+    await asyncio.gather(*runtime.tasks, return_exceptions=True)
     await runtime.broker.stop()
     await runtime.relay.stop()
     await runtime.engine.dispose()

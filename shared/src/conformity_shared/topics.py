@@ -11,13 +11,14 @@ APPROVAL = "approval.events"
 CERTIFICATES = "certificates.events"
 SUPERVISION = "supervision.events"
 PROFICIENCY = "proficiency.events"
+NOTIFICATIONS = "notifications.events"
 
-ALL = (APPROVAL, CERTIFICATES, SUPERVISION, PROFICIENCY)
+ALL = (APPROVAL, CERTIFICATES, SUPERVISION, PROFICIENCY, NOTIFICATIONS)
 
 # The service that publishes each stream: the only one allowed to write it, and the `ce_source`
 # (`/conformity/<service>`) every event on it carries.
 OWNERS: dict[str, str] = {APPROVAL: "approval", CERTIFICATES: "certificates", SUPERVISION: "supervision",
-                          PROFICIENCY: "proficiency"}
+                          PROFICIENCY: "proficiency", NOTIFICATIONS: "notifications"}
 
 # The streams each service consumes (its consumer group is its own name).
 CONSUMES: dict[str, tuple[str, ...]] = {
@@ -25,6 +26,8 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "certificates": (APPROVAL, SUPERVISION),
     "supervision": (APPROVAL, CERTIFICATES, PROFICIENCY),
     "proficiency": (),
+    # Watched certificates' status changes, and the bodies' standing they are issued under.
+    "notifications": (CERTIFICATES, APPROVAL),
 }
 
 

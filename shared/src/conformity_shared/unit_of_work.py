@@ -54,6 +54,7 @@ class UnitOfWork:
         self._pending: list[dict[str, Any]] = []
         self.emitted: list[tuple[Envelope, Event]] = []
         self.cause_event_id: str | None = None  # the event being handled, when there is one
+        self.cause: Envelope | None = None  # its envelope (time, correlation), for services that record it
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:

@@ -1,7 +1,7 @@
 """Every service's OpenAPI exercised by schemathesis: no request may produce a 5xx, and every
 4xx answer names the problem.
 
-The four apps run in this process, each served by uvicorn on a loopback port with its full
+The five apps run in this process, each served by uvicorn on a loopback port with its full
 lifespan (migrations on a fresh database, the outbox relay, the connection to the session's
 broker), their consumers off so that they never join the platform's consumer groups.
 Schemathesis generates each operation's requests from the OpenAPI document the app itself
@@ -41,6 +41,7 @@ from conformity_devstack.testing import migrate_app, token
 
 from approval.app import ApprovalSettings, create_app as approval_app
 from certificates.app import CertificatesSettings, create_app as certificates_app
+from notifications.app import NotificationsSettings, create_app as notifications_app
 from proficiency.app import ProficiencySettings, create_app as proficiency_app
 from supervision.app import SupervisionSettings, create_app as supervision_app
 
@@ -50,6 +51,8 @@ APPS: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     "certificates": (certificates_app, CertificatesSettings, {"allow_as_of": True}),
     "supervision": (supervision_app, SupervisionSettings, {}),
     "proficiency": (proficiency_app, ProficiencySettings, {}),
+    # Its live stream ends at once, so that a fuzzed request to it returns.
+    "notifications": (notifications_app, NotificationsSettings, {"stream_max_seconds": 0.05}),
 }
 ORG = new_uscc(random.Random(7))  # the agency's or lab's own organisation, in its token
 TOKENS = {
@@ -57,6 +60,7 @@ TOKENS = {
     Role.AGENCY: token(Role.AGENCY, org=ORG),
     Role.LAB: token(Role.LAB, org=ORG),
     Role.INSPECTOR: token(Role.INSPECTOR, inspector_id="insp-fuzz"),
+    Role.PLATFORM: token(Role.PLATFORM, org=ORG),
 }
 
 
@@ -144,7 +148,7 @@ class InProcessServer:
 
 @pytest.fixture(scope="module")
 def served(broker, postgres, figures) -> Iterator[dict[str, Served]]:  # noqa: ANN001
-    """The four apps on fresh databases (SQLite files, or PostgreSQL databases), on the session's broker."""
+    """The five apps on fresh databases (SQLite files, or PostgreSQL databases), on the session's broker."""
     with contextlib.ExitStack() as stack:
         found = {}
         for service in APPS:

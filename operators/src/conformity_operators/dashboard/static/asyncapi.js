@@ -1,7 +1,7 @@
 // An offline reader of a service's AsyncAPI 3 document: what it publishes and what it consumes.
 "use strict";
 
-const SERVICES = ["approval", "certificates", "supervision", "proficiency"];
+const SERVICES = ["approval", "certificates", "supervision", "proficiency", "notifications"];
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
