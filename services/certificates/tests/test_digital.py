@@ -334,3 +334,53 @@ async def test_the_pdf_carries_the_credential_and_a_qr_code_that_opens_the_statu
     assert [c.text for c in codes] == [f"http://127.0.0.1:8002/public/certificates/{number}/page"]
     text = page.get_textpage().get_text_range()
     assert number in text and "认 证 证 书" in text
+
+
+# --- the bulk loader -------------------------------------------------------------------------------
+
+
+async def test_the_bulk_loader_signs_every_certificate_and_sets_the_bits_of_its_statuses(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    from certificates import loader
+
+    report = await loader.load(runtime.settings.resolved_database_url(), 400, seed=5, bodies=3, digital=runtime.context)
+    assert report.credentials == 400
+    listed = (await client.get("/certificates", params={"limit": 1000}, headers=REGULATOR)).json()["items"]
+    keys = await jwks_of(client)
+    lists: dict[tuple[str, str], bytes] = {}
+    for item in listed:
+        _, claims = credentials.verify((await client.get(f"/public/certificates/{item['number']}/credential")).text, keys)
+        for entry in claims["credentialStatus"]:
+            key = (item["issuing_body_uscc"], entry["statusPurpose"])
+            if key not in lists:
+                lists[key] = credentials.decode_status_list(
+                    (await status_list_claims(client, entry["statusListCredential"]))["credentialSubject"]["encodedList"])
+            expected = {"suspension": item["status"] == "suspended",
+                        "revocation": item["status"] in ("withdrawn", "cancelled")}[entry["statusPurpose"]]
+            assert credentials.bit(lists[key], int(entry["statusListIndex"])) is expected, item
+    # issuing afterwards continues the bodies' index sequences
+    body, scope = listed[0]["issuing_body_uscc"], listed[0]["scope"]
+    request = certificate_request(new_uscc(), field=scope["field"], scheme=scope["scheme"])
+    number = (await service.issue(runtime, agency(body), IssueCertificate(**request)))["number"]
+    _, claims = credentials.verify((await client.get(f"/public/certificates/{number}/credential")).text, keys)
+    loaded_of_body = sum(1 for item in listed if item["issuing_body_uscc"] == body)
+    assert claims["credentialStatus"][0]["statusListIndex"] == str(loaded_of_body)
+
+
+async def test_a_certificate_loaded_without_a_credential_is_signed_on_first_request(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    from certificates import loader
+
+    await loader.load(runtime.settings.resolved_database_url(), 50, seed=6, bodies=3)
+    listed = (await client.get("/certificates", params={"status": "suspended", "limit": 5}, headers=REGULATOR)).json()["items"]
+    listed = listed or (await client.get("/certificates", params={"limit": 1}, headers=REGULATOR)).json()["items"]
+    item = listed[0]
+    first = (await client.get(f"/public/certificates/{item['number']}/credential")).text
+    assert (await client.get(f"/public/certificates/{item['number']}/credential")).text == first
+    _, claims = credentials.verify(first, await jwks_of(client))
+    entry = next(e for e in claims["credentialStatus"] if e["statusPurpose"] == "suspension")
+    bits = credentials.decode_status_list(
+        (await status_list_claims(client, entry["statusListCredential"]))["credentialSubject"]["encodedList"])
+    assert credentials.bit(bits, int(entry["statusListIndex"])) is (item["status"] == "suspended")
