@@ -209,8 +209,8 @@ async def load_certificates(session: AsyncSession, numbers: Iterable[str]) -> li
     return [certificate_from_row(row) for row in rows]
 
 
-async def insert_certificate(session: AsyncSession, cert: domain.Certificate) -> None:
-    """Write a newly issued certificate and its issuance entry."""
+async def insert_certificate(session: AsyncSession, cert: domain.Certificate, status_index: int | None = None) -> None:
+    """Write a newly issued certificate (with its status list index, when signed) and its issuance entry."""
     issued = cert.history[-1]
     await session.execute(
         sa.insert(certificates).values(
@@ -218,6 +218,7 @@ async def insert_certificate(session: AsyncSession, cert: domain.Certificate) ->
             holder_name=cert.holder_name, scheme=cert.scheme, field=cert.field, product=cert.product,
             standard=cert.standard, valid_from=cert.valid_from, valid_until=cert.valid_until,
             status=cert.status.value, last_change_at=issued.at, last_change_reason=issued.reason, version=1,
+            status_index=status_index,
         )
     )
     await write_history(session, [cert])
@@ -434,9 +435,14 @@ async def issuing_body(session: AsyncSession, uscc: str) -> domain.IssuingBody |
 
 
 async def save_credential(
-    session: AsyncSession, number: str, status_index: int, kid: str, token: str, at: dt.datetime
+    session: AsyncSession, number: str, kid: str, token: str, at: dt.datetime, *, status_index: int | None = None
 ) -> None:
-    await session.execute(sa.update(certificates).where(certificates.c.number == number).values(status_index=status_index))
+    """Keep a certificate's signed credential; ``status_index``: give the row its index too (a
+    certificate signed after its issuance)."""
+    if status_index is not None:
+        await session.execute(
+            sa.update(certificates).where(certificates.c.number == number).values(status_index=status_index)
+        )
     await session.execute(
         sa.insert(digital_credentials).values(certificate_number=number, kid=kid, token=token, signed_at=at)
     )

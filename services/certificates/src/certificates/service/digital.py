@@ -67,10 +67,16 @@ def normalised(number: str) -> str:
     return number.strip().upper()
 
 
-async def sign_certificate(session: AsyncSession, digital: Digital, cert: domain.Certificate, at: Any) -> str | None:
-    """Give ``cert`` its status list index and its signed credential, in the caller's
-    transaction, and set its status bits when its status is not valid. None when signing is not
-    configured (the credential is then signed on first request)."""
+@dataclass(frozen=True)
+class SignedCredential:
+    status_index: int
+    kid: str
+    token: str
+
+
+async def credential_for(session: AsyncSession, digital: Digital, cert: domain.Certificate) -> SignedCredential | None:
+    """Allocate ``cert``'s status list index and sign its credential (None when signing is not
+    configured: the credential is then signed on first request)."""
     if not digital.configured:
         return None
     body = await db.issuing_body(session, cert.issuing_body_uscc)
@@ -78,11 +84,19 @@ async def sign_certificate(session: AsyncSession, digital: Digital, cert: domain
         body = domain.IssuingBody(uscc=cert.issuing_body_uscc, name="", approval_id="", fields=())
     index = await db.allocate_status_index(session, cert.issuing_body_uscc)
     claims = domain.certificate_credential(cert, body, base_url=digital.require(), status_index=index, zone=digital.zone)
-    token = digital.keys.sign(claims)
-    await db.save_credential(session, cert.number, index, digital.keys.kid or "", token, at)
+    return SignedCredential(index, digital.keys.kid or "", digital.keys.sign(claims))
+
+
+async def sign_certificate(session: AsyncSession, digital: Digital, cert: domain.Certificate, at: Any) -> str | None:
+    """Give an existing certificate its status list index and its signed credential, in the
+    caller's transaction, and set its status bits when its status is not valid."""
+    signed = await credential_for(session, digital, cert)
+    if signed is None:
+        return None
+    await db.save_credential(session, cert.number, signed.kid, signed.token, at, status_index=signed.status_index)
     if any(domain.status_bits(cert.status).values()):
-        await db.follow_statuses(session, cert.issuing_body_uscc, {index: cert.status}, at)
-    return token
+        await db.follow_statuses(session, cert.issuing_body_uscc, {signed.status_index: cert.status}, at)
+    return signed.token
 
 
 async def follow_statuses(session: AsyncSession, body: str, statuses: Mapping[int | None, domain.Status], at: Any) -> None:

@@ -32,8 +32,10 @@ async def issue(runtime: ServiceRuntime, principal: Principal, command: IssueCer
             standard=command.standard, valid_from=valid_from, valid_until=valid_until, at=uow.clock.now(),
             actor=principal.actor,
         )
-        await db.insert_certificate(uow.session, cert)
-        await digital.sign_certificate(uow.session, digital.digital_of(runtime), cert, uow.clock.now())
+        signed = await digital.credential_for(uow.session, digital.digital_of(runtime), cert)
+        await db.insert_certificate(uow.session, cert, signed.status_index if signed else None)
+        if signed is not None:  # a new certificate is valid: its status bits are clear already
+            await db.save_credential(uow.session, number, signed.kid, signed.token, uow.clock.now())
         uow.emit(_issued(cert))
         await uow.commit()
     return await get_certificate(runtime, principal, number)
