@@ -104,7 +104,7 @@ async def test_the_cli_exits_by_verdict_and_refuses_a_file_that_is_no_certificat
     # The command runs its own event loop: off this test's loop, as from a terminal.
     offline = await asyncio.to_thread(runner.invoke, cli, ["verify-certificate", str(pdf_file), "--offline", "--jwks", str(jwks_file),
                                   "--allow-development-keys", "--json"])
-    assert offline.exit_code == 3, offline.output
+    assert offline.exit_code == 4, offline.output
     assert json.loads(offline.output)["verdict"] == "incomplete"
     refused = await asyncio.to_thread(runner.invoke, cli, ["verify-certificate", str(other), "--offline"])
     assert refused.exit_code == 1 and "neither a PDF nor a credential" in refused.output

@@ -320,7 +320,7 @@ async def _demo(settings: OperatorSettings, bootstrap: str | None, seed: int | N
 
 # --- digital certificates ---------------------------------------------------------------------
 
-VERDICT_EXIT = {"valid": 0, "invalid": 1, "incomplete": 3}
+VERDICT_EXIT = {"valid": 0, "invalid": 1, "incomplete": 4}  # 3 is "a service does not answer"
 
 
 @app.command("verify-certificate")
@@ -334,7 +334,7 @@ def verify_certificate_command(
     as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
 ) -> None:
     """Check a digital certificate: signature, key, validity dates and, online, its live status.
-    Exit 0 valid, 1 invalid, 3 when something could not be checked (offline)."""
+    Exit 0 valid, 1 invalid, 4 when something could not be checked (offline)."""
     settings = OperatorSettings()
     url = keys_url or settings.certificates_url.rstrip("/") + credentials.JWKS_PATH
     report = _run(_verify_certificate(file.read_bytes(), None if offline else url, jwks, allow_development_keys))
