@@ -384,3 +384,11 @@ async def test_a_certificate_loaded_without_a_credential_is_signed_on_first_requ
     bits = credentials.decode_status_list(
         (await status_list_claims(client, entry["statusListCredential"]))["credentialSubject"]["encodedList"])
     assert credentials.bit(bits, int(entry["statusListIndex"])) is (item["status"] == "suspended")
+
+
+async def test_issuing_more_certificates_keeps_a_status_lists_etag(runtime: ServiceRuntime, client: httpx.AsyncClient) -> None:
+    body = await approved_body(runtime)
+    await issue(runtime, body)
+    etag = (await client.get(f"/public/status-lists/{body}/revocation")).headers["etag"]
+    await issue(runtime, body)  # a new entry, every bit unchanged: caches keep their copy
+    assert (await client.get(f"/public/status-lists/{body}/revocation", headers={"If-None-Match": etag})).status_code == 304

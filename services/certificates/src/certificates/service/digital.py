@@ -148,7 +148,9 @@ async def status_list(
     if row is None and entries == 0:
         raise NotFound(f"no status list of body {body}", field="body")
     version = row.version if row else 0
-    etag = '"' + hashlib.sha256(f"{body}/{purpose}/{version}/{entries}/{digital.keys.kid}".encode()).hexdigest()[:32] + '"'
+    # The list's state: its changes, its length (it grows in 16 KiB steps, not with each issuance), the key.
+    size = credentials.status_list_bytes(entries)
+    etag = '"' + hashlib.sha256(f"{body}/{purpose}/{version}/{size}/{digital.keys.kid}".encode()).hexdigest()[:32] + '"'
     max_age = digital.status_list_max_age
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return StatusListAnswer(etag, None, max_age)
