@@ -392,3 +392,15 @@ async def test_issuing_more_certificates_keeps_a_status_lists_etag(runtime: Serv
     etag = (await client.get(f"/public/status-lists/{body}/revocation")).headers["etag"]
     await issue(runtime, body)  # a new entry, every bit unchanged: caches keep their copy
     assert (await client.get(f"/public/status-lists/{body}/revocation", headers={"If-None-Match": etag})).status_code == 304
+
+
+async def test_a_document_asked_for_again_is_not_rendered_again(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+    real = document.render
+    monkeypatch.setattr(document, "render", lambda token, font=None: rendered.append(token) or real(token, font))
+    number = await issue(runtime, await approved_body(runtime))
+    first = await client.get(f"/public/certificates/{number}/document.pdf")
+    again = await client.get(f"/public/certificates/{number}/document.pdf")
+    assert first.content == again.content and len(rendered) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from typing import Annotated, Literal
@@ -19,7 +18,7 @@ from conformity_shared.rate_limits import client_of
 from conformity_shared.runtime import RuntimeDep
 
 from certificates import scheduler, service
-from certificates.rendering import document, status_page
+from certificates.rendering import status_page
 from certificates.service import digital as digital_certificates
 from certificates.commands import (
     CancelCertificate,
@@ -150,8 +149,7 @@ async def credential(number: str, runtime: RuntimeDep) -> Response:
              response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
 async def certificate_document(number: str, runtime: RuntimeDep) -> Response:
     token = await digital_certificates.credential(runtime, number)
-    settings = digital_certificates.digital_of(runtime)
-    pdf = await asyncio.to_thread(document.render, token, settings.font_file)  # CPU-bound: off the event loop
+    pdf = await digital_certificates.digital_of(runtime).documents.pdf(token)
     filename = f"{digital_certificates.normalised(number)}.pdf"
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
 

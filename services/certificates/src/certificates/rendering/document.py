@@ -9,7 +9,9 @@ fonts-noto-cjk); segno draws the QR code.
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections import OrderedDict
 from pathlib import Path
 
 import segno
@@ -110,3 +112,27 @@ def render(token: str, configured_font: Path | None = None) -> bytes:
     pdf.embed_file(bytes=token.encode(), basename=ATTACHMENT_NAME, mime_type="application/vc+jwt",
                    desc="W3C Verifiable Credential 2.0 (vc+jwt), signed by the platform's issuing key")
     return bytes(pdf.output())
+
+
+class Renderer:
+    """Renders certificate PDFs off the event loop, one at a time per replica (laying out and
+    subsetting the CJK font takes about a second of CPU: a burst of requests must not take every
+    core), and keeps the last few documents, which are asked for again (a holder printing, a
+    platform checking)."""
+
+    def __init__(self, font: Path | None, keep: int = 64) -> None:
+        self.font, self.keep = font, keep
+        self._lock = asyncio.Lock()
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+
+    async def pdf(self, token: str) -> bytes:
+        async with self._lock:
+            document = self._kept.get(token)
+            if document is None:
+                document = await asyncio.to_thread(render, token, self.font)
+                self._kept[token] = document
+                if len(self._kept) > self.keep:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.move_to_end(token)
+            return document

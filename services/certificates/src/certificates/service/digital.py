@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from conformity_shared.errors import DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 
 from certificates import db, domain
+from certificates.rendering.document import Renderer
 from certificates.settings import CertificatesSettings
 from certificates.signing import KeyRing
 
@@ -39,11 +40,13 @@ class Digital:
     zone: ZoneInfo
     status_list_max_age: int
     font_file: Path | None
+    documents: Renderer = field(default_factory=lambda: Renderer(None))
 
     @classmethod
     def from_settings(cls, settings: CertificatesSettings) -> Digital:
         return cls(KeyRing.from_settings(settings), settings.credential_base_url(), time_zone(settings.time_zone),
-                   settings.status_list_max_age_seconds, settings.certificate_font_file)
+                   settings.status_list_max_age_seconds, settings.certificate_font_file,
+                   Renderer(settings.certificate_font_file))
 
     @property
     def configured(self) -> bool:
