@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from conformity_shared import credentials
-
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.errors import DomainError
 from conformity_shared.rate_limits import client_of
