@@ -161,7 +161,8 @@ async def certificate_page(
 ) -> Response:
     row, body = await digital_certificates.status_page_row(runtime, number)
     language = lang or status_page.language_of(accept_language)
-    page = status_page.render(digital_certificates.normalised(number), row, body, language, runtime.clock.today())
+    page = status_page.render(digital_certificates.normalised(number), row, body, language, runtime.clock.today(),
+                              runtime.clock.zone)
     return HTMLResponse(page.html, status_code=200 if row else 404,
                         headers={"Content-Security-Policy": page.policy, "Content-Language": language,
                                  "Cache-Control": "public, max-age=60", "Vary": "Accept-Language"})

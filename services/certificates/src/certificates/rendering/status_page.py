@@ -102,9 +102,9 @@ def _row(label: str, value: str) -> str:
     return f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>"
 
 
-def render(number: str, row: Any, body: Any, language: str, today: dt.date) -> Page:
+def render(number: str, row: Any, body: Any, language: str, today: dt.date, zone: dt.tzinfo = dt.UTC) -> Page:
     """The page for ``row`` (the public columns; None: not in the register), ``body`` the issuing
-    body as the read model knows it (None: unknown)."""
+    body as the read model knows it (None: unknown); times in ``zone`` (the regulator's)."""
     t = LABELS[language]
     if row is None:
         status_class, status_text = "unknown", t["not_found"]
@@ -129,7 +129,7 @@ def render(number: str, row: Any, body: Any, language: str, today: dt.date) -> P
                 rows.append(_row(t["suspended_until"], row.suspended_until.isoformat()))
         if status == "expired" and row.status == "valid":
             rows.append(_row(t["reason"], t["expired_detail"]))
-        change = row.last_change_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        change = row.last_change_at.astimezone(zone).isoformat(sep=" ", timespec="minutes")
         rows.append(_row(t["last_change"], f"{change}: {reason_text(row.last_change_reason, language)}"))
     rows.append(_row(t["checked"], today.isoformat()))
     page = PAGE.substitute(lang=language, title=html.escape(t["title"]), number=html.escape(number), style=STYLE,
