@@ -404,3 +404,9 @@ async def test_a_document_asked_for_again_is_not_rendered_again(
     first = await client.get(f"/public/certificates/{number}/document.pdf")
     again = await client.get(f"/public/certificates/{number}/document.pdf")
     assert first.content == again.content and len(rendered) == 1
+
+
+def test_empty_key_settings_read_as_unset(tmp_path: Path) -> None:
+    settings = testing.unit_settings(CertificatesSettings, tmp_path, credential_signing_key="", credential_signing_key_file="",
+                                     credential_retired_keys="", public_base_url="")
+    assert signing.KeyRing.from_settings(settings).kid == "dev-certificates-1"  # development: the development key

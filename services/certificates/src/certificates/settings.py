@@ -35,9 +35,10 @@ class CertificatesSettings(ServiceSettings):
     # of Debian's fonts-wqy-microhei, fonts-noto-cjk, fonts-wqy-zenhei found.
     certificate_font_file: Path | None = None
 
-    @field_validator("public_base_url", "credential_retired_keys", mode="before")
+    @field_validator("public_base_url", "credential_signing_key", "credential_signing_key_file",
+                     "credential_retired_keys", "credential_retired_keys_file", "certificate_font_file", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: str | None) -> str | None:
+    def _empty_is_unset(cls, value: object) -> object:
         return value or None  # compose passes unset variables as empty strings
 
     def credential_base_url(self) -> str | None:
