@@ -14,6 +14,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 # uv in a venv of its own: Debian's Python refuses pip installs into the system (PEP 668).
 RUN python3 -m venv /opt/uv \
  && /opt/uv/bin/pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
+# A CJK font for the certificates' rendered PDFs (Chinese and English), from Debian's packages.
+RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # The dependencies first, as their own layer: it is rebuilt only when uv.lock changes.
 COPY pyproject.toml uv.lock ./

@@ -40,6 +40,11 @@ ifeq ($(wildcard /usr/bin/chromium),)
 APT_PACKAGES += chromium
 endif
 
+# A CJK font for the certificates' rendered PDFs (fpdf2 embeds a subset of it); any of these will do.
+ifeq ($(wildcard /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc),)
+APT_PACKAGES += fonts-wqy-microhei
+endif
+
 system-deps:
 	@if [ -n "$(strip $(APT_PACKAGES))" ]; then \
 	  echo "installing from Debian packages: $(APT_PACKAGES)"; \

@@ -22,7 +22,7 @@ from pathlib import Path
 from conformity_shared import topics
 from conformity_devstack.kafka import LocalKafka, kafka_version
 
-from bench import bulk_cascade, cascade, draw_time, throughput, verification
+from bench import bulk_cascade, cascade, digital, draw_time, throughput, verification
 from bench.context import Context
 from bench.kafka_tools import client_costs, create_topics
 from bench.profiling import find_py_spy
@@ -35,6 +35,7 @@ BENCHMARKS = {
     "throughput": throughput.run,
     "verification": verification.run,
     "draw": draw_time.run,
+    "digital": digital.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

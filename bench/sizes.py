@@ -28,6 +28,12 @@ class Sizes:
     # the draw
     draw_targets: int
     draw_inspectors: int
+    # digital certificates: issuances over the use case, certificates loaded with credentials,
+    # valid certificates of the body whose revocation sets its status list bits, raw signatures
+    digital_issuances: int = 2_000
+    digital_loaded: int = 100_000
+    digital_revoked: int = 100_000
+    digital_raw_signs: int = 20_000
 
 
 FULL = Sizes(
@@ -64,4 +70,8 @@ QUICK = Sizes(
     verify_direct_lookups=5_000,
     draw_targets=10_000,
     draw_inspectors=500,
+    digital_issuances=200,
+    digital_loaded=5_000,
+    digital_revoked=5_000,
+    digital_raw_signs=2_000,
 )

@@ -7,7 +7,7 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from conformity_shared import topics
+from conformity_shared import credentials, topics
 from conformity_shared.auth import Role
 from conformity_devstack.factories import (
     application,
@@ -22,6 +22,7 @@ from conformity_devstack.testing import TopicReader, envelope_as_owner, eventual
 
 from approval.app import create_app as approval_app
 from certificates.app import create_app as certificates_app
+from conformity_operators import certificate_verification
 from supervision.app import create_app as supervision_app
 
 REGULATOR = token(Role.REGULATOR)
@@ -148,3 +149,49 @@ async def _handled(runtime, event_id: str) -> bool:  # noqa: ANN001
     async with runtime.sessions() as session:
         found = await session.scalar(sa.select(runtime.inbox.c.event_id).where(runtime.inbox.c.event_id == event_id))
     return found is not None
+
+
+# --- digital certificates: the status list follows the cascade ----------------------------------
+
+
+async def suspension_bit(certs: httpx.AsyncClient, body: str, index: int) -> bool:
+    """The bit at ``index`` of the body's suspension list, from the signed list the service serves."""
+    answer = await certs.get(f"/public/status-lists/{body}/suspension")
+    assert answer.status_code == 200, answer.text
+    keys = credentials.key_set((await certs.get("/.well-known/jwks.json")).json(), allow_development_keys=True)
+    _, claims = credentials.verify(answer.text, keys)
+    return credentials.bit(credentials.decode_status_list(claims["credentialSubject"]["encodedList"]), index)
+
+
+async def test_failed_spot_check_sets_the_status_list_bit_and_the_pdf_fails_its_live_check(service_env, kafka: str) -> None:
+    body, holder = new_uscc(), new_uscc()
+    keys_url = "http://service/.well-known/jwks.json"
+    async with (
+        running(approval_app()) as approval,
+        running(certificates_app()) as certs,
+        running(supervision_app()) as sup,
+    ):
+        await approved_body_issues_certificate(approval, certs, body, new_uscc())  # index 0, stays valid
+        number = await approved_body_issues_certificate(approval, certs, body, holder)
+        pdf = (await certs.get(f"/public/certificates/{number}/document.pdf")).content
+        credential = credentials.unverified_claims((await certs.get(f"/public/certificates/{number}/credential")).text)
+        index = int(credential["credentialStatus"][0]["statusListIndex"])
+        assert index == 1 and not await suspension_bit(certs, body, index)
+        before = await certificate_verification.verify_certificate(pdf, http=certs, keys_url=keys_url,
+                                                                   allow_development_keys=True)
+        assert before.as_dict()["verdict"] == "valid", before.as_dict()
+
+        await record_failed_spot_check(sup, holder, number, str(uuid.uuid4()))
+
+        async def suspended() -> bool:
+            return (await certs.get(f"/public/certificates/{number}")).json()["status"] == "suspended"
+
+        await eventually(suspended, timeout=30)
+        # The status and the bit commit together: once the suspension is visible, so is the bit.
+        assert await suspension_bit(certs, body, index)
+        assert not await suspension_bit(certs, body, 0)
+        after = await certificate_verification.verify_certificate(pdf, http=certs, keys_url=keys_url,
+                                                                  allow_development_keys=True)
+        assert {c.name: c.outcome for c in after.checks} == {
+            "signature": "passed", "validity": "passed", "status (suspension)": "failed", "status (revocation)": "passed",
+        }

@@ -11,14 +11,17 @@ import functools
 import json
 import os
 import sys
+from pathlib import Path
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 
+from conformity_shared import credentials
 from conformity_shared.auth import Role
-from conformity_operators import broker, dlq as dead_letters
+from conformity_operators import broker, certificate_verification, dlq as dead_letters
 from conformity_operators.demo import Demo, summary_counts
 from conformity_operators.errors import NotFound, OperatorError
 from conformity_operators.events_view import EventFilter, OrganisationNames, as_json
@@ -337,6 +340,55 @@ def webhook_receiver(
         asyncio.run(serve_forever(port, secret, fail_ratio, delay, show))
     except KeyboardInterrupt:
         pass
+
+
+# --- digital certificates ---------------------------------------------------------------------
+
+VERDICT_EXIT = {"valid": 0, "invalid": 1, "incomplete": 4}  # 3 is "a service does not answer"
+
+
+@app.command("verify-certificate")
+def verify_certificate_command(
+    file: Annotated[Path, typer.Argument(help="a certificate PDF (its credential is attached) or a credential (vc+jwt)",
+                                         exists=True, dir_okay=False, readable=True)],
+    offline: Annotated[bool, typer.Option("--offline", help="fetch nothing: check what the file and --jwks allow")] = False,
+    jwks: Annotated[Path | None, typer.Option("--jwks", help="the platform's published keys (JWKS file) instead of fetching them")] = None,
+    keys_url: Annotated[str | None, typer.Option("--keys-url", help="where the keys are published (default: the certificates service's /.well-known/jwks.json)")] = None,
+    allow_development_keys: Annotated[bool, typer.Option("--allow-development-keys", help="accept dev- keys (a development platform's)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+) -> None:
+    """Check a digital certificate: signature, key, validity dates and, online, its live status.
+    Exit 0 valid, 1 invalid, 4 when something could not be checked (offline)."""
+    settings = OperatorSettings()
+    url = keys_url or settings.certificates_url.rstrip("/") + credentials.JWKS_PATH
+    report = _run(_verify_certificate(file.read_bytes(), None if offline else url, jwks, allow_development_keys))
+    verdict = report.as_dict()
+    if as_json:
+        _out().print_json(json.dumps({**verdict, "certificate": certificate_verification.summary(report.claims)}))
+    else:
+        out = _out()
+        for key, value in certificate_verification.summary(report.claims).items():
+            if value:
+                out.print(f"{key:16} {value}", soft_wrap=True)
+        out.print()
+        marks = {"passed": "[green]passed[/]", "failed": "[bold red]FAILED[/]", "not checked": "[yellow]not checked[/]"}
+        for check in report.checks:
+            out.print(f"{check.name:22} {marks[check.outcome]:12} {check.detail}", soft_wrap=True)
+        out.print(f"\nverdict: [bold]{verdict['verdict']}[/]")
+    raise typer.Exit(VERDICT_EXIT[verdict["verdict"]])
+
+
+async def _verify_certificate(data: bytes, keys_url: str | None, jwks: Path | None, allow_development_keys: bool) -> Any:
+    try:
+        keys = certificate_verification.read_jwks(jwks) if jwks else None
+        if keys_url is None:
+            return await certificate_verification.verify_certificate(
+                data, http=None, keys_url=None, jwks=keys, allow_development_keys=allow_development_keys)
+        async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
+            return await certificate_verification.verify_certificate(
+                data, http=http, keys_url=keys_url, jwks=keys, allow_development_keys=allow_development_keys)
+    except certificate_verification.Unreadable as exc:
+        raise OperatorError(str(exc)) from None
 
 
 def main() -> None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from conformity_shared import credentials
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.errors import DomainError
 from conformity_shared.rate_limits import client_of
 from conformity_shared.runtime import RuntimeDep
 
 from certificates import scheduler, service
+from certificates.rendering import status_page
+from certificates.service import digital as digital_certificates
 from certificates.commands import (
     CancelCertificate,
     IssueCertificate,
@@ -24,6 +29,9 @@ from certificates.commands import (
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 public = APIRouter(prefix="/public/certificates", tags=["public verification"])
+# Digital certificates: the issuing keys, each certificate's credential, document and status page,
+# and the bodies' status lists. Public, no token.
+digital = APIRouter(tags=["digital certificates"])
 
 Body = Annotated[Principal, Depends(require(Role.AGENCY, Role.REGULATOR))]
 Issuer = Annotated[Principal, Depends(require(Role.AGENCY))]
@@ -120,3 +128,53 @@ async def verify_batch(body: VerifyBatch, request: Request, runtime: RuntimeDep)
     """Each number asked spends one unit of the client's bulk budget (429 past it)."""
     request.app.state.verify_numbers_limit.charge(client_of(request.scope), len(body.numbers))
     return await service.verify_many(runtime, body.numbers)
+
+
+@digital.get(credentials.JWKS_PATH, summary="The keys that sign digital certificates (JWKS), retired ones included")
+async def jwks(runtime: RuntimeDep) -> Response:
+    body = digital_certificates.digital_of(runtime).keys.jwks()
+    return Response(json.dumps(body), media_type="application/jwk-set+json",
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
+@digital.get("/public/certificates/{number}/credential", summary="A certificate's signed credential (vc+jwt)",
+             response_class=Response, responses={200: {"content": {credentials.MEDIA_TYPE: {}}}})
+async def credential(number: str, runtime: RuntimeDep) -> Response:
+    token = await digital_certificates.credential(runtime, number)
+    return Response(token, media_type=credentials.MEDIA_TYPE)
+
+
+@digital.get("/public/certificates/{number}/document.pdf", summary="A certificate rendered as PDF, its credential attached",
+             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+async def certificate_document(number: str, runtime: RuntimeDep) -> Response:
+    token = await digital_certificates.credential(runtime, number)
+    pdf = await digital_certificates.digital_of(runtime).documents.pdf(token)
+    filename = f"{digital_certificates.normalised(number)}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@digital.get("/public/certificates/{number}/page", summary="A certificate's public status page (HTML, zh/en)",
+             response_class=HTMLResponse)
+async def certificate_page(
+    number: str, runtime: RuntimeDep, lang: Literal["zh", "en"] | None = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    row, body = await digital_certificates.status_page_row(runtime, number)
+    language = lang or status_page.language_of(accept_language)
+    page = status_page.render(digital_certificates.normalised(number), row, body, language, runtime.clock.today(),
+                              runtime.clock.zone)
+    return HTMLResponse(page.html, status_code=200 if row else 404,
+                        headers={"Content-Security-Policy": page.policy, "Content-Language": language,
+                                 "Cache-Control": "public, max-age=60", "Vary": "Accept-Language"})
+
+
+@digital.get("/public/status-lists/{body}/{purpose}", summary="An issuing body's status list (BitstringStatusListCredential, vc+jwt)",
+             response_class=Response, responses={200: {"content": {credentials.MEDIA_TYPE: {}}}, 304: {}})
+async def status_list(
+    body: str, purpose: str, runtime: RuntimeDep, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
+    answer = await digital_certificates.status_list(runtime, body, purpose, if_none_match)
+    headers = {"ETag": answer.etag, "Cache-Control": f"public, max-age={answer.max_age}"}
+    if answer.token is None:
+        return Response(status_code=304, headers=headers)
+    return Response(answer.token, media_type=credentials.MEDIA_TYPE, headers=headers)

@@ -9,6 +9,7 @@ from conformity_shared.rate_limits import SlidingWindowLimit
 from conformity_shared.runtime import ServiceDefinition, create_service_app
 
 from certificates import api, consumers, db, scheduler
+from certificates.service.digital import Digital
 from certificates.settings import CertificatesSettings
 
 
@@ -21,7 +22,7 @@ def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
             description="Issuance within approved scope, the certificate lifecycle, and public verification.",
             metadata=db.metadata,
             migrations="certificates:migrations",
-            routers=[api.router, api.public],
+            routers=[api.router, api.public, api.digital],
             consumes=topics.CONSUMES["certificates"],
             handlers=consumers.handlers,
             publishes=[
@@ -33,6 +34,8 @@ def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
                 events.CertificateExpiredV1,
             ],
             jobs=scheduler.jobs,
+            # Refuses development keys outside development, like the identity settings.
+            context=Digital.from_settings,
         ),
     )
     # Per replica, like every rate limit here (SECURITY.md).

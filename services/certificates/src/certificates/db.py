@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conformity_shared.credentials import STATUS_PURPOSES, with_bits
 from conformity_shared.db import UTCDateTime, insert_many, messaging_tables, upsertable_insert
 from conformity_shared.errors import Conflict
 
@@ -57,6 +58,8 @@ certificates = sa.Table(
     # Kept on the row so that public verification answers from one primary-key lookup.
     sa.Column("last_change_reason", sa.String(300), nullable=True),
     sa.Column("version", sa.Integer, nullable=False, default=1),
+    # Its entry in its body's status lists (digital certificates); NULL until its credential is signed.
+    sa.Column("status_index", sa.Integer, nullable=True),
 )
 sa.Index("ix_certificates_body_status", certificates.c.issuing_body_uscc, certificates.c.status)
 sa.Index("ix_certificates_status_suspended_until", certificates.c.status, certificates.c.suspended_until)
@@ -74,6 +77,28 @@ history = sa.Table(
     sa.Column("cause_event_id", sa.String(64), nullable=True),
     sa.Column("at", TZ, nullable=False),
     sa.Column("note", sa.String(1000), nullable=True),
+)
+
+# The signed digital form of each certificate (a vc+jwt), as signed: rotations never re-sign.
+digital_credentials = sa.Table(
+    "digital_credentials",
+    metadata,
+    sa.Column("certificate_number", sa.String(40), sa.ForeignKey("certificates.number"), primary_key=True),
+    sa.Column("kid", sa.String(200), nullable=False),
+    sa.Column("token", sa.Text, nullable=False),
+    sa.Column("signed_at", TZ, nullable=False),
+)
+
+# Each issuing body's Bitstring Status Lists (one per purpose), changed in the transaction of
+# every status change; trailing zero bytes are not stored. `version` names the list's state (ETag).
+status_lists = sa.Table(
+    "status_lists",
+    metadata,
+    sa.Column("issuing_body_uscc", sa.String(18), primary_key=True),
+    sa.Column("purpose", sa.String(20), primary_key=True),
+    sa.Column("bits", sa.LargeBinary, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", TZ, nullable=False),
 )
 
 number_sequences = sa.Table(
@@ -184,8 +209,8 @@ async def load_certificates(session: AsyncSession, numbers: Iterable[str]) -> li
     return [certificate_from_row(row) for row in rows]
 
 
-async def insert_certificate(session: AsyncSession, cert: domain.Certificate) -> None:
-    """Write a newly issued certificate and its issuance entry."""
+async def insert_certificate(session: AsyncSession, cert: domain.Certificate, status_index: int | None = None) -> None:
+    """Write a newly issued certificate (with its status list index, when signed) and its issuance entry."""
     issued = cert.history[-1]
     await session.execute(
         sa.insert(certificates).values(
@@ -193,13 +218,15 @@ async def insert_certificate(session: AsyncSession, cert: domain.Certificate) ->
             holder_name=cert.holder_name, scheme=cert.scheme, field=cert.field, product=cert.product,
             standard=cert.standard, valid_from=cert.valid_from, valid_until=cert.valid_until,
             status=cert.status.value, last_change_at=issued.at, last_change_reason=issued.reason, version=1,
+            status_index=status_index,
         )
     )
     await write_history(session, [cert])
 
 
-async def save_certificate(session: AsyncSession, cert: domain.Certificate) -> None:
-    """Write the certificate's new state and the history entries it gained.
+async def save_certificate(session: AsyncSession, cert: domain.Certificate) -> int | None:
+    """Write the certificate's new state and the history entries it gained; returns its status
+    list index (None before its credential is signed).
 
     The update is conditional on the status the certificate was read in, so that two
     writers (two instances, a request racing the scheduler) never both transition it.
@@ -219,10 +246,13 @@ async def save_certificate(session: AsyncSession, cert: domain.Certificate) -> N
             last_change_reason=last.reason,
             version=certificates.c.version + 1,
         )
+        .returning(certificates.c.status_index)
     )
-    if changed.rowcount != 1:
+    row = changed.first()
+    if row is None:
         raise Conflict(f"certificate {cert.number} was changed concurrently; try again", field="status")
     await write_history(session, [cert])
+    return row.status_index
 
 
 def history_row(number: str, h: domain.HistoryEntry) -> dict[str, Any]:
@@ -287,7 +317,7 @@ async def move_certificates_of_body(
     """Give every certificate of the body that is in one of ``statuses`` at this instant the
     state ``moved`` reached by its last transition, and its history entry, set-based: one
     conditional UPDATE ... RETURNING, then the history rows by executemany. Returns the
-    (number, holder) of each, in number order."""
+    (number, holder, status index) of each, in number order."""
     c, entry = certificates, moved.history[-1]
     changed = (
         await session.execute(
@@ -298,12 +328,12 @@ async def move_certificates_of_body(
                 suspended_until=moved.suspended_until, suspended_by=moved.suspended_by,
                 last_change_at=entry.at, last_change_reason=entry.reason, version=c.c.version + 1,
             )
-            .returning(c.c.number, c.c.holder_uscc)
+            .returning(c.c.number, c.c.holder_uscc, c.c.status_index)
         )
     ).all()
     changed.sort()
     row = history_row("", entry)
-    await insert_many(session, history, [{**row, "certificate_number": number} for number, _ in changed])
+    await insert_many(session, history, [{**row, "certificate_number": number} for number, _, _ in changed])
     return changed
 
 
@@ -374,3 +404,93 @@ async def public_row(session: AsyncSession, number: str) -> Any:
 async def public_rows(session: AsyncSession, numbers: Sequence[str]) -> Sequence[Any]:
     """The public columns of the certificates with these numbers: one primary-key IN query."""
     return (await session.execute(sa.select(*PUBLIC_COLUMNS).where(certificates.c.number.in_(numbers)))).all()
+
+
+# --- digital certificates: credentials and status lists -------------------------------------
+
+
+def status_index_prefix(uscc: str) -> str:
+    """The sequence of a body's status list indexes, beside the number sequences."""
+    return f"status-index:{uscc}"
+
+
+async def allocate_status_index(session: AsyncSession, uscc: str) -> int:
+    """The next free index of the body's status lists (from 0), allocated atomically."""
+    return await next_sequence(session, status_index_prefix(uscc)) - 1
+
+
+async def status_entries(session: AsyncSession, uscc: str) -> int:
+    """How many indexes of the body's status lists are allocated."""
+    last = await session.scalar(
+        sa.select(number_sequences.c.last).where(number_sequences.c.prefix == status_index_prefix(uscc))
+    )
+    return int(last or 0)
+
+
+async def issuing_body(session: AsyncSession, uscc: str) -> domain.IssuingBody | None:
+    row = (await session.execute(sa.select(bodies).where(bodies.c.uscc == uscc))).first()
+    if row is None:
+        return None
+    return domain.IssuingBody(uscc=uscc, name=row.name, approval_id=row.approval_id, fields=tuple(row.fields))
+
+
+async def save_credential(
+    session: AsyncSession, number: str, kid: str, token: str, at: dt.datetime, *, status_index: int | None = None
+) -> None:
+    """Keep a certificate's signed credential; ``status_index``: give the row its index too (a
+    certificate signed after its issuance)."""
+    if status_index is not None:
+        await session.execute(
+            sa.update(certificates).where(certificates.c.number == number).values(status_index=status_index)
+        )
+    await session.execute(
+        sa.insert(digital_credentials).values(certificate_number=number, kid=kid, token=token, signed_at=at)
+    )
+
+
+async def credential_token(session: AsyncSession, number: str) -> str | None:
+    c = digital_credentials
+    return await session.scalar(sa.select(c.c.token).where(c.c.certificate_number == number))
+
+
+async def follow_statuses(
+    session: AsyncSession, uscc: str, statuses: Mapping[int, domain.Status], at: dt.datetime
+) -> None:
+    """Set the body's status list bits of each index to what its certificate's status says
+    (``domain.status_bits``), in the caller's transaction; a list is written only when one of
+    its bits changes."""
+    if not statuses:
+        return
+    for purpose in STATUS_PURPOSES:
+        changes = {index: domain.status_bits(status)[purpose] for index, status in statuses.items()}
+        row = await _status_list_for_update(session, uscc, purpose, at, create=any(changes.values()))
+        if row is None:
+            continue  # no list yet and nothing to set: every bit is already clear
+        bits = with_bits(row.bits, changes).rstrip(b"\0")
+        if bits != row.bits:
+            await session.execute(
+                sa.update(status_lists)
+                .where(status_lists.c.issuing_body_uscc == uscc, status_lists.c.purpose == purpose)
+                .values(bits=bits, version=status_lists.c.version + 1, updated_at=at)
+            )
+
+
+async def _status_list_for_update(session: AsyncSession, uscc: str, purpose: str, at: dt.datetime, *, create: bool) -> Any:
+    """The body's list, locked; created first (empty) when ``create`` and missing."""
+    t = status_lists
+    query = sa.select(t).where(t.c.issuing_body_uscc == uscc, t.c.purpose == purpose).with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None and create:
+        # Two transactions may create it at once: the loser's insert does nothing, then both lock it.
+        await session.execute(
+            upsertable_insert(session, t)
+            .values(issuing_body_uscc=uscc, purpose=purpose, bits=b"", version=0, updated_at=at)
+            .on_conflict_do_nothing(index_elements=[t.c.issuing_body_uscc, t.c.purpose])
+        )
+        row = (await session.execute(query)).first()
+    return row
+
+
+async def status_list(session: AsyncSession, uscc: str, purpose: str) -> Any:
+    t = status_lists
+    return (await session.execute(sa.select(t).where(t.c.issuing_body_uscc == uscc, t.c.purpose == purpose))).first()

@@ -26,13 +26,14 @@ import datetime as dt
 import random
 import time
 import uuid
+from types import SimpleNamespace
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -48,6 +49,7 @@ from conformity_shared import db as shared_db, uscc
 from conformity_shared.clock import Clock
 
 from certificates import db, domain
+from certificates.service.digital import Digital
 
 # Fields a certification body can be approved for (the codes of approval's default
 # catalogue), with the scheme their certificates are issued under (one the field admits,
@@ -142,6 +144,8 @@ class LoadReport:
     enterprises: int
     seconds: float
     by_status: dict[str, int] = field(default_factory=dict)
+    credentials: int = 0  # signed credentials written (none when loaded without a signing key)
+    signing_seconds: float = 0.0  # of ``seconds``, spent building and signing them
 
     @property
     def rows_per_second(self) -> float:
@@ -335,10 +339,14 @@ async def load(
     migrate: bool = True,
     progress: Callable[[int], None] | None = None,
     clock: Clock | None = None,
+    digital: Digital | None = None,
 ) -> LoadReport:
     """Load ``count`` certificates into the database at ``url`` (migrated first); no outbox rows.
 
-    The data set is consistent on ``today`` (default: the regulator's today by ``clock``)."""
+    The data set is consistent on ``today`` (default: the regulator's today by ``clock``). With
+    ``digital`` (its signing key configured) each certificate gets its signed credential and its
+    status list entry, and the bodies' status lists the bits of the statuses loaded; without it,
+    credentials are signed on first request."""
     if count < 1:
         raise ValueError("count must be at least 1")
     clock = clock or Clock()
@@ -354,14 +362,56 @@ async def load(
         taken, sequences = await _already_loaded(engine)
         body_list = make_bodies(rng, bodies, taken)
         enterprise_list = make_enterprises(rng, enterprises, taken)
-        await _write_bodies(engine, rng, body_list, clock.now())
+        issuing = await _write_bodies(engine, rng, body_list, clock.now())
         generator = Generator(rng, body_list, enterprise_list, today, sequences)
-        history_rows, by_status = await _write_certificates(engine, generator, count, batch_size, progress)
+        signer = CredentialSigner(digital, issuing, generator.sequences, clock.now()) if digital and digital.configured else None
+        history_rows, by_status = await _write_certificates(engine, generator, count, batch_size, progress, signer)
         await _write_sequences(engine, generator.sequences, batch_size)
+        if signer is not None:
+            await signer.write_status_lists(engine)
     finally:
         await engine.dispose()
     return LoadReport(url, count, history_rows, len(body_list), len(enterprise_list), time.monotonic() - started,
-                      by_status)
+                      by_status, signer.signed if signer else 0, signer.seconds if signer else 0.0)
+
+
+class CredentialSigner:
+    """Signs the loaded certificates' credentials, allocating their status list indexes from the
+    same sequences issuance uses, and gathers the status bits their statuses set."""
+
+    def __init__(self, digital: Digital, bodies: dict[str, domain.IssuingBody], sequences: dict[str, int],
+                 now: dt.datetime) -> None:
+        self.digital, self.bodies, self.sequences, self.now = digital, bodies, sequences, now
+        self.base_url = digital.require()
+        self.kid = digital.keys.kid or ""
+        self.statuses: dict[str, dict[int, domain.Status]] = {}
+        self.signed, self.seconds = 0, 0.0
+
+    def sign(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The credential row of the certificate ``row`` (which gets its status index)."""
+        started = time.perf_counter()
+        body = row["issuing_body_uscc"]
+        prefix = db.status_index_prefix(body)
+        index = self.sequences.get(prefix, 0)
+        self.sequences[prefix] = index + 1
+        row["status_index"] = index
+        status = domain.Status(row["status"])
+        if any(domain.status_bits(status).values()):
+            self.statuses.setdefault(body, {})[index] = status
+        cert = db.certificate_from_row(SimpleNamespace(**row))
+        claims = domain.certificate_credential(cert, self.bodies[body], base_url=self.base_url, status_index=index,
+                                               zone=self.digital.zone)
+        token = self.digital.keys.sign(claims)
+        self.signed += 1
+        self.seconds += time.perf_counter() - started
+        return dict(certificate_number=row["number"], kid=self.kid, token=token, signed_at=self.now)
+
+    async def write_status_lists(self, engine: AsyncEngine) -> None:
+        async with engine.begin() as conn:
+            session = AsyncSession(bind=conn)
+            for body, statuses in sorted(self.statuses.items()):
+                await db.follow_statuses(session, body, statuses, self.now)
+            await session.flush()
 
 
 async def _already_loaded(engine: AsyncEngine) -> tuple[set[str], dict[str, int]]:
@@ -373,9 +423,11 @@ async def _already_loaded(engine: AsyncEngine) -> tuple[set[str], dict[str, int]
     return taken, sequences
 
 
-async def _write_bodies(engine: AsyncEngine, rng: random.Random, bodies: list[Body], now: dt.datetime) -> None:
+async def _write_bodies(
+    engine: AsyncEngine, rng: random.Random, bodies: list[Body], now: dt.datetime
+) -> dict[str, domain.IssuingBody]:
     """The read-model rows issuance checks, as if approval events had granted each body under
-    the default catalogue (its fields and the schemes they admit)."""
+    the default catalogue (its fields and the schemes they admit); returns them by USCC."""
     rows = [
         dict(uscc=b.uscc, approval_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), name=b.name,
              status=domain.BodyStatus.ACTIVE.value, fields=list(b.fields), suspended_fields=[],
@@ -385,10 +437,12 @@ async def _write_bodies(engine: AsyncEngine, rng: random.Random, bodies: list[Bo
     ]
     async with engine.begin() as conn:
         await conn.execute(sa.insert(db.bodies), rows)
+    return {r["uscc"]: domain.IssuingBody(r["uscc"], r["name"], r["approval_id"], tuple(r["fields"])) for r in rows}
 
 
 async def _write_certificates(
-    engine: AsyncEngine, generator: Generator, count: int, batch_size: int, progress: Callable[[int], None] | None
+    engine: AsyncEngine, generator: Generator, count: int, batch_size: int, progress: Callable[[int], None] | None,
+    signer: CredentialSigner | None = None,
 ) -> tuple[int, dict[str, int]]:
     """``count`` certificates with their history, ``batch_size`` per transaction; returns the
     number of history rows and the count per status."""
@@ -403,9 +457,12 @@ async def _write_certificates(
             history.extend(entries)
             by_status[row["status"]] = by_status.get(row["status"], 0) + 1
         rows.sort(key=lambda r: r["number"])  # neighbouring keys: fewer index pages touched per batch
+        signed = [signer.sign(row) for row in rows] if signer else []
         async with engine.begin() as conn:
             await shared_db.insert_many(conn, db.certificates, rows)
             await shared_db.insert_many(conn, db.history, history)
+            if signed:
+                await shared_db.insert_many(conn, db.digital_credentials, signed)
         done += size
         history_rows += len(history)
         if progress:
@@ -436,6 +493,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--today", type=dt.date.fromisoformat, help="the day the data set is consistent on (YYYY-MM-DD)")
     parser.add_argument("--batch-size", type=int, default=25_000, help="rows per insert and transaction")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    parser.add_argument("--without-credentials", action="store_true",
+                        help="sign no credentials (they are then signed on first request)")
     return parser
 
 
@@ -452,13 +511,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with progress_bar(args.count, "certificates", enabled=not args.quiet) as update:
         report = asyncio.run(
             load(url, args.count, seed=args.seed, bodies=args.bodies, enterprises=args.enterprises, today=args.today,
-                 batch_size=args.batch_size, progress=update, clock=settings.clock())
+                 batch_size=args.batch_size, progress=update, clock=settings.clock(),
+                 digital=None if args.without_credentials else Digital.from_settings(settings))
         )
     statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_status.items()))
     print(
         f"loaded {report.certificates:,} certificates ({statuses}) with {report.history_rows:,} history rows, "
         f"{report.bodies:,} bodies, {report.enterprises:,} enterprises in {report.seconds:.1f}s "
         f"({report.rows_per_second:,.0f} certificates/s) into {report.url}"
+        + (f"; {report.credentials:,} credentials signed in {report.signing_seconds:.1f}s" if report.credentials else "")
     )
     return 0
 

@@ -29,6 +29,7 @@ from certificates.domain.certificate import (
     allowed_from,
     suspension_deadline,
 )
+from certificates.domain.credential import IssuingBody, certificate_credential, status_bits, status_list_credential
 from certificates.domain.issuance import BodyStanding, BodyStatus, IssuanceRefused, may_issue
 from certificates.domain.permissions import (
     IMPOSED_SUSPENSIONS,
@@ -89,6 +90,7 @@ __all__ = [
     "InvalidCertificateNumber",
     "InvalidValidity",
     "IssuanceRefused",
+    "IssuingBody",
     "IssuingBodyRevoked",
     "Scheme",
     "Status",
@@ -97,6 +99,7 @@ __all__ = [
     "add_months",
     "allowed_from",
     "body_code",
+    "certificate_credential",
     "certificate_number",
     "check_validity",
     "default_valid_until",
@@ -108,6 +111,8 @@ __all__ = [
     "may_manage",
     "may_see_history",
     "number_prefix",
+    "status_bits",
+    "status_list_credential",
     "suspension_deadline",
     "validity",
 ]

@@ -1,6 +1,7 @@
 """Use cases of the certificates service: each opens one unit of work, asks the domain, and
 saves the change, its history and its events together.
 
+    digital.py      digital certificates: signed credentials, status lists that follow the statuses
     bodies.py       the read model of approved bodies, from approval events
     issuance.py     issue a certificate within the body's approved scope
     lifecycle.py    the transitions a body or the regulator requests: suspend, reinstate, withdraw, cancel

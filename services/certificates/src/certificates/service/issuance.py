@@ -10,13 +10,15 @@ from conformity_shared.auth import Principal
 from conformity_shared.runtime import ServiceRuntime
 
 from certificates import db, domain
+from certificates.service import digital
 from certificates.commands import IssueCertificate
 from certificates.service.views import get_certificate
 
 
 async def issue(runtime: ServiceRuntime, principal: Principal, command: IssueCertificate) -> dict[str, Any]:
     """Issue a certificate within the body's approved scope (its read model of approval events),
-    numbered from the sequence of its prefix, valid from the regulator's today by default."""
+    numbered from the sequence of its prefix, valid from the regulator's today by default, with
+    its signed digital form (in the same transaction)."""
     issuer = principal.org or ""
     scheme = domain.Scheme.parse(command.scheme)
     async with runtime.unit_of_work() as uow:
@@ -30,7 +32,10 @@ async def issue(runtime: ServiceRuntime, principal: Principal, command: IssueCer
             standard=command.standard, valid_from=valid_from, valid_until=valid_until, at=uow.clock.now(),
             actor=principal.actor,
         )
-        await db.insert_certificate(uow.session, cert)
+        signed = await digital.credential_for(uow.session, digital.digital_of(runtime), cert)
+        await db.insert_certificate(uow.session, cert, signed.status_index if signed else None)
+        if signed is not None:  # a new certificate is valid: its status bits are clear already
+            await db.save_credential(uow.session, number, signed.kid, signed.token, uow.clock.now())
         uow.emit(_issued(cert))
         await uow.commit()
     return await get_certificate(runtime, principal, number)

@@ -11,6 +11,7 @@ from conformity_shared import events
 from conformity_shared.messaging import UnitOfWork
 
 from certificates import db, domain
+from certificates.service import digital
 from certificates.service.bodies import record_body_revoked
 from certificates.service.transitions import record_transition
 
@@ -63,7 +64,7 @@ async def reinstate_after_rectification(uow: UnitOfWork, event: events.Rectifica
 async def suspend_for_revoked_body(uow: UnitOfWork, event: events.ApprovalRevokedV1, months: int) -> None:
     """DESIGN flow 3: every certificate the revoked body issued that may be suspended
     (``domain.SUSPENDED_ON_REVOCATION``) is suspended, one certificate.suspended event each,
-    in this one transaction.
+    in this one transaction, their status list bits with them.
 
     Set-based, because a body can hold a hundred thousand certificates. The transition is the
     same for each of them (one reason, one deadline, one cause), so the domain decides it once,
@@ -83,14 +84,16 @@ async def suspend_for_revoked_body(uow: UnitOfWork, event: events.ApprovalRevoke
         cause_event_id=uow.cause_event_id, suspended_by=event.approval_id, months=months,
     )
     moved = await db.move_certificates_of_body(uow.session, body, affected, template)
+    await digital.follow_statuses(uow.session, body, {index: template.status for _, _, index in moved},
+                                  template.history[-1].at)
     _emit_suspensions(uow, body, template, moved)
     log.info("certificates of a revoked body suspended", body=body, count=len(moved))
 
 
 def _emit_suspensions(uow: UnitOfWork, body: str, template: domain.Certificate, moved: Sequence[Any]) -> None:
-    """One certificate.suspended event per (number, holder) moved like ``template``."""
+    """One certificate.suspended event per (number, holder, index) moved like ``template``."""
     reason, until = template.history[-1].reason, template.suspended_until
-    for number, holder in moved:
+    for number, holder, _ in moved:
         # Built without re-validation: every value was validated at issuance and is read back
         # from our own rows; checking two USCCs per event would be a third of a bulk suspension.
         uow.emit(events.CertificateSuspendedV1.model_construct(

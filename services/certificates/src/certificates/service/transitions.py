@@ -1,5 +1,5 @@
-"""A transitioned certificate is saved with its history and the event of its last transition,
-in the caller's unit of work (requests, reactions and the scheduler alike)."""
+"""A transitioned certificate is saved with its history, its status list bits and the event of
+its last transition, in the caller's unit of work (requests, reactions and the scheduler alike)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from conformity_shared import events
 from conformity_shared.messaging import UnitOfWork
 
 from certificates import db, domain
+from certificates.service import digital
 
 
 def transition_event(cert: domain.Certificate, transition: domain.HistoryEntry) -> events.Event:
@@ -31,5 +32,6 @@ def transition_event(cert: domain.Certificate, transition: domain.HistoryEntry) 
 async def record_transition(uow: UnitOfWork, cert: domain.Certificate) -> None:
     """Save a transitioned certificate and emit the event of its last transition."""
     transition = cert.history[-1]
-    await db.save_certificate(uow.session, cert)
+    index = await db.save_certificate(uow.session, cert)
+    await digital.follow_statuses(uow.session, cert.issuing_body_uscc, {index: cert.status}, transition.at)
     uow.emit(transition_event(cert, transition))
