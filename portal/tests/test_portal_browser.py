@@ -158,12 +158,13 @@ async def test_an_agency_is_refused_with_its_failed_rules_then_granted_on_commit
         await page.fill("#registered_capital_rmb", "5000000")
         await page.click("#submit-application")
         await expect(page.locator("#flash")).to_have_text("申请已批准。", timeout=TIMEOUT)
-        await expect(page.locator("#application-status")).to_have_text("granted")
+        await expect(page.locator("#application-status")).to_have_text("已批准")
 
         # English, remembered by a cookie.
         await page.click("#lang-en")
         await expect(page.locator("#flash")).to_have_count(0)
         await expect(page.locator("#application-status")).to_have_text("granted")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
         await page.goto(platform.portal + "/agency/certificates/new")
         await expect(page.locator("h1")).to_have_text("Issue a certificate")
 
@@ -188,13 +189,30 @@ async def test_an_agency_is_refused_with_its_failed_rules_then_granted_on_commit
                 break
             await asyncio.sleep(1)
         await expect(page.locator("#flash")).to_have_text("The certificate was issued.")
-        await expect(page.locator("#certificate-status")).to_have_text("valid")
+        await expect(page.locator("#certificate-status")).to_have_text("valid")  # English still
         number = (await page.locator("#certificate-number").text_content() or "").strip()
         await shot(page, "certificate")
 
+        # A CSV of two rows: one issued, one refused with its field named in the row's report.
+        await page.goto(platform.portal + "/agency/certificates/upload")
+        csv = ("holder_uscc,holder_name,scheme,field,product,standard\n"
+               f"{holder},Beijing Kettle Works,management_system,MS-QMS,Kettles line 2,GB/T 19001-2016\n"
+               "NOT-A-CODE,Nobody,management_system,MS-QMS,Kettles,GB/T 19001-2016\n")
+        await page.set_input_files("#file", files=[{"name": "certificates.csv", "mimeType": "text/csv",
+                                                    "buffer": csv.encode()}])
+        await page.click("#submit-upload")
+        await expect(page.locator("#upload-totals")).to_have_text("1 certificates issued · 1 rows refused", timeout=TIMEOUT)
+        await expect(page.locator('#upload-report tr[data-line="2"].ok a')).to_be_visible()
+        await expect(page.locator('#upload-report tr[data-line="3"].refused')).to_contain_text("holder_uscc")
+        await shot(page, "upload-report")
+
         await page.goto(platform.portal + "/agency")
-        await expect(page.locator(f'#certificates tr[data-number="{number}"]')).to_contain_text("valid")
+        await expect(page.locator(f'#certificates tr[data-number="{number}"] [data-status]')).to_have_attribute(
+            "data-status", "valid")
+        await expect(page.locator("#certificates tbody tr")).to_have_count(2)
         await expect(page.locator("#applications tbody tr")).to_have_count(2)  # the refused one and the granted one
+        await page.click("#lang-zh")
+        await expect(page.locator("h1")).to_have_text("机构办事")
         await shot(page, "agency-home")
     finally:
         await ctx.close()
@@ -308,7 +326,8 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
     try:
         await expect(page.locator("#round-status")).to_have_text("已关闭")
         await expect(page.locator("#score")).to_have_text("0.40")  # (10.2 - 10.0) / 0.5
-        await expect(page.locator("#signal")).to_have_text("acceptable")
+        await expect(page.locator("#signal")).to_have_attribute("data-status", "acceptable")
+        await expect(page.locator("#signal")).to_have_text("满意")
         await shot(page, "lab-round")
     finally:
         await lab_ctx.close()

@@ -157,6 +157,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "organisation": ("机构", "Organisation"),
 }
 
+# The services' states and signals, as the pages show them (the raw value stays in data-status).
+STATES: dict[str, tuple[str, str]] = {
+    "submitted": ("已提交", "submitted"), "accepted": ("已受理", "accepted"), "granted": ("已批准", "granted"),
+    "rejected": ("不予批准", "rejected"), "refused": ("未通过", "refused"), "active": ("有效", "active"),
+    "suspended": ("暂停", "suspended"), "revoked": ("已撤销", "revoked"), "valid": ("有效", "valid"),
+    "withdrawn": ("撤销", "withdrawn"), "cancelled": ("注销", "cancelled"), "expired": ("过期", "expired"),
+    "acceptable": ("满意", "acceptable"), "warning": ("有问题（警戒）", "warning"), "action": ("不满意（行动）", "action"),
+}
+
 RULES: dict[str, tuple[str, str]] = {
     "organisation_uscc_invalid": ("统一社会信用代码无效", "invalid unified social credit code"),
     "organisation_name_missing": ("缺少机构名称", "organisation name missing"),
@@ -191,6 +200,11 @@ def translator(language: str):  # noqa: ANN201 - a plain function for the templa
         return pair[index] if pair else key
 
     return t
+
+
+def state_name(value: str | None, language: str) -> str:
+    pair = STATES.get(value or "")
+    return pair[LANGUAGES.index(language)] if pair else (value or "")
 
 
 def rule_name(code: str | None, language: str) -> str | None:

@@ -132,7 +132,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             by_anchor.setdefault(error.anchor, []).append(error)
     flash = request.query_params.get("ok")
     response = TEMPLATES.TemplateResponse(request, template, {
-        "t": i18n.translator(language), "lang": language, "errors": errors, "errors_at": by_anchor,
+        "t": i18n.translator(language), "state": lambda v: i18n.state_name(v, language), "lang": language, "errors": errors, "errors_at": by_anchor,
         "flash": flash if flash in FLASHES else None, "local_time": local_time, "path": request.url.path,
         **context,
     }, status_code=status_code)
