@@ -130,6 +130,10 @@ async def test_an_agency_is_refused_with_its_failed_rules_then_granted_on_commit
 ) -> None:
     body, holder = uscc.make(random.Random()), uscc.make(random.Random())
     ctx, page = await signed_in(browser, platform, "/agency", "agency", body)
+    refused: list[str] = []  # what the page's policy blocked, and script errors
+    page.on("console", lambda message: refused.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
+    page.on("pageerror", lambda error: refused.append(str(error)))
     try:
         await expect(page.locator("h1")).to_have_text("机构办事")  # Chinese by default
         await page.click("#apply-commitment")
@@ -214,6 +218,8 @@ async def test_an_agency_is_refused_with_its_failed_rules_then_granted_on_commit
         await page.click("#lang-zh")
         await expect(page.locator("h1")).to_have_text("机构办事")
         await shot(page, "agency-home")
+        # Nothing the pages do is refused by their policy (own files only), and no script failed.
+        assert refused == []
     finally:
         await ctx.close()
 
@@ -223,6 +229,11 @@ async def test_the_apply_form_fits_a_phone(platform: Platform, browser: Browser)
                                 uscc.make(random.Random()), viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         await expect(page.locator("#apply-form")).to_be_visible()
+        # Choosing the kind brings that kind's fields (htmx swaps the rows in, no reload).
+        await expect(page.locator('.field-row[data-code="MS-QMS"]')).to_have_count(1)
+        await page.select_option("#kind", "testing_lab")
+        await expect(page.locator('.field-row[data-code="MS-QMS"]')).to_have_count(0)
+        await expect(page.locator('.field-row[data-code^="TL-"]').first).to_be_visible()
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
         await shot(page, "apply-phone")
