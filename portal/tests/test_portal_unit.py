@@ -9,7 +9,8 @@ from starlette.requests import Request
 
 from conformity_portal import i18n
 from conformity_portal.backend import FieldError, errors_of
-from conformity_portal.pages import anchor, read_csv, shown
+from conformity_portal.pages.common import anchor, shown
+from conformity_portal.pages.forms import read_csv
 
 
 def test_every_failed_rule_of_a_refusal_is_kept_with_its_field() -> None:
