@@ -3,6 +3,7 @@ issuing certificates one by one or from a CSV file."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,7 @@ from conformity_shared.auth import Role
 from conformity_portal import i18n
 from conformity_portal.backend import FieldError
 from conformity_portal.pages.common import (
-    ShownError, User, failure_page, items, render, see_other, services, shown, user_of,
+    ShownError, User, failure_page, items, refusal_status, render, see_other, services, shown, user_of,
 )
 from conformity_portal.pages.forms import CERTIFICATE_COLUMNS, ApplyForm, certificate_body, read_csv
 
@@ -25,9 +26,9 @@ def install(app: FastAPI) -> None:
     async def agency_home(request: Request) -> Response:
         user = await user_of(request, Role.AGENCY)
         backend = services(request)
-        applications = await backend.get("approval", "/applications", user.token)
-        approvals = await backend.get("approval", "/approvals", user.token)
-        certificates = await backend.get("certificates", "/certificates", user.token)
+        applications, approvals, certificates = await asyncio.gather(
+            backend.get("approval", "/applications", user.token), backend.get("approval", "/approvals", user.token),
+            backend.get("certificates", "/certificates", user.token))
         return render(request, "agency_home.html", user=user, applications=items(applications),
                       approvals=items(approvals), certificates=items(certificates))
 
@@ -55,8 +56,9 @@ def install(app: FastAPI) -> None:
         fields = await catalogue(request, form.kind)
         known = form.anchors(fields)
         errors = shown(answer.errors(), i18n.language_of(request), known)
-        return render(request, "apply.html", 422 if answer.status == 422 else 400, user=user, form=form,
-                      catalogue=fields, errors=errors, refused_id=answer.body.get("application_id"))
+        refused_id = answer.body.get("application_id") if isinstance(answer.body, dict) else None
+        return render(request, "apply.html", refusal_status(answer.status), user=user, form=form,
+                      catalogue=fields, errors=errors, refused_id=refused_id)
 
     @app.get("/agency/applications/{application_id}", response_class=HTMLResponse)
     async def application_page(request: Request, application_id: str) -> Response:
@@ -84,8 +86,8 @@ def install(app: FastAPI) -> None:
         if answer.ok:
             return see_other(request, f"/agency/certificates/{answer.body['number']}?ok=issued")
         errors = shown(answer.errors(), i18n.language_of(request), set(CERTIFICATE_COLUMNS))
-        return render(request, "certificate_new.html", 422, user=user, form=form, scope=await scope_of(request, user),
-                      schemes=SCHEMES, errors=errors)
+        return render(request, "certificate_new.html", refusal_status(answer.status), user=user, form=form,
+                      scope=await scope_of(request, user), schemes=SCHEMES, errors=errors)
 
     @app.get("/agency/certificates/upload", response_class=HTMLResponse)
     async def upload_form(request: Request) -> Response:
@@ -106,7 +108,8 @@ def install(app: FastAPI) -> None:
             rows = read_csv(await file.read(), limit)
         except ValueError as exc:
             message = i18n.translator(language)("csv_unreadable") + str(exc)
-            return render(request, "upload.html", 422, user=user, report=None, errors=[ShownError("file", None, None, message)])
+            return render(request, "upload.html", 422, user=user, report=None,
+                          errors=[ShownError("file", None, None, message)])
         report = []
         backend = services(request)
         # The certificates service has no bulk issuance endpoint: one call per row, each row its own outcome.

@@ -122,7 +122,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             by_anchor.setdefault(error.anchor, []).append(error)
     flash = request.query_params.get("ok")
     response = TEMPLATES.TemplateResponse(request, template, {
-        "t": i18n.translator(language), "state": lambda v: i18n.state_name(v, language), "lang": language, "errors": errors, "errors_at": by_anchor,
+        "t": i18n.translator(language), "state": lambda value: i18n.state_name(value, language), "lang": language,
+        "errors": errors, "errors_at": by_anchor,
         "flash": flash if flash in FLASHES else None, "local_time": local_time, "path": request.url.path,
         **context,
     }, status_code=status_code)
@@ -135,6 +136,11 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 def see_other(request: Request, target: str) -> Response:
     """After a post that succeeded: the page to show (htmx follows the redirect and swaps it in)."""
     return RedirectResponse(target, status_code=303)
+
+
+def refusal_status(status: int) -> int:
+    """The status of a page showing a service's refusal: the service's own (422, 409, 403, ...)."""
+    return status if 400 <= status < 500 else 502
 
 
 def failure_page(request: Request, status_code: int, message_key: str, detail: str | None = None) -> HTMLResponse:

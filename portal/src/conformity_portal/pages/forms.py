@@ -69,7 +69,9 @@ def whole(text: str) -> int | str:
         return text
 
 
-CERTIFICATE_COLUMNS = ("holder_uscc", "holder_name", "scheme", "field", "product", "standard", "valid_from", "valid_until")
+CERTIFICATE_COLUMNS = (
+    "holder_uscc", "holder_name", "scheme", "field", "product", "standard", "valid_from", "valid_until",
+)
 
 
 def certificate_body(row: dict[str, str]) -> dict[str, Any]:

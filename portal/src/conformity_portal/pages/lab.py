@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from conformity_shared.auth import Role
 from conformity_portal import i18n
 from conformity_portal.pages.common import (
-    ShownError, User, failure_page, items, render, see_other, services, shown, user_of,
+    ShownError, User, failure_page, items, refusal_status, render, see_other, services, shown, user_of,
 )
 from conformity_portal.pages.forms import number
 
@@ -38,7 +38,8 @@ def install(app: FastAPI) -> None:
         if answer.ok:
             return see_other(request, f"/lab/rounds/{round_id}?ok=result_received")
         errors = shown(answer.errors(), i18n.language_of(request), set(form))
-        return await render_round(request, user, round_id, form=form, errors=errors, status_code=422)
+        return await render_round(request, user, round_id, form=form, errors=errors,
+                                  status_code=refusal_status(answer.status))
 
 
 async def render_round(request: Request, user: User, round_id: str, *, form: dict[str, str] | None = None,

@@ -8,7 +8,9 @@ from fastapi.responses import HTMLResponse, Response
 from conformity_shared.auth import Role
 from conformity_portal import i18n
 from conformity_portal.backend import Answer
-from conformity_portal.pages.common import ShownError, User, items, render, see_other, services, shown, user_of
+from conformity_portal.pages.common import (
+    ShownError, User, items, refusal_status, render, see_other, services, shown, user_of,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -43,7 +45,7 @@ async def after_act(request: Request, user: User, answer: Answer) -> Response:
     if answer.ok:
         return see_other(request, "/regulator?ok=done")
     errors = shown(answer.errors(), i18n.language_of(request), set())
-    return await render_desk(request, user, errors=errors, status_code=answer.status if answer.status < 500 else 502)
+    return await render_desk(request, user, errors=errors, status_code=refusal_status(answer.status))
 
 
 async def render_desk(request: Request, user: User, *, errors: list[ShownError] | None = None,
