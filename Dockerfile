@@ -1,4 +1,4 @@
-# One image for the four services; the service is chosen by the command
+# One image for the four services (and the dashboard and the portal); the service is chosen by the command
 # (`uvicorn --factory <service>.app:create_app`), since they share one locked dependency
 # set (uv.lock) and the shared library: one image means one build and one set of layers.
 #
@@ -25,6 +25,7 @@ COPY shared shared
 COPY devstack/pyproject.toml devstack/pyproject.toml
 COPY services services
 COPY operators operators
+COPY portal portal
 # The development stack (local broker, test fixtures) is a workspace member but not installed:
 # nothing in production imports it.
 RUN /opt/uv/bin/uv sync --frozen --no-dev --all-packages --no-install-package conformity-devstack --python python3 \

@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
         containers containers-test helm-check audit
 
 help:
-	@echo "make run    - start the Kafka broker, the development issuer, the four services and the dashboard (Ctrl-C stops all)"
+	@echo "make run    - start the Kafka broker, the development issuer, the four services, the dashboard and the portal (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
 	@echo "make unit / make integration / make integration-postgres / make e2e - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
@@ -35,7 +35,7 @@ endif
 ifeq ($(shell command -v jq),)
 APT_PACKAGES += jq
 endif
-# Debian's Chromium runs the dashboard's browser test (Playwright drives it; no browser download).
+# Debian's Chromium runs the dashboard's and the portal's browser tests (Playwright drives it; no browser download).
 ifeq ($(wildcard /usr/bin/chromium),)
 APT_PACKAGES += chromium
 endif

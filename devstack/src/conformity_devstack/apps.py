@@ -27,6 +27,8 @@ APPS: tuple[App, ...] = (
     # The operators' live dashboard; open pages keep an event stream open, so shutdown does not wait for them.
     App("dashboard", "conformity_operators.dashboard.app:create_app", 8000, service=False,
         uvicorn_args=("--timeout-graceful-shutdown", "3")),
+    # The portal of agencies, labs and the regulator: it calls the services' HTTP APIs only.
+    App("portal", "conformity_portal.app:create_app", 8005, service=False),
 )
 
 BY_NAME: dict[str, App] = {app.name: app for app in APPS}

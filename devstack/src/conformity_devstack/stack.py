@@ -174,6 +174,7 @@ def _start_platform(stack: Stack, workdir: Path) -> None:
     stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES})
     # The dashboard signs its users in through the issuer, which sends them back to this URL.
     stack.env["CONFORMITY_DASHBOARD_URL"] = f"http://127.0.0.1:{stack.ports.setdefault('dashboard', free_port())}"
+    stack.env["CONFORMITY_PORTAL_URL"] = f"http://127.0.0.1:{stack.ports.setdefault('portal', free_port())}"
     for tool in (t for t in TOOLS if t != "identity"):
         stack.start_service(tool)
         print(f"{tool:<13}{stack.url(tool)}   log {workdir / (tool + '.log')}", flush=True)
