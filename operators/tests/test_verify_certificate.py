@@ -10,7 +10,6 @@ import json
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 

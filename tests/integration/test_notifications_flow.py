@@ -12,7 +12,6 @@ N is 300 here (2N changes, 6N webhooks); bench/notifications.py runs N = 10,000.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import AsyncIterator

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from conformity_shared import credentials, events
 from conformity_shared.auth import Role

@@ -17,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
-from conformity_devstack import testing
 from conformity_devstack.factories import new_uscc
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
