@@ -145,7 +145,9 @@ class InProcessServer:
 @pytest.fixture(scope="module")
 def served(broker, postgres, figures) -> Iterator[dict[str, Served]]:  # noqa: ANN001
     """The four apps on fresh databases (SQLite files, or PostgreSQL databases), on the session's broker."""
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, pytest.MonkeyPatch.context() as env:
+        for name, value in broker.service_env().items():
+            env.setenv(name, value)  # the apps' settings, read below, sign in to this broker
         found = {}
         for service in APPS:
             database_url = f"{postgres.url}/{postgres.create_database()}" if postgres else None
