@@ -212,3 +212,11 @@ async def test_the_regulator_runs_the_credit_restoration_and_as_of_only_where_al
     assert refused.status_code == 422
     assert refused.json()["field"] == "as_of"
     assert (await client.post("/credit/restoration", headers=token(Role.INSPECTOR, inspector_id="i-1"))).status_code == 403
+
+
+async def test_an_offset_past_any_list_is_refused_naming_it_not_answered_500(client: httpx.AsyncClient) -> None:
+    """2**63 overflowed the database's integer (a 500, found by the HTTP fuzzing)."""
+    answer = await client.get("/targets", params={"limit": 1, "offset": 2**63}, headers=token(Role.REGULATOR))
+    assert answer.status_code == 422
+    assert "offset" in answer.text
+    assert (await client.get("/targets", params={"offset": 10}, headers=token(Role.REGULATOR))).status_code == 200

@@ -24,6 +24,9 @@ from conformity_shared.security_headers import SecurityHeaders
 from conformity_shared.settings import HttpEdgeSettings, ServiceSettings
 
 CORRELATION_HEADER = "X-Correlation-ID"
+# The largest page offset a list accepts: past it the databases' 64-bit integers overflow (a 500),
+# and no list of the platform is anywhere near it.
+MAX_OFFSET = 1_000_000_000
 
 
 class ServiceParts(Protocol):

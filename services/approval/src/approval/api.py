@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, model_validator
 
+from conformity_shared.web import MAX_OFFSET
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.runtime import RuntimeDep
 
@@ -84,7 +85,7 @@ async def list_applications(
     runtime: RuntimeDep,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.list_applications(runtime, principal, status, limit, offset)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from conformity_shared.web import MAX_OFFSET
 from conformity_shared import credentials
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.errors import DomainError
@@ -73,7 +74,7 @@ async def list_certificates(
     status: str | None = None,
     holder_uscc: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.list_certificates(runtime, principal, status, holder_uscc, limit, offset)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from conformity_shared.web import MAX_OFFSET
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.runtime import RuntimeDep
 from conformity_shared.uscc import USCC
@@ -61,7 +62,7 @@ async def list_rounds(
     status: RoundStatusFilter | None = None,
     field: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     wanted = domain.RoundStatus(status) if status else None
     return await service.list_rounds(runtime, principal, wanted, field, limit, offset)
@@ -141,7 +142,7 @@ async def list_blind_samples(
     runtime: RuntimeDep,
     lab_uscc: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.list_blind_samples(runtime, lab_uscc, limit, offset)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 
+from conformity_shared.web import MAX_OFFSET
 from conformity_shared.auth import Principal, Role, require
 from conformity_shared.errors import DomainError
 from conformity_shared.events import OrganisationKind
@@ -58,7 +59,7 @@ async def list_targets(
     runtime: RuntimeDep,
     kind: OrganisationKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.list_targets(runtime, kind, limit, offset)
 
@@ -93,7 +94,7 @@ async def list_inspections(
     campaign_id: str | None = None,
     status: InspectionStatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     wanted = InspectionStatus(status) if status else None
     return await service.list_inspections(runtime, principal, campaign_id, wanted, limit, offset)
@@ -119,7 +120,7 @@ async def published_results(
     since: dt.date | None = None,
     until: dt.date | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.published_results(runtime, organisation, since, until, limit, offset)
 
@@ -134,7 +135,7 @@ async def list_campaigns(
     principal: Regulator,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.list_campaigns(runtime, limit, offset)
 
@@ -199,7 +200,7 @@ async def cancel_campaign(
 async def published_campaigns(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     return await service.list_campaigns(runtime, limit, offset)
 
