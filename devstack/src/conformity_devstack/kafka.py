@@ -423,6 +423,10 @@ def wait_for_interrupt() -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
+    # Stopping has begun: a second signal (make passing one on, a second Ctrl-C) must not cut the
+    # shutdown short and leave the services and the broker running without their parent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> int:
