@@ -10,8 +10,7 @@ from pathlib import Path
 PROGRAM = """
 import sys, time
 from conformity_devstack.kafka import wait_for_interrupt
-print("ready", flush=True)
-wait_for_interrupt()
+wait_for_interrupt(on_ready=lambda: print("ready", flush=True))
 print("stopping", flush=True)
 time.sleep(1.0)  # the shutdown's work, during which a second signal arrives
 print("stopped", flush=True)

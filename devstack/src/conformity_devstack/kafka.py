@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -411,14 +411,16 @@ class LocalKafka:
         self.stop()
 
 
-def wait_for_interrupt() -> None:
-    """Block until Ctrl-C or SIGTERM."""
+def wait_for_interrupt(on_ready: Callable[[], object] | None = None) -> None:
+    """Block until Ctrl-C or SIGTERM; `on_ready` is called once both are handled."""
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
     try:
+        if on_ready:
+            on_ready()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
