@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file
+from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, access_of
 from conformity_shared.settings import HttpEdgeSettings, SignInSettings
 
 SERVICES = ("approval", "certificates", "supervision", "proficiency", "notifications")
@@ -49,11 +49,8 @@ class OperatorSettings(BaseSettings):
         """The operators' principal (reading), or the replay principal (`replay`)."""
         username = self.kafka_replay_username if replay else self.kafka_username
         secret = self.kafka_replay_password if replay else self.kafka_password
-        password = secret.get_secret_value() if secret else None
-        if password is None and self.kafka_credentials_file and self.kafka_security_protocol != "PLAINTEXT":
-            password = password_from_file(self.kafka_credentials_file, username)
-        return KafkaAccess(self.kafka_security_protocol, username, password, self.kafka_sasl_mechanism,
-                           self.kafka_ssl_cafile)
+        return access_of(self.kafka_security_protocol, username, secret, self.kafka_credentials_file,
+                         self.kafka_sasl_mechanism, self.kafka_ssl_cafile)
 
     def service_urls(self) -> dict[str, str]:
         return {service: getattr(self, f"{service}_url").rstrip("/") for service in SERVICES}

@@ -56,6 +56,16 @@ class KafkaAccess:
                      ssl_context=context if self.protocol == "SASL_SSL" else None)
 
 
+def access_of(protocol: str, username: str, secret: Any, credentials_file: Path | None, mechanism: str,
+              cafile: Path | None) -> KafkaAccess:
+    """A principal's access from settings: its password from `secret` (a SecretStr), or else, on an
+    authenticated protocol, from the local broker's credentials file (development and tests)."""
+    password = secret.get_secret_value() if secret else None
+    if password is None and credentials_file and protocol != "PLAINTEXT":
+        password = password_from_file(credentials_file, username)
+    return KafkaAccess(protocol, username, password, mechanism, cafile)
+
+
 def password_from_file(path: Path, username: str) -> str:
     """A principal's password from a local broker's credentials file (development and tests)."""
     try:

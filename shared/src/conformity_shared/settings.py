@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from conformity_shared.clock import REGULATOR_TIME_ZONE, Clock, time_zone
-from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, password_from_file, refuse_unsafe_access
+from conformity_shared.kafka_access import SCRAM_SHA_512, KafkaAccess, access_of, refuse_unsafe_access
 
 
 # --- identity: who issues the tokens every app verifies -----------------------------
@@ -169,12 +169,8 @@ class ServiceSettings(HttpEdgeSettings, IdentitySettings):
 
     def kafka_access(self) -> KafkaAccess:
         """How this service connects to Kafka, as its own principal."""
-        username = self.kafka_username or self.service_name
-        password = self.kafka_password.get_secret_value() if self.kafka_password else None
-        if password is None and self.kafka_credentials_file and self.kafka_security_protocol != "PLAINTEXT":
-            password = password_from_file(self.kafka_credentials_file, username)
-        return KafkaAccess(self.kafka_security_protocol, username, password, self.kafka_sasl_mechanism,
-                           self.kafka_ssl_cafile)
+        return access_of(self.kafka_security_protocol, self.kafka_username or self.service_name, self.kafka_password,
+                         self.kafka_credentials_file, self.kafka_sasl_mechanism, self.kafka_ssl_cafile)
 
     def refuse_unsafe_kafka(self) -> None:
         """Refuse (KafkaAccessRefused) Kafka settings unsafe outside development."""
