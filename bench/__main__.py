@@ -8,6 +8,7 @@ ran, whatever the figures; a benchmark that could not run makes it 1 (so CI noti
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import datetime as dt
 import logging
@@ -68,8 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="attach py-spy to the certificates service during cascade, bulk and throughput")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where JSON/Markdown results go")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (databases, service logs)")
+    parser.add_argument("--verify-sizes", help="comma-separated data set sizes for verification, smallest first "
+                        "(e.g. 10000,1000000 where loading 3 million once would take too long)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.verify_sizes:
+        sizes = dataclasses.replace(sizes, verify_sizes=tuple(int(n) for n in args.verify_sizes.split(",")))
     names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{load_start[0]:.2f}, {meta['wall_seconds']:.0f}s in all")
     if py_spy:
         print("PROFILED RUN: py-spy samples the services meanwhile, which perturbs these figures; quote an unprofiled run")
-    if sizes is QUICK:
+    if sizes.mode == "quick":
         print("quick mode: small sizes, for checking that the harness runs; targets are for the full sizes")
     print(text_table(sections))
     print(f"\nratio = platform / raw baseline, both measured in this run. Results: {json_path} (table: {md_path})")

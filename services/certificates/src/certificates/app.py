@@ -9,6 +9,7 @@ from conformity_shared.rate_limits import SlidingWindowLimit
 from conformity_shared.runtime import ServiceDefinition, create_service_app
 
 from certificates import api, consumers, db, scheduler
+from certificates.public_read import PublicReader
 from certificates.settings import CertificatesSettings
 
 
@@ -35,6 +36,8 @@ def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
             jobs=scheduler.jobs,
         ),
     )
+    runtime = app.state.runtime
+    runtime.context = PublicReader(runtime.engine)  # public verification's read path
     # Per replica, like every rate limit here (SECURITY.md).
     app.state.verify_numbers_limit = SlidingWindowLimit(
         "public_verify_numbers", settings.public_verify_numbers_per_window, settings.public_rate_window_seconds

@@ -68,8 +68,7 @@ def _normalised(number: str) -> str:
 async def verify(runtime: ServiceRuntime, number: str) -> dict[str, Any]:
     """Public status of one certificate: one primary-key lookup, flat from thousands to millions."""
     number = _normalised(number)
-    async with runtime.sessions() as session:
-        row = await db.public_row(session, number)
+    row = await runtime.context.one(number)  # public_read.PublicReader: no session per request
     if row is None:
         raise NotFound(f"no certificate numbered {number}", field="number")
     return _summary(row)
@@ -83,8 +82,7 @@ async def verify_many(runtime: ServiceRuntime, numbers: list[str]) -> dict[str, 
             f"at most {MAX_VERIFY_BATCH} numbers per request, {len(numbers)} given", field="numbers"
         )
     wanted = list(dict.fromkeys(_normalised(n) for n in numbers))
-    async with runtime.sessions() as session:
-        rows = await db.public_rows(session, wanted)
+    rows = await runtime.context.many(wanted)
     found = {r.number: _summary(r) for r in rows}
     results = [found.get(n, {"number": n, "status": UNKNOWN}) for n in wanted]
     return {"count": len(results), "unknown": len(results) - len(found), "results": results}
