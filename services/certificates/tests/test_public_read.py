@@ -20,12 +20,13 @@ from fastapi.responses import JSONResponse
 
 from conformity_devstack import testing
 from conformity_shared import request_rules
+from conformity_shared.auth import Role
 from conformity_shared.envelope import causal_context
 from conformity_shared.rate_limits import client_of
 from conformity_shared.runtime import RuntimeDep, ServiceRuntime
 
-from certificates import api, db, loader
-from certificates.app import create_app
+from certificates import api, db, loader, public_read
+from certificates.app import create_app, create_public_app
 from certificates.service import views
 from certificates.settings import CertificatesSettings
 
@@ -123,6 +124,9 @@ async def data_set(runtime: ServiceRuntime, today: dt.date) -> dict[str, str]:
     with sqlite3.connect(path) as conn:
         by_status = dict(conn.execute("SELECT status, min(number) FROM certificates GROUP BY status").fetchall())
         conn.execute("UPDATE certificates SET holder_name = ? WHERE number = ?", (AWKWARD_NAME, by_status["valid"]))
+        # A change on a whole second: isoformat leaves the microseconds out.
+        conn.execute("UPDATE certificates SET last_change_at = '2026-03-04 05:06:07.000000' WHERE number = ?",
+                     (by_status["suspended"],))
     return by_status
 
 
@@ -167,6 +171,9 @@ async def test_a_number_not_found_is_answered_byte_for_byte_as_before(
     body = await _same(both, "GET", "/public/certificates/MSC2026AAAA00000001")
     assert b"MSC2026AAAA00000001" in body
     await _same(both, "GET", "/public/certificates/%00x")  # the NUL rule's 422
+    await _same(both, "GET", "/public/certificates/verify")  # the batch route's path, asked by GET
+    await _same(both, "HEAD", "/public/certificates/MSC2026AAAA00000001")  # 405, as before
+    await _same(both, "DELETE", "/public/certificates/MSC2026AAAA00000001")
 
 
 async def test_batches_are_answered_byte_for_byte_as_before(
@@ -191,3 +198,28 @@ async def test_a_request_without_a_correlation_id_gets_a_new_one_on_both_paths(
     assert all(uuid.UUID(i) for i in ids) and ids[0] != ids[1]
     without_id = [[h for h in a.headers.raw if h[0] != b"x-correlation-id"] for a in (new_answer, old_answer)]
     assert without_id[0] == without_id[1] and new_answer.content == old_answer.content
+
+
+async def test_the_public_reader_process_answers_as_the_service_does_and_serves_nothing_else(
+    app: FastAPI, settings: CertificatesSettings, data_set: dict[str, str]
+) -> None:
+    reader = create_public_app(settings)
+    _freeze_limits(app)
+    _freeze_limits(reader)
+    asked = {"numbers": [data_set["suspended"], "MSC2026AAAA00000001"]}
+    async with testing.client_of(app) as service, testing.client_of(reader) as public:
+        for pair in ((service, public),):
+            await _same(pair, "GET", f"/public/certificates/{data_set['withdrawn']}")
+            await _same(pair, "GET", "/public/certificates/MSC2026AAAA00000001")
+            await _same(pair, "POST", "/public/certificates/verify", json=asked)
+        assert (await public.get("/certificates", headers=testing.token(Role.REGULATOR))).status_code == 404
+        health = await public.get("/health")
+        assert health.status_code == 200 and health.json()["database"] == "ok"
+    await reader.state.runtime.engine.dispose()
+    reader.state.runtime.context.close()
+
+
+@pytest.mark.parametrize("stored", ["2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.123456", "2026-01-02 03:04:05",
+                                    "2026-01-02T03:04:05.5"])
+def test_stored_timestamps_read_back_as_sqlalchemy_reads_them(stored: str) -> None:
+    assert public_read._stamp(stored) == dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC).isoformat()

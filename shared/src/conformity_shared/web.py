@@ -108,6 +108,16 @@ def install_health(app: FastAPI, runtime: ServiceParts) -> None:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
 
+def install_reader_health(app: FastAPI, runtime: ServiceParts) -> None:
+    """/health of a process that only reads (runtime.create_reader_app): its database alone."""
+    @app.get("/health", tags=["platform"], summary="Database reachability")
+    async def health() -> JSONResponse:
+        database = await _database_check(runtime)
+        body = {"service": runtime.settings.service_name, "role": "public reads",
+                "status": "ok" if database == "ok" else "degraded", "database": database}
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+
 def install_asyncapi(app: FastAPI, runtime: ServiceParts, title: str, description: str) -> None:
     def specification() -> Any:
         return AsyncAPI(

@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
 from pydantic import BaseModel, Field
 
 from conformity_shared.auth import Principal, Role, require
@@ -124,6 +126,27 @@ class JSONBytes(Response):
 @public.get("/{number}", summary="Verify one certificate (no token)", response_model=dict)
 async def verify(number: str, runtime: RuntimeDep) -> Response:
     return JSONBytes(await service.verify(runtime, number))
+
+
+class _GetOnly(Route):
+    """A Starlette route that matches GET alone (Starlette would add HEAD), so that every other
+    method falls through to the FastAPI routes as before."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["method"] != "GET":
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+async def _verify_direct(request: Request) -> Response:
+    return JSONBytes(await service.verify(request.app.state.runtime, request.path_params["number"]))
+
+
+def serve_one_number_directly(app: FastAPI) -> None:
+    """Answer GET /public/certificates/{number} (the busiest public route) ahead of FastAPI's
+    routing: the same answer as `verify` above, which stays for the OpenAPI description, without
+    the per-request dependency solving that was about a third of its CPU."""
+    app.router.routes.insert(0, _GetOnly(f"{public.prefix}/{{number}}", _verify_direct, name="verify_direct"))
 
 
 @public.post("/verify", summary="Verify up to 1,000 certificates at once (no token)", response_model=dict)

@@ -11,25 +11,25 @@ cache keys and several thread hand-offs of aiosqlite, most of the request's CPU.
   statement sees what was committed before it began, as the session did;
 - elsewhere (PostgreSQL), a SQLAlchemy Core query on a pooled connection, no session.
 
-Rows come back with the columns and Python types of `db.PUBLIC_COLUMNS` as SQLAlchemy gives
-them, so the answers are built by the same code and are the same bytes
-(tests/test_public_read.py compares them with the session's).
+The answers are built here: from SQLAlchemy's rows by `summary` (the one the other views use),
+and from SQLite's stored text directly, without building dates and timestamps only to format
+them again. They are the same bytes as the session's path gave (tests/test_public_read.py
+compares every kind of answer, suspended certificates and awkward text included).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from certificates import domain
 from certificates.db import PUBLIC_COLUMNS, certificates
 
-PublicRow = namedtuple("PublicRow", [c.name for c in PUBLIC_COLUMNS])  # type: ignore[misc]
 _NAMES = ", ".join(f'"{c.name}"' for c in PUBLIC_COLUMNS)
 _ONE = f"SELECT {_NAMES} FROM certificates WHERE number = ?"
 # SQLite's memory map and page cache for the reader's connection: the B-tree's upper levels
@@ -39,21 +39,61 @@ READER_PRAGMAS = ("PRAGMA query_only=ON", "PRAGMA mmap_size=1073741824", "PRAGMA
                   "PRAGMA busy_timeout=5000")
 
 
-def _date(value: str | None) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value)
+SUSPENDED = domain.Status.SUSPENDED.value
 
 
-def _timestamp(value: str) -> dt.datetime:
-    # Stored by SQLAlchemy (and db.insert_many) as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC.
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+def summary(row: Any) -> dict[str, Any]:
+    """A certificate's public answer, from a row of `db.PUBLIC_COLUMNS` (or all columns) as
+    SQLAlchemy gives it."""
+    return {
+        "number": row.number,
+        "status": row.status,
+        "holder": {"uscc": row.holder_uscc, "name": row.holder_name},
+        "issuing_body_uscc": row.issuing_body_uscc,
+        "scope": {"scheme": row.scheme, "field": row.field, "product": row.product, "standard": row.standard},
+        "validity": {"from": row.valid_from.isoformat(), "until": row.valid_until.isoformat()},
+        "suspension": (
+            {"reason": row.suspension_reason, "until": row.suspended_until.isoformat() if row.suspended_until else None}
+            if row.status == SUSPENDED else None
+        ),
+        "last_change": {"at": row.last_change_at.isoformat(), "reason": row.last_change_reason},
+        "last_change_at": row.last_change_at.isoformat(),
+    }
 
 
-def _from_sqlite(row: tuple[Any, ...]) -> PublicRow:
+def _date(text: str | None) -> str | None:
+    """A date as SQLite keeps it ("YYYY-MM-DD"), as `date.isoformat()` would give it back."""
+    if text is None or len(text) == 10:
+        return text
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def _stamp(text: str) -> str:
+    """A UTC timestamp as SQLAlchemy stores it in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff"), as the
+    isoformat of the aware datetime it reads back ("YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00")."""
+    if len(text) != 26 or text[10] != " " or text[19] != ".":
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).isoformat()
+    if text.endswith(".000000"):
+        return f"{text[:10]}T{text[11:19]}+00:00"
+    return f"{text[:10]}T{text[11:]}+00:00"
+
+
+def _stored_summary(row: tuple[Any, ...]) -> dict[str, Any]:
+    """`summary` of a row as SQLite stores it, without building dates to format them again."""
     (number, status, holder_uscc, holder_name, body, scheme, field, product, standard, valid_from, valid_until,
      reason, suspended_until, last_change_at, last_change_reason) = row
-    return PublicRow(number, status, holder_uscc, holder_name, body, scheme, field, product, standard,
-                     _date(valid_from), _date(valid_until), reason, _date(suspended_until),
-                     _timestamp(last_change_at), last_change_reason)
+    at = _stamp(last_change_at)
+    return {
+        "number": number,
+        "status": status,
+        "holder": {"uscc": holder_uscc, "name": holder_name},
+        "issuing_body_uscc": body,
+        "scope": {"scheme": scheme, "field": field, "product": product, "standard": standard},
+        "validity": {"from": _date(valid_from), "until": _date(valid_until)},
+        "suspension": {"reason": reason, "until": _date(suspended_until)} if status == SUSPENDED else None,
+        "last_change": {"at": at, "reason": last_change_reason},
+        "last_change_at": at,
+    }
 
 
 class PublicReader:
@@ -74,20 +114,23 @@ class PublicReader:
             self._conn = conn
         return self._conn
 
-    async def one(self, number: str) -> Any:
+    async def one(self, number: str) -> dict[str, Any] | None:
+        """The public answer for one number, or None."""
         if self.sqlite_path:
             row = self._sqlite().execute(_ONE, (number,)).fetchone()
-            return None if row is None else _from_sqlite(row)
+            return None if row is None else _stored_summary(row)
         async with self.engine.connect() as conn:
-            return (await conn.execute(sa.select(*PUBLIC_COLUMNS).where(certificates.c.number == number))).first()
+            found = (await conn.execute(sa.select(*PUBLIC_COLUMNS).where(certificates.c.number == number))).first()
+        return None if found is None else summary(found)
 
-    async def many(self, numbers: Sequence[str]) -> Sequence[Any]:
+    async def many(self, numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The public answers of the numbers found, by number."""
         if self.sqlite_path:
             query = f"SELECT {_NAMES} FROM certificates WHERE number IN ({','.join('?' * len(numbers))})"
-            return [_from_sqlite(row) for row in self._sqlite().execute(query, list(numbers)).fetchall()]
+            return {row[0]: _stored_summary(row) for row in self._sqlite().execute(query, list(numbers)).fetchall()}
         async with self.engine.connect() as conn:
-            query = sa.select(*PUBLIC_COLUMNS).where(certificates.c.number.in_(numbers))
-            return (await conn.execute(query)).all()
+            rows = (await conn.execute(sa.select(*PUBLIC_COLUMNS).where(certificates.c.number.in_(numbers)))).all()
+        return {row.number: summary(row) for row in rows}
 
     def close(self) -> None:
         if self._conn is not None:
