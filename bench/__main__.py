@@ -23,7 +23,7 @@ from pathlib import Path
 from conformity_shared import topics
 from conformity_devstack.kafka import LocalKafka, kafka_version
 
-from bench import bulk_cascade, cascade, draw_time, throughput, verification
+from bench import bulk_cascade, cascade, draw_time, throughput, verification, verification_pg
 from bench.context import Context
 from bench.kafka_tools import client_costs, create_topics
 from bench.profiling import find_py_spy
@@ -35,6 +35,7 @@ BENCHMARKS = {
     "bulk": bulk_cascade.run,
     "throughput": throughput.run,
     "verification": verification.run,
+    "verification_pg": verification_pg.run,
     "draw": draw_time.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"

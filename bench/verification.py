@@ -170,9 +170,9 @@ def plan(ctx: Context, path: Path, size: int) -> Plan:
     )
 
 
-def service_env(path: Path) -> dict[str, str]:
+def service_env(database_url: str) -> dict[str, str]:
     return {
-        "CONFORMITY_DATABASE_URL": sqlite_url(path),
+        "CONFORMITY_DATABASE_URL": database_url,
         "CONFORMITY_CONSUMERS_ENABLED": "false",
         "CONFORMITY_SCHEDULER_INTERVAL_SECONDS": "1000000",
         # The harness is one client asking far more than a client's budget: the limits still
@@ -236,7 +236,7 @@ async def measure(ctx: Context, size: int, load: bool) -> dict[str, Any]:
     baseline = await asyncio.to_thread(direct_lookups, path, p.direct, p.batch_latency)
     result: dict[str, Any] = {"size": size, "database_bytes": path.stat().st_size, "baseline": baseline,
                               "workers": ctx.sizes.verify_workers}
-    services = Services(ctx.workdir(f"verification-{size}"), ctx.bootstrap, env=service_env(path))
+    services = Services(ctx.workdir(f"verification-{size}"), ctx.bootstrap, env=service_env(sqlite_url(path)))
     try:
         await asyncio.to_thread(services.stack.migrate, ("certificates",))
         url = await services.start_public_reader("certificates", READER, ctx.sizes.verify_workers)
