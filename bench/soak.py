@@ -86,7 +86,9 @@ async def sample_forever(bootstrap: str, processes: dict[str, int], samples: Sam
     try:
         while True:
             for name, root in processes.items():
-                for index, pid in enumerate(process_tree(root)):
+                # The reader's supervisor and its workers; every other process alone (the
+                # harness's children are the services, sampled under their own names).
+                for index, pid in enumerate(process_tree(root) if name.endswith("-public") else [root]):
                     if (mib := rss_mib(pid)) is not None:
                         samples.add("rss_mib", name if index == 0 else f"{name}/{pid}", mib)
             for group, _ in await admin.list_consumer_groups():
