@@ -1,18 +1,19 @@
 """Public verification over real HTTP: one number (GET /public/certificates/{number}) and
-batches of 1,000 (POST /public/certificates/verify), against the certificates service as a
-uvicorn process serving a loaded data set (3 million certificates in the full run).
+batches of 1,000 (POST /public/certificates/verify), served by the certificates service's
+public reader processes (`certificates.app:create_public_app`, `Sizes.verify_workers` uvicorn
+workers) over a loaded data set (3 million certificates in the full run).
 
 Per data set: latency at concurrency 1 (p50/p95/p99), then throughput with a concurrent
-client (httpx, keep-alive connections) and the latency under that load. Numbers are drawn at
-random from the whole data set (a different sample per phase). The data set's file is read
-once first, so that every size is measured with its pages in the OS cache.
+client (keep-alive connections) and the latency under that load, with the CPU the reader's
+processes used. Numbers are drawn at random from the whole data set (a different sample per
+phase). The data set's file is read once first, so that every size is measured with its pages
+in the OS cache.
 
 Baseline: the same primary-key lookup (the same columns) straight in SQLite from Python
 (sqlite3, one connection): one number per query, and one IN query per 1,000 numbers.
 
-The service runs with its consumers and scheduler off (`CONFORMITY_CONSUMERS_ENABLED=false`,
-a scheduler interval longer than the run): the cached data set must stay as loaded, and
-neither takes part in answering a verification.
+The readers write nothing, so the cached data set stays as loaded; the per-client public
+budget is lifted (the harness is one client asking far more than a client may).
 """
 
 from __future__ import annotations
