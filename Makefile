@@ -5,6 +5,7 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
+
 .PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres cluster e2e lock clean \
         containers containers-test helm-check audit
 
@@ -146,10 +147,15 @@ helm-check: python-deps $(HELM)
 # bench-quick is CI's: small sizes, no thresholds, about 2 minutes. BENCH_ARGS=--profile attaches
 # py-spy (needs py-spy in the environment), BENCH_ARGS="--only cascade,bulk" runs a subset.
 BENCH_ARGS ?=
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick soak
 
 bench: setup
 	$(UV) run --frozen python -m bench $(BENCH_ARGS)
 
 bench-quick: setup
 	$(UV) run --frozen python -m bench --quick $(BENCH_ARGS)
+
+# Steady mixed load for CONFORMITY_SOAK_MINUTES (default 30), memory and consumer lag sampled;
+# writes bench/results/soak-*.csv and .png. Not part of CI.
+soak: setup
+	$(UV) run --frozen python -m bench.soak

@@ -16,10 +16,12 @@ figures are of signing and of the status list, not of Kafka):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from joserfc import jwt
@@ -62,7 +64,8 @@ async def issuance_per_second(workdir: Path, n: int, signing: bool) -> tuple[flo
     async with testing.migrated_app(create_app, settings) as app:
         runtime = app.state.runtime
         if not signing:
-            runtime.context = Digital(KeyRing(None), None, runtime.context.zone, 60, None)
+            unsigned = Digital(KeyRing(None), None, runtime.context.digital.zone, 60, None)
+            runtime.context = dataclasses.replace(runtime.context, digital=unsigned)
         body = new_uscc()
         await _deliver(runtime, approval_granted(body, ["MS-QMS"]))
         principal, request = agency(body), IssueCertificate(**certificate_request(new_uscc()))
@@ -109,60 +112,70 @@ async def revocation(workdir: Path, count: int, digital: Digital | None) -> dict
             "credentials": report.credentials}
 
 
+# A credential of a realistic size for the raw signing loop.
+SAMPLE_CLAIMS = {
+    "@context": [credentials.VC_CONTEXT], "type": ["VerifiableCredential", credentials.CREDENTIAL_TYPE],
+    "issuer": "https://certificates.example", "validFrom": "2026-11-26T00:00:00+08:00",
+    "validUntil": "2029-11-25T23:59:59+08:00",
+    "credentialSubject": {"id": "urn:uscc:91110105FQEFLCR61X", "name": "Beijing Kettle Works" * 2,
+                          "certificate": {"product": "x" * 200, "standard": "GB/T 19001-2016"}},
+    "credentialStatus": [{"statusListCredential": "https://certificates.example/public/status-lists/x/y" * 2}],
+}
+
+
 async def run(ctx: Context) -> Section:
-    sizes = ctx.sizes
-    dev = testing.unit_settings(CertificatesSettings, ctx.workdir("digital-keys"))
-    digital = Digital.from_settings(dev)
+    digital = Digital.from_settings(testing.unit_settings(CertificatesSettings, ctx.workdir("digital-keys")))
+    m = await measure(ctx, digital)
     section = Section("digital")
-
-    sample = {"@context": [credentials.VC_CONTEXT], "type": ["VerifiableCredential", credentials.CREDENTIAL_TYPE],
-              "issuer": "https://certificates.example", "validFrom": "2026-11-26T00:00:00+08:00",
-              "validUntil": "2029-11-25T23:59:59+08:00",
-              "credentialSubject": {"id": "urn:uscc:91110105FQEFLCR61X", "name": "Beijing Kettle Works" * 2,
-                                    "certificate": {"product": "x" * 200, "standard": "GB/T 19001-2016"}},
-              "credentialStatus": [{"statusListCredential": "https://certificates.example/public/status-lists/x/y" * 2}]}
-    progress(f"digital: raw joserfc signing loop x{sizes.digital_raw_signs:,}")
-    raw = raw_signs_per_second(digital, sample, sizes.digital_raw_signs)
-
-    progress(f"digital: {sizes.digital_issuances:,} issuances with and without signing")
-    signed_rate, issued = await issuance_per_second(ctx.workdir("digital-issue-signed"), sizes.digital_issuances, True)
-    unsigned_rate, _ = await issuance_per_second(ctx.workdir("digital-issue-unsigned"), sizes.digital_issuances, False)
-
-    progress(f"digital: bulk loader, {sizes.digital_loaded:,} certificates with and without credentials")
-    with_keys = await loader.load(testing_url(ctx, "digital-load-signed"), sizes.digital_loaded, seed=7, digital=digital)
-    # The raw loop again, right after: on a shared machine the load moves, so the baseline is the
-    # mean of a loop before and one after the loader's signing.
-    raw = (raw + raw_signs_per_second(digital, sample, sizes.digital_raw_signs)) / 2
-    without = await loader.load(testing_url(ctx, "digital-load-unsigned"), sizes.digital_loaded, seed=7)
-
-    progress(f"digital: revocation of a body with ~{sizes.digital_revoked:,} valid certificates")
-    revoked = await revocation(ctx.workdir("digital-revoke-signed"), sizes.digital_revoked, digital)
-    revoked_plain = await revocation(ctx.workdir("digital-revoke-unsigned"), sizes.digital_revoked, None)
-
     section.details = {
         "load_average_end": os.getloadavg(),
-        "raw_signs_per_second": raw, "issuance": {"signed_per_second": signed_rate, "unsigned_per_second": unsigned_rate,
-                                                  **issued},
-        "loader": {"signed": {"seconds": with_keys.seconds, "signing_seconds": with_keys.signing_seconds,
-                              "credentials": with_keys.credentials},
-                   "unsigned": {"seconds": without.seconds}},
-        "revocation": {"with_status_lists": revoked, "without": revoked_plain},
+        "raw_signs_per_second": m["raw"], "issuance": {"signed_per_second": m["signed_rate"],
+                                                       "unsigned_per_second": m["unsigned_rate"], **m["issued"]},
+        "loader": {"signed": {"seconds": m["with_keys"].seconds, "signing_seconds": m["with_keys"].signing_seconds,
+                              "credentials": m["with_keys"].credentials},
+                   "unsigned": {"seconds": m["without"].seconds}},
+        "revocation": {"with_status_lists": m["revoked"], "without": m["revoked_plain"]},
     }
-    section.figures += [
+    section.figures += figures(ctx.sizes.digital_loaded, m)
+    return section
+
+
+async def measure(ctx: Context, digital: Digital) -> dict[str, Any]:
+    sizes, m = ctx.sizes, {}
+    progress(f"digital: raw joserfc signing loop x{sizes.digital_raw_signs:,}")
+    raw = raw_signs_per_second(digital, SAMPLE_CLAIMS, sizes.digital_raw_signs)
+    progress(f"digital: {sizes.digital_issuances:,} issuances with and without signing")
+    m["signed_rate"], m["issued"] = await issuance_per_second(ctx.workdir("digital-issue-signed"), sizes.digital_issuances, True)
+    m["unsigned_rate"], _ = await issuance_per_second(ctx.workdir("digital-issue-unsigned"), sizes.digital_issuances, False)
+    progress(f"digital: bulk loader, {sizes.digital_loaded:,} certificates with and without credentials")
+    m["with_keys"] = await loader.load(testing_url(ctx, "digital-load-signed"), sizes.digital_loaded, seed=7, digital=digital)
+    # The raw loop again, right after: on a shared machine the load moves, so the baseline is the
+    # mean of a loop before and one after the loader's signing.
+    m["raw"] = (raw + raw_signs_per_second(digital, SAMPLE_CLAIMS, sizes.digital_raw_signs)) / 2
+    m["without"] = await loader.load(testing_url(ctx, "digital-load-unsigned"), sizes.digital_loaded, seed=7)
+    progress(f"digital: revocation of a body with ~{sizes.digital_revoked:,} valid certificates")
+    m["revoked"] = await revocation(ctx.workdir("digital-revoke-signed"), sizes.digital_revoked, digital)
+    m["revoked_plain"] = await revocation(ctx.workdir("digital-revoke-unsigned"), sizes.digital_revoked, None)
+    return m
+
+
+def figures(loaded: int, m: dict[str, Any]) -> list[Figure]:
+    with_keys, without, revoked = m["with_keys"], m["without"], m["revoked"]
+    return [
         Figure("signing", "issuances per second, each signing its credential (service.issue, SQLite)", "/s",
-               signed_rate, unsigned_rate, "the same issuances without a signing key", "higher"),
+               m["signed_rate"], m["unsigned_rate"], "the same issuances without a signing key", "higher"),
         Figure("signing", "signatures per second inside the bulk loader (build claims + sign)", "/s",
-               with_keys.credentials / with_keys.signing_seconds, raw, "raw joserfc jwt.encode loop, same key", "higher"),
-        Figure("signing", f"bulk loader certificates per second with credentials ({sizes.digital_loaded:,})", "/s",
+               with_keys.credentials / with_keys.signing_seconds, m["raw"], "raw joserfc jwt.encode loop, same key",
+               "higher"),
+        Figure("signing", f"bulk loader certificates per second with credentials ({loaded:,})", "/s",
                with_keys.certificates / with_keys.seconds, without.certificates / without.seconds,
                "the same load without credentials", "higher"),
         Figure("status list", f"revocation of {revoked['valid_revoked']:,} valid certificates, status lists included", "s",
-               revoked["seconds"], revoked_plain["seconds"], "the same revocation with no credentials (no list to update)",
-               "lower"),
+               revoked["seconds"], m["revoked_plain"]["seconds"],
+               "the same revocation with no credentials (no list to update)", "lower"),
         Figure("status list", f"status list update alone after that revocation ({revoked['valid_revoked']:,} bits)", "s",
                revoked["status_list_update_seconds"], None, "", "lower"),
     ]
-    return section
 
 
 def testing_url(ctx: Context, name: str) -> str:

@@ -39,9 +39,8 @@ async def run(n: int, data_dir: Path, bootstrap: str) -> dict:
     os.environ.update({"CONFORMITY_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CONFORMITY_DATA_DIR": str(data_dir),
                        "CONFORMITY_LOG_JSON": "false", "CONFORMITY_LOG_LEVEL": "WARNING",
                        "CONFORMITY_OUTBOX_POLL_SECONDS": "0.5", **testing.identity_env()})
-    from certificates import db as cdb, loader
+    from certificates import loader
     from certificates.app import create_app as certificates_app
-    from notifications import db as ndb
     from notifications.app import create_app as notifications_app
     from notifications.settings import NotificationsSettings
 
@@ -51,20 +50,7 @@ async def run(n: int, data_dir: Path, bootstrap: str) -> dict:
     settings = NotificationsSettings(delivery_poll_seconds=0.2)
     try:
         async with testing.running(certificates_app()) as certs, testing.running(notifications_app(settings)) as notes:
-            runtime = certs._transport.app.state.runtime  # type: ignore[attr-defined]
-            async with runtime.sessions() as session:
-                body, approval_id = (await session.execute(sa.select(cdb.bodies.c.uscc, cdb.bodies.c.approval_id))).one()
-                c = cdb.certificates.c
-                valid = list((await session.execute(sa.select(c.number).where(c.status == "valid"))).scalars())
-                holders = list((await session.execute(sa.select(c.holder_uscc).distinct())).scalars())
-            for receiver, (kind, values) in zip(receivers, [("certificate", valid), ("issuing_body", [body]),
-                                                            ("holder", holders)], strict=True):
-                auth = testing.token(Role.PLATFORM, org=new_uscc())
-                endpoint = (await notes.post("/endpoints", headers=auth, json={"url": receiver.url})).json()
-                receiver.secrets.append(endpoint["secret"])
-                answer = await notes.post("/watchlist", headers=auth, json={"kind": kind, "values": values})
-                assert answer.status_code == 200, answer.text
-
+            body, approval_id, valid = await watch(certs, notes, receivers)
             revoked_at = time.time()
             await testing.publish_as_owner(bootstrap, approval_change(events.ApprovalRevokedV1, body, approval_id,
                                                                       reason="commitment breached"))
@@ -72,20 +58,55 @@ async def run(n: int, data_dir: Path, bootstrap: str) -> dict:
             while sum(len(r.accepted()) for r in receivers) < expected:
                 await asyncio.sleep(0.2)
             last = time.time()
-            nruntime = notes._transport.app.state.runtime  # type: ignore[attr-defined]
-            async with nruntime.sessions() as session:
-                first_change = await session.scalar(sa.select(sa.func.min(ndb.changes.c.at)))
-                attempts = await session.scalar(sa.select(sa.func.count()).select_from(ndb.delivery_attempts))
+            first_change, attempts = await delivery_counts(notes)
         payloads = [(r, receipt) for r in receivers for receipt in r.accepted()]
         first_suspended = min(json.loads(p.body)["data"]["effective_at"] for _r, p in payloads)
         first_suspended_ts = dt.datetime.fromisoformat(first_suspended).timestamp()
-        platform_seconds = last - first_suspended_ts
         baseline_seconds = await bare_loop(receivers, payloads)
     finally:
         for receiver in receivers:
             await receiver.stop()
+    return figures(settings, len(valid), expected, attempts, revoked_at, first_suspended_ts, last, first_change,
+                   baseline_seconds)
+
+
+async def watch(certs: httpx.AsyncClient, notes: httpx.AsyncClient, receivers: list[Receiver]) -> tuple[str, str, list[str]]:
+    """Three subscribers, one endpoint each: one watches every valid number, one the body, one
+    the holders. Returns the body, its approval and the valid numbers."""
+    from certificates import db as cdb
+
+    runtime = certs._transport.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.sessions() as session:
+        body, approval_id = (await session.execute(sa.select(cdb.bodies.c.uscc, cdb.bodies.c.approval_id))).one()
+        c = cdb.certificates.c
+        valid = list((await session.execute(sa.select(c.number).where(c.status == "valid"))).scalars())
+        holders = list((await session.execute(sa.select(c.holder_uscc).distinct())).scalars())
+    for receiver, (kind, values) in zip(receivers, [("certificate", valid), ("issuing_body", [body]),
+                                                    ("holder", holders)], strict=True):
+        auth = testing.token(Role.PLATFORM, org=new_uscc())
+        endpoint = (await notes.post("/endpoints", headers=auth, json={"url": receiver.url})).json()
+        receiver.secrets.append(endpoint["secret"])
+        answer = await notes.post("/watchlist", headers=auth, json={"kind": kind, "values": values})
+        assert answer.status_code == 200, answer.text
+    return body, approval_id, valid
+
+
+async def delivery_counts(notes: httpx.AsyncClient) -> tuple[object, int]:
+    """When notifications recorded its first change, and how many attempts it made."""
+    from notifications import db as ndb
+
+    runtime = notes._transport.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.sessions() as session:
+        first_change = await session.scalar(sa.select(sa.func.min(ndb.changes.c.at)))
+        attempts = await session.scalar(sa.select(sa.func.count()).select_from(ndb.delivery_attempts))
+    return first_change, attempts or 0
+
+
+def figures(settings, n: int, expected: int, attempts: int, revoked_at: float, first_suspended_ts: float,
+            last: float, first_change: object, baseline_seconds: float) -> dict:
+    platform_seconds = last - first_suspended_ts
     return {
-        "benchmark": "notifications", "n_suspended": len(valid), "webhooks": expected, "attempts": attempts,
+        "benchmark": "notifications", "n_suspended": n, "webhooks": expected, "attempts": attempts,
         "revocation_to_first_suspension_s": round(first_suspended_ts - revoked_at, 2),
         "first_suspension_to_last_delivery_s": round(platform_seconds, 2),
         "notifications_first_change_recorded_at": str(first_change),

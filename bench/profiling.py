@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,41 +126,38 @@ def _package(file: str) -> str:
     return "other (" + file.split("/")[0] + ")"
 
 
+def _stacks(raw: Path) -> Iterator[tuple[list[tuple[str, str, str]], int]]:
+    """(frames as (function, file, line), sample count) per collapsed stack of the file."""
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [(m["function"], m["file"], m["line"]) for m in map(FRAME.match, stack.split(";")) if m]
+        if frames:
+            yield frames, int(count_text)
+
+
 def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
     """Shares of samples by package (of the innermost frame) and by function (self and inclusive)."""
     total = 0
     waiting: collections.Counter[str] = collections.Counter()
     lines_of: dict[str, list[str]] = {}
-    by_package: collections.Counter[str] = collections.Counter()
-    self_time: collections.Counter[str] = collections.Counter()
-    self_lines: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    # Inclusive by package: a sample counts for every package on its stack (once each).
-    package_inclusive: collections.Counter[str] = collections.Counter()
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = []
-        for frame in stack.split(";"):
-            match = FRAME.match(frame)
-            if match:
-                frames.append((match["function"], match["file"], match["line"]))
-        if not frames:
-            continue
+    counters = {name: collections.Counter[str]() for name in
+                ("by_package", "self_time", "self_lines", "inclusive", "package_inclusive")}
+    for frames, count in _stacks(raw):
         leaf_function, leaf_file, leaf_line = frames[-1]
         if _waiting(leaf_function, leaf_file, leaf_line, lines_of):
             waiting[f"{leaf_function} ({leaf_file})"] += count
             continue
         total += count
-        by_package[_package(leaf_file)] += count
-        self_time[f"{leaf_function} ({leaf_file})"] += count
-        self_lines[f"{leaf_function} ({leaf_file}:{leaf_line})"] += count
+        counters["by_package"][_package(leaf_file)] += count
+        counters["self_time"][f"{leaf_function} ({leaf_file})"] += count
+        counters["self_lines"][f"{leaf_function} ({leaf_file}:{leaf_line})"] += count
         for name in {f"{fn} ({fl})" for fn, fl, _ in frames}:
-            inclusive[name] += count
+            counters["inclusive"][name] += count
+        # Inclusive by package: a sample counts for every package on its stack (once each).
         for package in {_package(fl) for _, fl, _ in frames}:
-            package_inclusive[package] += count
+            counters["package_inclusive"][package] += count
 
     def shares(counter: collections.Counter[str], n: int | None = None) -> list[tuple[str, float]]:
         return [(name, round(100 * c / total, 1)) for name, c in counter.most_common(n)] if total else []
@@ -167,11 +165,11 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
     return {
         "samples": total,
         "waiting_samples_left_out": dict(waiting),
-        "self_by_package_percent": shares(by_package),
-        "inclusive_by_package_percent": shares(package_inclusive),
-        "self_by_function_percent": shares(self_time, top),
-        "self_by_line_percent": shares(self_lines, top),
-        "inclusive_by_function_percent": shares(inclusive, top * 2),
+        "self_by_package_percent": shares(counters["by_package"]),
+        "inclusive_by_package_percent": shares(counters["package_inclusive"]),
+        "self_by_function_percent": shares(counters["self_time"], top),
+        "self_by_line_percent": shares(counters["self_lines"], top),
+        "inclusive_by_function_percent": shares(counters["inclusive"], top * 2),
     }
 
 

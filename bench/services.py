@@ -9,14 +9,19 @@ import math
 import os
 import random
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from certificates import loader
-from conformity_devstack.kafka import cache_root
+from conformity_devstack.kafka import cache_root, free_port
 from conformity_devstack.stack import Stack
 from conformity_devstack.testing import identity_env
 
@@ -39,6 +44,7 @@ class Services:
         workdir.mkdir(parents=True, exist_ok=True)
         # Development services trusting the tests' key, which the harness's tokens are signed with.
         self.stack = Stack(workdir, bootstrap, env={**identity_env(), **(env or {})})
+        self.readers: dict[str, subprocess.Popen[bytes]] = {}
 
     async def start(self, *services: str) -> None:
         for service in services:
@@ -55,8 +61,55 @@ class Services:
     def pid(self, service: str) -> int:
         return self.stack.processes[service].pid
 
+    async def start_public_reader(self, service: str, factory: str, workers: int) -> str:
+        """`workers` read-only processes serving the service's public verification
+        (`uvicorn --workers`), on a port of their own beside the service; their URL."""
+        name = f"{service}-public"
+        port = free_port()
+        log = open(self.stack.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.readers[name] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            env=self.stack.environment(service), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        url = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        await asyncio.to_thread(_wait_healthy, self.readers[name], url, 180.0)
+        progress(f"  {name} ({workers} workers) up at {url} in {time.monotonic() - started:.1f}s "
+                 f"(pid {self.readers[name].pid})")
+        return url
+
+    def reader_pid(self, service: str) -> int:
+        return self.readers[f"{service}-public"].pid
+
     def stop_all(self) -> None:
+        for process in self.readers.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.readers.clear()
         self.stack.stop()
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=3) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not healthy after {timeout:.0f}s")
 
 
 async def load(path: Path, count: int, *, seed: int = SEED, bodies: int | None = None,
@@ -162,6 +215,34 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (uvicorn's supervisor and its workers)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += parents.get(current, [])
+    return tree
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by these processes together (those still running)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (OSError, IndexError):
+            pass
+    return total
 
 
 class CpuSampler:

@@ -25,6 +25,8 @@ class Sizes:
     verify_batch_load: int  # batches of 1,000 at verify_batch_concurrency
     verify_batch_concurrency: int
     verify_direct_lookups: int  # single-key lookups of the raw SQLite baseline
+    verify_pg_size: int  # certificates in the PostgreSQL data set (loaded each run)
+    verify_workers: int  # uvicorn worker processes of the public reader (README, "Scaling public verification")
     # the draw
     draw_targets: int
     draw_inspectors: int
@@ -50,6 +52,8 @@ FULL = Sizes(
     verify_batch_load=300,
     verify_batch_concurrency=4,
     verify_direct_lookups=50_000,
+    verify_pg_size=100_000,
+    verify_workers=2,
     draw_targets=1_000_000,
     draw_inspectors=5_000,
 )
@@ -68,6 +72,8 @@ QUICK = Sizes(
     verify_batch_load=30,
     verify_batch_concurrency=4,
     verify_direct_lookups=5_000,
+    verify_pg_size=2_000,
+    verify_workers=2,
     draw_targets=10_000,
     draw_inspectors=500,
     digital_issuances=200,

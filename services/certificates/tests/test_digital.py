@@ -343,7 +343,7 @@ async def test_the_bulk_loader_signs_every_certificate_and_sets_the_bits_of_its_
 ) -> None:
     from certificates import loader
 
-    report = await loader.load(runtime.settings.resolved_database_url(), 400, seed=5, bodies=3, digital=runtime.context)
+    report = await loader.load(runtime.settings.resolved_database_url(), 400, seed=5, bodies=3, digital=runtime.context.digital)
     assert report.credentials == 400
     listed = (await client.get("/certificates", params={"limit": 1000}, headers=REGULATOR)).json()["items"]
     keys = await jwks_of(client)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -94,7 +94,8 @@ def _sqlite_value(kind: sa.types.TypeEngine[Any]) -> Any:
     if isinstance(kind, sa.Date):
         return lambda value: None if value is None else value.isoformat()
     if isinstance(kind, sa.JSON):
-        return lambda value: None if value is None else json.dumps(value)
+        # orjson: compact JSON, read back the same by SQLAlchemy's JSON type (json.loads).
+        return lambda value: None if value is None else orjson.dumps(value).decode()
     if isinstance(kind, sa.Boolean):
         return lambda value: None if value is None else int(value)
     if isinstance(kind, sa.String | sa.Integer | sa.LargeBinary | sa.Float) and not isinstance(kind, sa.Enum):

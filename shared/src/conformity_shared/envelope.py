@@ -66,19 +66,23 @@ class Envelope:
         )
 
     def headers(self) -> list[tuple[str, bytes]]:
+        return [(k, v.encode()) for k, v in self.header_pairs()]
+
+    def header_pairs(self) -> list[list[str]]:
+        """The headers as [name, text] pairs: how the outbox keeps them until the relay sends them."""
         pairs = [
-            ("ce_specversion", SPEC_VERSION),
-            ("ce_id", self.id),
-            ("ce_source", self.source),
-            ("ce_type", self.type),
-            ("ce_time", self.time.isoformat().replace("+00:00", "Z")),
-            ("ce_subject", self.subject),
-            ("ce_correlationid", self.correlation_id),
-            ("content-type", CONTENT_TYPE),
+            ["ce_specversion", SPEC_VERSION],
+            ["ce_id", self.id],
+            ["ce_source", self.source],
+            ["ce_type", self.type],
+            ["ce_time", self.time.isoformat().replace("+00:00", "Z")],
+            ["ce_subject", self.subject],
+            ["ce_correlationid", self.correlation_id],
+            ["content-type", CONTENT_TYPE],
         ]
         if self.causation_id:
-            pairs.append(("ce_causationid", self.causation_id))
-        return [(k, v.encode()) for k, v in pairs]
+            pairs.append(["ce_causationid", self.causation_id])
+        return pairs
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes | None]]) -> Envelope:

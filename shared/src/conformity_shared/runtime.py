@@ -9,6 +9,7 @@ wired at import time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -91,7 +92,8 @@ class ServiceRuntime(Generic[S]):
         )
 
 
-def current_runtime(request: Request) -> ServiceRuntime[Any]:
+async def current_runtime(request: Request) -> ServiceRuntime[Any]:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hand-off per request.
     return request.app.state.runtime
 
 
@@ -233,6 +235,39 @@ def create_service_app(settings: ServiceSettings, definition: ServiceDefinition)
     app.state.token_verifier = TokenVerifier.from_settings(settings)  # refuses development identity in production
     web.install(app, runtime, definition.title, definition.description)
     for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def create_reader_app(settings: ServiceSettings, definition: ServiceDefinition,
+                      routers: Sequence[APIRouter]) -> FastAPI:
+    """A process that serves only some read routes of a service (its public verification), for
+    running beside the service as extra processes (`uvicorn --workers N`) to use more cores.
+
+    It reads the service's database and writes nothing: no relay, no consumers, no jobs, so none
+    of the outbox's or the inbox's guarantees is concerned, and SQLite's one-writer rule holds
+    (RELIABILITY.md). Its HTTP edge, error answers and correlation ids are the service's own.
+    """
+    structured_logging.configure(settings.log_level, settings.log_json)
+    runtime = build_runtime(settings, dataclasses.replace(definition, handlers=None, consumes=()))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await db.require_current_schema(runtime.engine, settings.service_name, definition.migrations)
+        try:
+            yield
+        finally:
+            await runtime.engine.dispose()
+
+    app = FastAPI(title=f"{definition.title}: public reads", description=definition.description, version="1.0.0",
+                  lifespan=lifespan)
+    app.state.runtime = runtime
+    web.install_edge(app, settings)
+    web.install_text_rules(app)
+    web.install_correlation(app)
+    web.install_error_answers(app)
+    web.install_reader_health(app, runtime)
+    for router in routers:
         app.include_router(router)
     return app
 

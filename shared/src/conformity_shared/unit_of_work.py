@@ -73,7 +73,7 @@ class UnitOfWork:
                 "topic": event.topic,
                 "key": envelope.subject,
                 "event_type": envelope.type,
-                "headers": [[k, v.decode()] for k, v in envelope.headers()],
+                "headers": envelope.header_pairs(),  # built once, as text; the relay encodes them
                 "payload": event.model_dump_json().encode(),
                 "created_at": envelope.time,
             }
@@ -82,23 +82,21 @@ class UnitOfWork:
         return envelope
 
     async def claim(self, envelope: Envelope, record: ConsumerRecord) -> bool:
-        """Record the event as handled; False if it was handled before (redelivery)."""
-        seen = await self.session.scalar(
-            sa.select(self._inbox.c.event_id).where(self._inbox.c.event_id == envelope.id)
-        )
-        if seen is not None:
-            return False
-        await self.session.execute(
-            sa.insert(self._inbox).values(
+        """Record the event as handled; False if it was handled before (redelivery).
+
+        One statement: an insert that does nothing when the event id is already there, so a
+        redelivery is told by the rows it inserted (none)."""
+        inserted = await self.session.execute(
+            db.upsertable_insert(self.session, self._inbox).values(
                 event_id=envelope.id,
                 event_type=envelope.type,
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
                 processed_at=_now(),
-            )
+            ).on_conflict_do_nothing(index_elements=[self._inbox.c.event_id])
         )
-        return True
+        return inserted.rowcount == 1
 
     async def commit(self) -> None:
         if self._pending:

@@ -4,11 +4,9 @@ description of its events."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.specification import AsyncAPI
@@ -17,13 +15,12 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from conformity_shared.body_size import BodySizeLimit
-from conformity_shared.envelope import causal_context
 from conformity_shared.errors import DomainError
 from conformity_shared.rate_limits import PublicRateLimit, RateLimited, SlidingWindowLimit
+from conformity_shared.request_rules import Correlation, NoNulCharacters
 from conformity_shared.security_headers import SecurityHeaders
 from conformity_shared.settings import HttpEdgeSettings, ServiceSettings
 
-CORRELATION_HEADER = "X-Correlation-ID"
 # The largest page offset a list accepts: past it the databases' 64-bit integers overflow (a 500),
 # and no list of the platform is anywhere near it.
 MAX_OFFSET = 1_000_000_000
@@ -68,45 +65,11 @@ def install_edge(app: FastAPI, settings: HttpEdgeSettings) -> None:
 
 
 def install_correlation(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def correlation(request: Request, call_next):  # noqa: ANN001, ANN202
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        # Events a request emits are caused by the request itself.
-        with causal_context(correlation_id, correlation_id), structlog.contextvars.bound_contextvars(
-            correlation_id=correlation_id, path=request.url.path
-        ):
-            response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
-
-
-NUL = "\x00"
-
-
-async def _nul_character_at(request: Request) -> str | None:
-    """Where the request carries a NUL character (U+0000), if anywhere: the path, a query
-    parameter's name, or the JSON body. PostgreSQL stores no NUL in text, so it is refused here."""
-    if NUL in request.url.path:
-        return "path"
-    for name, value in request.query_params.multi_items():
-        if NUL in name or NUL in value:
-            return name.replace(NUL, "\\u0000")
-    if request.headers.get("content-type", "").startswith("application/json") and b"\\u0000" in await request.body():
-        return "body"
-    return None
+    app.add_middleware(Correlation)
 
 
 def install_text_rules(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def no_nul_characters(request: Request, call_next):  # noqa: ANN001, ANN202
-        where = await _nul_character_at(request)
-        if where is None:
-            return await call_next(request)
-        message = f"{where} contains the NUL character (U+0000), which no text of the platform may hold"
-        return JSONResponse(
-            {"detail": message, "field": where, "failed_rules": [{"rule": "no_nul_character", "detail": message}]},
-            status_code=422,
-        )
+    app.add_middleware(NoNulCharacters)
 
 
 def install_error_answers(app: FastAPI) -> None:
@@ -146,6 +109,16 @@ def install_health(app: FastAPI, runtime: ServiceParts) -> None:
         healthy = checks["database"] == "ok" and checks["broker"] == "ok"
         body = {"service": runtime.settings.service_name, "status": "ok" if healthy else "degraded", **checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+def install_reader_health(app: FastAPI, runtime: ServiceParts) -> None:
+    """/health of a process that only reads (runtime.create_reader_app): its database alone."""
+    @app.get("/health", tags=["platform"], summary="Database reachability")
+    async def health() -> JSONResponse:
+        database = await _database_check(runtime)
+        body = {"service": runtime.settings.service_name, "role": "public reads",
+                "status": "ok" if database == "ok" else "degraded", "database": database}
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
 def install_asyncapi(app: FastAPI, runtime: ServiceParts, title: str, description: str) -> None:

@@ -6,8 +6,11 @@ import datetime as dt
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.routing import Match, Route
+from starlette.types import Scope
 from pydantic import BaseModel, Field
 
 from conformity_shared.web import MAX_OFFSET
@@ -119,16 +122,47 @@ async def cancel(number: str, body: TransitionRequest, principal: Body, runtime:
     return await service.cancel(runtime, principal, command)
 
 
-@public.get("/{number}", summary="Verify one certificate (no token)")
-async def verify(number: str, runtime: RuntimeDep) -> dict:
-    return await service.verify(runtime, number)
+class JSONBytes(Response):
+    """A JSON answer encoded by orjson: the same bytes as FastAPI's JSONResponse for these answers
+    (compact, UTF-8, keys in order; tests/test_public_read.py), at a fraction of the cost."""
+
+    media_type = "application/json"
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
 
 
-@public.post("/verify", summary="Verify up to 1,000 certificates at once (no token)")
-async def verify_batch(body: VerifyBatch, request: Request, runtime: RuntimeDep) -> dict:
+@public.get("/{number}", summary="Verify one certificate (no token)", response_model=dict)
+async def verify(number: str, runtime: RuntimeDep) -> Response:
+    return JSONBytes(await service.verify(runtime, number))
+
+
+class _GetOnly(Route):
+    """A Starlette route that matches GET alone (Starlette would add HEAD), so that every other
+    method falls through to the FastAPI routes as before."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["method"] != "GET":
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+async def _verify_direct(request: Request) -> Response:
+    return JSONBytes(await service.verify(request.app.state.runtime, request.path_params["number"]))
+
+
+def serve_one_number_directly(app: FastAPI) -> None:
+    """Answer GET /public/certificates/{number} (the busiest public route) ahead of FastAPI's
+    routing: the same answer as `verify` above, which stays for the OpenAPI description, without
+    the per-request dependency solving that was about a third of its CPU."""
+    app.router.routes.insert(0, _GetOnly(f"{public.prefix}/{{number}}", _verify_direct, name="verify_direct"))
+
+
+@public.post("/verify", summary="Verify up to 1,000 certificates at once (no token)", response_model=dict)
+async def verify_batch(body: VerifyBatch, request: Request, runtime: RuntimeDep) -> Response:
     """Each number asked spends one unit of the client's bulk budget (429 past it)."""
     request.app.state.verify_numbers_limit.charge(client_of(request.scope), len(body.numbers))
-    return await service.verify_many(runtime, body.numbers)
+    return JSONBytes(await service.verify_many(runtime, body.numbers))
 
 
 @digital.get(credentials.JWKS_PATH, summary="The keys that sign digital certificates (JWKS), retired ones included")

@@ -315,25 +315,34 @@ async def move_certificates_of_body(
     session: AsyncSession, uscc: str, statuses: Iterable[domain.Status], moved: domain.Certificate
 ) -> list[Any]:
     """Give every certificate of the body that is in one of ``statuses`` at this instant the
-    state ``moved`` reached by its last transition, and its history entry, set-based: one
-    conditional UPDATE ... RETURNING, then the history rows by executemany. Returns the
-    (number, holder, status index) of each, in number order."""
+    state ``moved`` reached by its last transition (see `move_certificates`)."""
+    return await move_certificates(session, _of_body(uscc, statuses), moved)
+
+
+async def move_certificates(
+    session: AsyncSession, where: Sequence[sa.ColumnElement[bool]], moved: domain.Certificate
+) -> list[Any]:
+    """Give every certificate matching ``where`` at this instant the state ``moved`` reached by
+    its last transition, and its history entry, set-based: one conditional UPDATE ... RETURNING,
+    then the history rows by executemany. ``where`` must hold the statuses the transition starts
+    from, so that a certificate another writer has moved on is not matched. Returns the
+    (number, holder, issuing body, status index) of each, in number order."""
     c, entry = certificates, moved.history[-1]
     changed = (
         await session.execute(
             sa.update(c)
-            .where(*_of_body(uscc, statuses))
+            .where(*where)
             .values(
                 status=moved.status.value, suspension_reason=moved.suspension_reason,
                 suspended_until=moved.suspended_until, suspended_by=moved.suspended_by,
                 last_change_at=entry.at, last_change_reason=entry.reason, version=c.c.version + 1,
             )
-            .returning(c.c.number, c.c.holder_uscc, c.c.status_index)
+            .returning(c.c.number, c.c.holder_uscc, c.c.issuing_body_uscc, c.c.status_index)
         )
     ).all()
     changed.sort()
     row = history_row("", entry)
-    await insert_many(session, history, [{**row, "certificate_number": number} for number, _, _ in changed])
+    await insert_many(session, history, [{**row, "certificate_number": number} for number, *_ in changed])
     return changed
 
 

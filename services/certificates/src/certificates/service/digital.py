@@ -63,7 +63,7 @@ class Digital:
 
 
 def digital_of(runtime: ServiceRuntime[Any]) -> Digital:
-    return runtime.context
+    return runtime.context.digital
 
 
 def normalised(number: str) -> str:

@@ -10,26 +10,10 @@ from conformity_shared.errors import DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 
 from certificates import db, domain
+from certificates.public_read import summary as _summary
 
 MAX_VERIFY_BATCH = 1000  # numbers per public batch verification (DESIGN: at least 1,000)
 UNKNOWN = "unknown"  # the public answer for a number not in the register
-
-
-def _summary(row: Any) -> dict[str, Any]:
-    return {
-        "number": row.number,
-        "status": row.status,
-        "holder": {"uscc": row.holder_uscc, "name": row.holder_name},
-        "issuing_body_uscc": row.issuing_body_uscc,
-        "scope": {"scheme": row.scheme, "field": row.field, "product": row.product, "standard": row.standard},
-        "validity": {"from": row.valid_from.isoformat(), "until": row.valid_until.isoformat()},
-        "suspension": (
-            {"reason": row.suspension_reason, "until": row.suspended_until.isoformat() if row.suspended_until else None}
-            if row.status == domain.Status.SUSPENDED.value else None
-        ),
-        "last_change": {"at": row.last_change_at.isoformat(), "reason": row.last_change_reason},
-        "last_change_at": row.last_change_at.isoformat(),
-    }
 
 
 def _history_entry(h: Any) -> dict[str, Any]:
@@ -68,11 +52,10 @@ def _normalised(number: str) -> str:
 async def verify(runtime: ServiceRuntime, number: str) -> dict[str, Any]:
     """Public status of one certificate: one primary-key lookup, flat from thousands to millions."""
     number = _normalised(number)
-    async with runtime.sessions() as session:
-        row = await db.public_row(session, number)
-    if row is None:
+    answer = await runtime.context.reader.one(number)  # public_read.PublicReader: no session per request
+    if answer is None:
         raise NotFound(f"no certificate numbered {number}", field="number")
-    return _summary(row)
+    return answer
 
 
 async def verify_many(runtime: ServiceRuntime, numbers: list[str]) -> dict[str, Any]:
@@ -83,9 +66,7 @@ async def verify_many(runtime: ServiceRuntime, numbers: list[str]) -> dict[str, 
             f"at most {MAX_VERIFY_BATCH} numbers per request, {len(numbers)} given", field="numbers"
         )
     wanted = list(dict.fromkeys(_normalised(n) for n in numbers))
-    async with runtime.sessions() as session:
-        rows = await db.public_rows(session, wanted)
-    found = {r.number: _summary(r) for r in rows}
+    found = await runtime.context.reader.many(wanted)
     results = [found.get(n, {"number": n, "status": UNKNOWN}) for n in wanted]
     return {"count": len(results), "unknown": len(results) - len(found), "results": results}
 
