@@ -362,6 +362,10 @@ async def test_public_verification_single_and_in_bulk_with_unknown_numbers(
         missing = await certs.get(f"/public/certificates/{unknown[0]}")
         assert missing.status_code == 404 and missing.json()["field"] == "number"
 
+        # The public read path (its own connection, no session) answers what the session's view does.
+        whole = (await certs.get(f"/certificates/{known[0]}", headers=REGULATOR)).json()
+        assert single.json() == {k: v for k, v in whole.items() if k != "history"}
+
         asked = [known[0], unknown[0], known[1], unknown[1], known[2]]
         batch = await certs.post("/public/certificates/verify", json={"numbers": asked})
         assert batch.status_code == 200, batch.text
@@ -371,6 +375,7 @@ async def test_public_verification_single_and_in_bulk_with_unknown_numbers(
             (known[0], "valid"), (unknown[0], "unknown"), (known[1], "valid"), (unknown[1], "unknown"), (known[2], "valid"),
         ]
         assert answer["results"][0]["scope"]["standard"] == "GB/T 19001-2016"
+        assert answer["results"][0] == single.json()
 
         full = await certs.post("/public/certificates/verify", json={"numbers": unknown * 500})
         assert full.status_code == 200 and full.json()["count"] == 2

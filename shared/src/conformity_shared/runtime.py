@@ -56,6 +56,8 @@ class ServiceRuntime(Generic[S]):
     # What this service's use cases need besides settings and clock, built once (approval: its Policy).
     context: Any = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Closed when the service stops, before its engine (what a context opened of its own).
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
         name = self.settings.service_name
@@ -257,6 +259,8 @@ def create_reader_app(settings: ServiceSettings, definition: ServiceDefinition,
         try:
             yield
         finally:
+            for close in runtime.closing:
+                await close()
             await runtime.engine.dispose()
 
     app = FastAPI(title=f"{definition.title}: public reads", description=definition.description, version="1.0.0",
@@ -320,6 +324,8 @@ async def _stop(runtime: ServiceRuntime[Any]) -> None:
     await asyncio.gather(*runtime.tasks, return_exceptions=True)
     await runtime.broker.stop()
     await runtime.relay.stop()
+    for close in runtime.closing:
+        await close()
     await runtime.engine.dispose()
 
 

@@ -60,7 +60,9 @@ def create_public_app(settings: CertificatesSettings | None = None) -> FastAPI:
 def _public_verification(app: FastAPI, settings: CertificatesSettings) -> None:
     runtime = app.state.runtime
     # Digital.from_settings built the signing context; public verification's read path joins it.
-    runtime.context = CertificatesContext(digital=runtime.context, reader=PublicReader(runtime.engine))
+    reader = PublicReader(runtime.engine)
+    runtime.context = CertificatesContext(digital=runtime.context, reader=reader)
+    runtime.closing.append(reader.aclose)
     api.serve_one_number_directly(app)
     # Per replica (per worker process), like every rate limit here (SECURITY.md).
     app.state.verify_numbers_limit = SlidingWindowLimit(
