@@ -105,3 +105,10 @@ async def test_the_change_feed_pages_from_a_durable_cursor(client: httpx.AsyncCl
     assert stranger["changes"] == []
     bad = await client.get("/changes", params={"cursor": "abc"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["field"] == "cursor"
+
+
+async def test_a_bad_cursor_refuses_the_live_stream_before_it_starts(client: httpx.AsyncClient, auth: dict) -> None:
+    """Checked before the answer's headers go out: a 422 naming the cursor, not a broken stream."""
+    for asked in ({"params": {"cursor": "abc"}}, {"params": {"cursor": ""}, "headers": {"last-event-id": "null"}}):
+        answer = await client.get("/changes/stream", params=asked["params"], headers={**auth, **asked.get("headers", {})})
+        assert answer.status_code == 422 and answer.json()["field"] == "cursor"

@@ -44,11 +44,18 @@ async def changes(runtime: ServiceRuntime[Any], principal: Principal, cursor: st
     return {"changes": items, "next_cursor": str(last), "more": len(items) == limit}
 
 
-async def stream(runtime: ServiceRuntime[Any], principal: Principal, cursor: str | None,
-                 stop: asyncio.Event | None = None) -> AsyncIterator[str]:
+def stream(runtime: ServiceRuntime[Any], principal: Principal, cursor: str | None,
+           stop: asyncio.Event | None = None) -> AsyncIterator[str]:
     """Server-sent events: each change as it is recorded, `id:` its cursor (a reconnecting client
-    sends it back as Last-Event-ID and misses nothing). Ends after `stream_max_seconds`."""
-    subscriber, after = subscriber_of(principal), parse_cursor(cursor)
+    sends it back as Last-Event-ID and misses nothing). Ends after `stream_max_seconds`.
+
+    The subscriber and the cursor are checked here, before the answer starts: a bad cursor is a
+    422 naming it, not a stream broken after its headers were sent."""
+    return _events(runtime, subscriber_of(principal), parse_cursor(cursor), stop)
+
+
+async def _events(runtime: ServiceRuntime[Any], subscriber: str, after: int,
+                  stop: asyncio.Event | None) -> AsyncIterator[str]:
     ends = time.monotonic() + runtime.settings.stream_max_seconds
     yield f"retry: {int(runtime.settings.stream_poll_seconds * 1000)}\n: connected\n\n"
     while (stop is None or not stop.is_set()) and time.monotonic() < ends:
