@@ -14,13 +14,13 @@ import gc
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from conformity_shared.envelope import decode_headers
 from conformity_shared.publisher_lease import PublisherLease
 
 log = structlog.get_logger("conformity.outbox")
@@ -52,11 +52,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _encoded(headers: str | list[list[str]]) -> list[tuple[str, bytes]]:
-    pairs = orjson.loads(headers) if isinstance(headers, str) else headers
-    return [(k, v.encode()) for k, v in pairs]
 
 
 class OutboxRelay:
@@ -170,10 +165,7 @@ class OutboxRelay:
         async with conn.begin():
             rows = (
                 await conn.execute(
-                    # The headers as stored text, parsed by orjson below (SQLAlchemy's JSON type
-                    # would use json.loads); PostgreSQL's driver hands them over parsed already.
-                    sa.select(t.c.seq, t.c.topic, t.c.key, sa.type_coerce(t.c.headers, sa.Text).label("headers"),
-                              t.c.payload)
+                    sa.select(t.c.seq, t.c.topic, t.c.key, t.c.headers, t.c.payload)
                     .where(t.c.published_at.is_(None))
                     .order_by(t.c.seq)
                     .limit(self._batch)
@@ -189,7 +181,7 @@ class OutboxRelay:
     async def _send(self, rows: list[Any]) -> None:
         producer = await self.ensure_producer()
         futures = [
-            await producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=_encoded(row.headers))
+            await producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=decode_headers(row.headers))
             for row in rows
         ]
         await asyncio.gather(*futures)
