@@ -2,11 +2,12 @@
 
 The same N outbox-shaped rows (a bulk cascade's certificate.suspended events: key, JSON body,
 headers stored as the outbox stores them) are published by:
-- `aiokafka`: the relay's own producer and send path (`OutboxRelay`: rows of one batch sent
-  together, each row's stored headers decoded, every acknowledgement awaited per batch);
-- `confluent-kafka`: the same batches through a librdkafka producer with the same settings
-  (idempotent, acks=all, linger and batch size as the relay's), its delivery reports awaited
-  per batch before the batch would be marked published;
+- `aiokafka`: the relay's send path as it was with aiokafka (rows of one batch sent together,
+  each row's stored headers decoded, every acknowledgement awaited per batch), with the
+  relay's former settings (`kafka_tools.relay_like_producer`);
+- `confluent-kafka`: the same batches through the relay's producer now
+  (`conformity_shared.relay_producer.RelayProducer`: librdkafka, idempotent, acks=all, the same
+  linger and batch size), every delivery report awaited per batch;
 - baseline: bare aiokafka producing the prepared records at once, as the bulk cascade's
   baseline does (no outbox rows, no batches).
 
@@ -21,15 +22,14 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from confluent_kafka import KafkaException, Producer
 from conformity_devstack.factories import new_uscc
 from conformity_devstack.kafka_config import ADMIN
 from conformity_devstack.testing import access
 from conformity_shared.envelope import decode_headers, encode_headers
 from conformity_shared.messaging import RELAY_LINGER_MS
+from conformity_shared.relay_producer import RelayProducer, producer_config
 
 from bench import payloads
 from bench.context import Context
@@ -67,32 +67,16 @@ async def _bare_aiokafka(producer: AIOKafkaProducer, records: list[tuple[bytes, 
     await asyncio.gather(*futures)
 
 
-def librdkafka_settings(bootstrap: str, client_id: str) -> dict[str, Any]:
-    """The relay's producer settings in librdkafka's terms, with the baselines' SASL/SCRAM access."""
-    who = access(ADMIN)
-    settings: dict[str, Any] = {
-        "bootstrap.servers": bootstrap, "client.id": client_id, "enable.idempotence": True, "acks": "all",
-        "linger.ms": RELAY_LINGER_MS, "batch.size": 256 * 1024, "request.timeout.ms": 30000,
-    }
-    if who.authenticated:
-        settings.update({"security.protocol": who.protocol, "sasl.mechanisms": who.mechanism,
-                         "sasl.username": who.username, "sasl.password": who.password})
-    return settings
+def _relay_producer(bootstrap: str, client_id: str) -> RelayProducer:
+    """The relay's producer and settings, with the baselines' SASL/SCRAM access."""
+    return RelayProducer(producer_config(bootstrap, client_id, RELAY_LINGER_MS, access(ADMIN).librdkafka_settings()))
 
 
-async def _confluent_batches(producer: Producer, rows: list[Row]) -> None:
-    """The same batches through librdkafka: produce all, then wait for every delivery report."""
-    failed: list[Any] = []
-
-    def delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            failed.append(err)
-
+async def _confluent_batches(producer: RelayProducer, rows: list[Row]) -> None:
+    """The relay's send path (`OutboxRelay._send`), batch by batch."""
     for start in range(0, len(rows), RELAY_BATCH):
-        for topic, key, headers, payload in rows[start:start + RELAY_BATCH]:
-            producer.produce(topic, payload, key, headers=decode_headers(headers), on_delivery=delivered)
-        if await asyncio.to_thread(producer.flush, 30) or failed:
-            raise KafkaException(failed[0] if failed else "delivery reports still outstanding")
+        await producer.publish((topic, payload, key, decode_headers(headers))
+                               for topic, key, headers, payload in rows[start:start + RELAY_BATCH])
 
 
 async def _timed(publish: Callable[[], Awaitable[None]], n: int) -> dict[str, float]:
@@ -106,7 +90,7 @@ async def _clients(ctx: Context, rows: list[Row], rounds: int) -> dict[str, list
     """Every client `rounds` times, alternating, so that each sees the machine's changing load."""
     records = [(key.encode(), payload, decode_headers(headers)) for _t, key, headers, payload in rows]
     aio = relay_like_producer(ctx.bootstrap, "bench-relay-aiokafka")
-    rdk = Producer(librdkafka_settings(ctx.bootstrap, "bench-relay-confluent"))
+    rdk = _relay_producer(ctx.bootstrap, "bench-relay-confluent")
     await aio.start()
     try:
         await aio.send_and_wait(TOPIC, b"{}", key=b"warm-up")  # metadata and producer ids in place
@@ -119,7 +103,7 @@ async def _clients(ctx: Context, rows: list[Row], rounds: int) -> dict[str, list
             progress("  " + ", ".join(f"{k} {v[-1]['records_per_second']:,.0f}/s" for k, v in runs.items()))
     finally:
         await aio.stop()
-        await asyncio.to_thread(rdk.flush, 10)
+        await rdk.stop()
     return runs
 
 
@@ -137,8 +121,8 @@ async def run(ctx: Context) -> Section:
     section = Section("relay_clients")
     section.details.update({"records": n, "relay_batch": RELAY_BATCH, "rounds": runs, "best": best,
                             "record_bytes": payloads.size((rows[0][1], rows[0][3], decode_headers(rows[0][2])))})
-    for name, what in (("aiokafka", "aiokafka (the relay's producer and send path)"),
-                       ("confluent", "confluent-kafka (librdkafka), the relay's batches")):
+    for name, what in (("aiokafka", "aiokafka, the relay's former producer"),
+                       ("confluent", "confluent-kafka (librdkafka), the relay's producer now")):
         section.figures.append(Figure(
             "relay clients", f"{what}, {n:,} outbox rows acknowledged", "records/s",
             best[name]["records_per_second"], best["bare"]["records_per_second"],
