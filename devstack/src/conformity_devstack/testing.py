@@ -401,7 +401,7 @@ class Seen:
     key: str | None
     headers: dict[str, str]
     value: bytes
-    partition: int = -1
+    partition: int
 
     @property
     def type(self) -> str:
