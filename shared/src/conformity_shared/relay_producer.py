@@ -23,6 +23,7 @@ returns within one slice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -46,6 +47,9 @@ def producer_config(bootstrap_servers: str, client_id: str, linger_ms: int, acce
         "request.timeout.ms": 30000,
         "message.timeout.ms": DELIVERY_TIMEOUT_MS,  # a record not acknowledged by then is reported failed
         "partitioner": "murmur2_random",  # Java's and aiokafka's: murmur2 of the key
+        # librdkafka's own messages (a broker that cannot be reached...) go to the service's logs,
+        # not to stderr; they are handed over when the relay flushes.
+        "logger": logging.getLogger("conformity.outbox.librdkafka"),
         **access,
     }
 
