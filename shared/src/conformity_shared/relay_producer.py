@@ -82,7 +82,7 @@ class RelayProducer:
     """An idempotent librdkafka producer whose sends are awaited until acknowledged."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._producer = Producer(config)
+        self._producer: Producer | _Stopped = Producer(config)
 
     async def publish(self, records: Iterable[tuple[str, bytes, bytes | str | None, list[tuple[str, bytes]]]]) -> int:
         """Send (topic, value, key, headers) records in order; return, with how many, once the broker
@@ -116,7 +116,24 @@ class RelayProducer:
             raise KafkaException(error)
 
     async def stop(self) -> None:
-        """Wait a little for what is in flight, then drop the rest (its rows are sent again)."""
-        await asyncio.to_thread(self._producer.flush, 5)
-        self._producer.purge()
-        self._producer.poll(0)
+        """Wait a little for what is in flight, then drop the rest (its rows are sent again).
+
+        All of it in a worker thread, the producer's destruction included: librdkafka joins its
+        own threads then, which must not hold up the event loop (a broker that is away)."""
+        held, self._producer = [self._producer], _Stopped()
+        await asyncio.to_thread(_close, held)
+
+
+def _close(held: list[Producer]) -> None:
+    producer = held.pop()
+    producer.flush(5)
+    producer.purge()
+    producer.poll(0)
+    del producer  # the last reference: destroyed here, in this thread
+
+
+class _Stopped:
+    """A stopped producer: anything still sent through it fails, and its rows are sent again."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise KafkaException(KafkaError(KafkaError._STATE, "the relay's producer was stopped"))
