@@ -1,8 +1,9 @@
 """The outbox relay's producer: confluent-kafka (librdkafka, in C) behind a small async interface.
 
 Measured side by side with aiokafka on the relay's own batches (`bench/relay_clients.py`,
-BENCHMARKS.md): librdkafka publishes the same records 2-2.6 times faster for 2.2-2.6 times less
-CPU per record, as its batching, compression of requests and acknowledgements run in C threads.
+BENCHMARKS.md): librdkafka published the same records 1.9 to 5 times faster, for 2.1 to 2.8
+times less CPU per record, as it builds batches and requests and handles acknowledgements in
+C threads where aiokafka does all of it in Python.
 The relay keeps every guarantee it had with aiokafka:
 
 - **Acknowledged before marked.** `publish` returns only once the broker has acknowledged every
