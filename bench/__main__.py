@@ -23,7 +23,7 @@ from pathlib import Path
 from conformity_shared import topics
 from conformity_devstack.kafka import LocalKafka, kafka_version
 
-from bench import bulk_cascade, cascade, digital, draw_time, throughput, verification, verification_pg
+from bench import bulk_cascade, cascade, digital, draw_time, relay_clients, throughput, verification, verification_pg
 from bench.context import Context
 from bench.kafka_tools import client_costs, create_topics
 from bench.profiling import find_py_spy
@@ -33,6 +33,7 @@ from bench.sizes import FULL, QUICK, Sizes
 BENCHMARKS = {
     "cascade": cascade.run,
     "bulk": bulk_cascade.run,
+    "relay_clients": relay_clients.run,
     "throughput": throughput.run,
     "verification": verification.run,
     "verification_pg": verification_pg.run,

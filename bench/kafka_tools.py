@@ -33,8 +33,10 @@ def BASELINE_ACCESS() -> dict[str, Any]:  # noqa: N802 - reads like the constant
 
 
 def relay_like_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
-    """The settings of the platform's outbox relay (messaging.OutboxRelay.ensure_producer), so
-    that a baseline differs from the platform by the platform's work, not by client tuning."""
+    """aiokafka with the outbox relay's settings (idempotent, acks=all, linger RELAY_LINGER_MS,
+    256 KiB batches: `relay_producer.producer_config`), so that a baseline differs from the
+    platform by the platform's work, not by client tuning. The relay itself now publishes with
+    librdkafka; `relay_clients` compares the two."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,

@@ -36,6 +36,9 @@ class Sizes:
     digital_loaded: int = 100_000
     digital_revoked: int = 100_000
     digital_raw_signs: int = 20_000
+    # the relay's clients compared: outbox rows published by each, and alternating rounds
+    relay_records: int = 100_000
+    relay_rounds: int = 3
 
 
 FULL = Sizes(
@@ -80,4 +83,6 @@ QUICK = Sizes(
     digital_loaded=5_000,
     digital_revoked=5_000,
     digital_raw_signs=2_000,
+    relay_records=10_000,
+    relay_rounds=1,
 )

@@ -1,7 +1,11 @@
 import datetime as dt
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from conformity_shared import events, topics
-from conformity_shared.envelope import Envelope, causal_context
+from conformity_shared.envelope import Envelope, InvalidHeader, causal_context, decode_headers, encode_headers
 
 HOLDER = "91350100M000100Y43"
 
@@ -46,3 +50,26 @@ def test_event_json_round_trips() -> None:
         valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2031, 1, 1),
     )
     assert events.CertificateIssuedV1.model_validate_json(event.model_dump_json()) == event
+
+
+def test_stored_headers_are_the_sent_pairs_built_once() -> None:
+    with causal_context("corr-1", "evt-0"):
+        env = Envelope.for_event(spot_check(), "/conformity/supervision")
+    stored = env.header_bytes()
+    assert isinstance(stored, bytes)
+    assert decode_headers(stored) == env.headers()
+    assert Envelope.from_headers(decode_headers(stored)) == env
+
+
+@given(st.lists(st.tuples(st.text(min_size=1).filter(lambda s: "\0" not in s),
+                          st.text().filter(lambda s: "\0" not in s)), max_size=12))
+def test_any_header_list_without_nul_round_trips(pairs: list[tuple[str, str]]) -> None:
+    assert decode_headers(encode_headers(pairs)) == [(k, v.encode()) for k, v in pairs]
+
+
+def test_a_nul_in_a_header_is_refused_since_cloudevents_forbids_it() -> None:
+    with pytest.raises(InvalidHeader, match="NUL"):
+        encode_headers([("ce_subject", "a\0b")])
+    with pytest.raises(InvalidHeader, match="pairs"):
+        decode_headers(b"ce_id\0x\0ce_type")
+    assert decode_headers(b"") == []

@@ -61,7 +61,7 @@ async def test_pruning_keeps_unpublished_and_recent_rows(engine) -> None:  # noq
 
 
 def _outbox_row(event_id: str, created: dt.datetime, published: dt.datetime | None) -> dict:
-    return {"event_id": event_id, "topic": "t", "key": "k", "event_type": "e", "headers": [], "payload": b"{}",
+    return {"event_id": event_id, "topic": "t", "key": "k", "event_type": "e", "headers": b"", "payload": b"{}",
             "created_at": created, "published_at": published}
 
 

@@ -401,6 +401,7 @@ class Seen:
     key: str | None
     headers: dict[str, str]
     value: bytes
+    partition: int
 
     @property
     def type(self) -> str:
@@ -485,6 +486,7 @@ class TopicReader:
                             r.key.decode() if r.key else None,
                             {k: (v or b"").decode() for k, v in (r.headers or ())},
                             r.value or b"",
+                            r.partition,
                         )
                     )
         return self.seen

@@ -110,13 +110,7 @@ def access_rules() -> list[AclBinding]:
 
 def admin_client(bootstrap: str, access: KafkaAccess) -> AdminClient:
     """confluent-kafka's admin client as `access`'s principal (librdkafka's setting names)."""
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000}
-    if access.authenticated:
-        config.update({"security.protocol": access.protocol, "sasl.mechanisms": access.mechanism,
-                       "sasl.username": access.username, "sasl.password": access.password})
-        if access.cafile:
-            config["ssl.ca.location"] = str(access.cafile)
-    return AdminClient(config)
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, **access.librdkafka_settings()})
 
 
 def _wait(futures: Mapping[Any, Any], tolerated: tuple[str, ...] = ()) -> None:

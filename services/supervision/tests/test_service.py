@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from conformity_shared import events
 from conformity_shared.clock import FixedClock
-from conformity_shared.envelope import Envelope, causal_context
+from conformity_shared.envelope import Envelope, causal_context, decode_headers
 from conformity_shared.errors import DomainError, NotFound
 from conformity_shared.runtime import ServiceRuntime
 from conformity_devstack.factories import (
@@ -55,7 +55,8 @@ async def outbox(rt: ServiceRuntime) -> list[dict[str, Any]]:
     async with rt.sessions() as session:
         rows = (await session.execute(sa.select(db.outbox).order_by(db.outbox.c.seq))).all()
     return [
-        {"type": r.event_type, "key": r.key, "topic": r.topic, "headers": dict(r.headers), "body": json.loads(r.payload)}
+        {"type": r.event_type, "key": r.key, "topic": r.topic,
+         "headers": {k: v.decode() for k, v in decode_headers(r.headers)}, "body": json.loads(r.payload)}
         for r in rows
     ]
 

@@ -151,7 +151,7 @@ def _outbox(metadata: sa.MetaData) -> sa.Table:
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("event_type", sa.String(200), nullable=False),
-        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("headers", sa.LargeBinary, nullable=False),  # envelope.encode_headers
         sa.Column("payload", sa.LargeBinary, nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("published_at", UTCDateTime(), nullable=True),

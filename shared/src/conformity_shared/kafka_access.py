@@ -44,6 +44,16 @@ class KafkaAccess:
             settings["ssl_context"] = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
         return settings
 
+    def librdkafka_settings(self) -> dict[str, Any]:
+        """The same access in librdkafka's setting names (confluent-kafka: the outbox relay's producer)."""
+        if not self.authenticated:
+            return {}
+        settings: dict[str, Any] = {"security.protocol": self.protocol, "sasl.mechanisms": self.mechanism,
+                                    "sasl.username": self.username, "sasl.password": self.password}
+        if self.cafile:
+            settings["ssl.ca.location"] = str(self.cafile)
+        return settings
+
     def faststream_security(self) -> Any:
         """FastStream's security object for a KafkaBroker (None without authentication)."""
         if not self.authenticated:

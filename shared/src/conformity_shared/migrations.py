@@ -12,12 +12,16 @@ Revisions are generated from each service's `db.metadata` with
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from alembic import context
+from alembic import context, op
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from conformity_shared.db import UTCDateTime
+from conformity_shared.envelope import decode_headers, encode_headers
 
 MIGRATION_LOCK = 0x636F6E666F726D  # one advisory lock for every migration run against a server
 
@@ -56,6 +60,53 @@ def run_env(target_metadata: sa.MetaData) -> None:
 
     asyncio.run(run())
 
+
+# Outbox rows converted per statement by the two steps below (bounded memory on a large outbox).
+_CONVERSION_BATCH = 5000
+
+
+def outbox_headers_to_bytes() -> None:
+    """Migration step: the outbox's `headers` become bytes (`envelope.encode_headers`), from JSON text.
+
+    Every row is converted, published ones too (republishing after a lost broker disk sets
+    `published_at` back to NULL: RELIABILITY.md), so an event written before the migration is
+    sent after it with the same headers. The column changes type in place (PostgreSQL: bytea
+    from the JSON's text; SQLite: the batch copy casts it to a BLOB), then each row's JSON is
+    re-encoded. Rows already in the new form (a re-run after an interruption) are left alone.
+    """
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column("headers", existing_type=sa.JSON(), type_=sa.LargeBinary(), existing_nullable=False,
+                           postgresql_using="convert_to(headers::text, 'UTF8')")
+    _convert_outbox_headers(lambda stored: encode_headers(orjson.loads(stored)) if _is_json(stored) else None)
+
+
+def outbox_headers_to_json() -> None:
+    """Migration step undoing `outbox_headers_to_bytes`: the headers as JSON text again."""
+    _convert_outbox_headers(lambda stored: None if _is_json(stored) else orjson.dumps(
+        [[name, value.decode()] for name, value in decode_headers(stored)]).decode())
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column("headers", existing_type=sa.LargeBinary(), type_=sa.JSON(), existing_nullable=False,
+                           postgresql_using="convert_from(headers, 'UTF8')::json")
+
+
+def _is_json(stored: str | bytes) -> bool:
+    # JSON headers are a list; the bytes form starts with a header name, never with "[".
+    return stored[:1] in ("[", b"[")
+
+
+def _convert_outbox_headers(convert: Callable[[Any], str | bytes | None]) -> None:
+    """Rewrite every outbox row's headers with `convert` (None: leave the row), in seq order."""
+    conn, last = op.get_bind(), 0
+    select = sa.text("SELECT seq, headers FROM outbox WHERE seq > :last ORDER BY seq LIMIT :n")
+    update = sa.text("UPDATE outbox SET headers = :headers WHERE seq = :seq")
+    while rows := conn.execute(select, {"last": last, "n": _CONVERSION_BATCH}).all():
+        changed = [{"seq": seq, "headers": new} for seq, stored in rows if (new := convert(stored)) is not None]
+        if changed:
+            if conn.dialect.name == "postgresql":  # bytea wants bytes; text is passed as it is
+                changed = [{**c, "headers": c["headers"] if isinstance(c["headers"], bytes) else c["headers"].encode()}
+                           for c in changed]
+            conn.execute(update, changed)
+        last = rows[-1][0]
 
 
 def upgrade(service: str) -> str:

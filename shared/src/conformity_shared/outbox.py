@@ -1,4 +1,5 @@
-"""The outbox relay: publishes committed outbox rows, in order, through an idempotent producer.
+"""The outbox relay: publishes committed outbox rows, in order, through an idempotent producer
+(confluent-kafka's librdkafka: see `relay_producer` for why, and what it keeps).
 
 Woken right after a commit with events (and by a notification from any replica's commit on
 PostgreSQL), polling as a fallback. Only the relay holding the service's `PublisherLease`
@@ -14,14 +15,14 @@ import gc
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 import structlog
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from conformity_shared.envelope import decode_headers
 from conformity_shared.publisher_lease import PublisherLease
+from conformity_shared.relay_producer import RelayProducer, producer_config
 
 log = structlog.get_logger("conformity.outbox")
 
@@ -54,11 +55,6 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _encoded(headers: str | list[list[str]]) -> list[tuple[str, bytes]]:
-    pairs = orjson.loads(headers) if isinstance(headers, str) else headers
-    return [(k, v.encode()) for k, v in pairs]
-
-
 class OutboxRelay:
     """Publishes committed outbox rows promptly while it holds the publisher lease."""
 
@@ -73,6 +69,7 @@ class OutboxRelay:
         batch_size: int = 1000,
         producer_settings: dict[str, Any] | None = None,
     ) -> None:
+        """`producer_settings`: the principal's access in librdkafka's names (`KafkaAccess.librdkafka_settings`)."""
         self._engine = engine
         self._outbox = outbox
         self._bootstrap = bootstrap_servers
@@ -83,7 +80,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.lease = PublisherLease(engine, service, self.wake)
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: RelayProducer | None = None
         self.published = 0
 
     def wake(self) -> None:
@@ -107,23 +104,11 @@ class OutboxRelay:
             self.producer = None
         await self.lease.release()
 
-    async def ensure_producer(self) -> AIOKafkaProducer:
+    async def ensure_producer(self) -> RelayProducer:
+        """The relay's producer (the dead-letter topic sends through it too)."""
         if self.producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
-                client_id=self._client_id,
-                enable_idempotence=True,  # acks=all, no duplicates from producer retries
-                linger_ms=RELAY_LINGER_MS,
-                max_batch_size=256 * 1024,
-                request_timeout_ms=30000,
-                **self._producer_settings,
-            )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self.producer = producer
+            self.producer = RelayProducer(
+                producer_config(self._bootstrap, self._client_id, RELAY_LINGER_MS, self._producer_settings))
         return self.producer
 
     async def _run(self) -> None:
@@ -170,10 +155,7 @@ class OutboxRelay:
         async with conn.begin():
             rows = (
                 await conn.execute(
-                    # The headers as stored text, parsed by orjson below (SQLAlchemy's JSON type
-                    # would use json.loads); PostgreSQL's driver hands them over parsed already.
-                    sa.select(t.c.seq, t.c.topic, t.c.key, sa.type_coerce(t.c.headers, sa.Text).label("headers"),
-                              t.c.payload)
+                    sa.select(t.c.seq, t.c.topic, t.c.key, t.c.headers, t.c.payload)
                     .where(t.c.published_at.is_(None))
                     .order_by(t.c.seq)
                     .limit(self._batch)
@@ -187,12 +169,9 @@ class OutboxRelay:
         return len(rows)
 
     async def _send(self, rows: list[Any]) -> None:
+        """Every row sent and acknowledged (raises otherwise: the rows stay unpublished)."""
         producer = await self.ensure_producer()
-        futures = [
-            await producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=_encoded(row.headers))
-            for row in rows
-        ]
-        await asyncio.gather(*futures)
+        await producer.publish((row.topic, row.payload, row.key, decode_headers(row.headers)) for row in rows)
 
     async def pending(self) -> int:
         async with self._engine.connect() as conn:

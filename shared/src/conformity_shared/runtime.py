@@ -208,7 +208,7 @@ def build_runtime(settings: S, definition: ServiceDefinition) -> ServiceRuntime[
     relay = OutboxRelay(
         engine, outbox, settings.kafka_bootstrap_servers, service=settings.service_name,
         poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size,
-        producer_settings=access.client_settings(),
+        producer_settings=access.librdkafka_settings(),
     )
     broker = KafkaBroker(settings.kafka_servers(), client_id=settings.service_name, logger=None,
                          security=access.faststream_security())

@@ -73,7 +73,7 @@ class UnitOfWork:
                 "topic": event.topic,
                 "key": envelope.subject,
                 "event_type": envelope.type,
-                "headers": envelope.header_pairs(),  # built once, as text; the relay encodes them
+                "headers": envelope.header_bytes(),  # built once, as the bytes the relay sends
                 "payload": event.model_dump_json().encode(),
                 "created_at": envelope.time,
             }

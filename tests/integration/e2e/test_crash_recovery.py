@@ -79,7 +79,7 @@ async def relay_backlog(up, rows: int) -> None:  # noqa: ANN001
         for start in range(0, rows, 10_000):
             await conn.execute(sa.insert(outbox), [
                 {"event_id": str(uuid.uuid4()), "topic": BACKLOG_TOPIC, "key": f"backlog-{i}", "event_type": "e2e.backlog.v1",
-                 "headers": [], "payload": b"{}", "created_at": now}
+                 "headers": b"", "payload": b"{}", "created_at": now}
                 for i in range(start, min(rows, start + 10_000))
             ])
 
