@@ -155,7 +155,8 @@ bench: setup
 bench-quick: setup
 	$(UV) run --frozen python -m bench --quick $(BENCH_ARGS)
 
-# Steady mixed load for CONFORMITY_SOAK_MINUTES (default 30), memory and consumer lag sampled;
-# writes bench/results/soak-*.csv and .png. Not part of CI.
+# Steady mixed load through all five services for CONFORMITY_SOAK_MINUTES (default 30), every
+# process's memory and every consumer group's lag sampled; writes bench/results/soak-*.csv and
+# .png, prints the bounds and fails when one is broken (BENCHMARKS.md, "Soak"). Not part of CI.
 soak: setup
 	$(UV) run --frozen python -m bench.soak
