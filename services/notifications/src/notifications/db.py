@@ -193,7 +193,8 @@ async def claim(conn: AsyncConnection | AsyncSession, now: dt.datetime, limit: i
     e = endpoints.c
     rows = await conn.execute(
         sa.select(d.seq, d.id, d.endpoint_id, d.subscriber_uscc, d.certificate_number, d.attempts, d.retry_from,
-                  changes.c.body, e.url, e.secret, e.previous_secret, e.previous_secret_until)
+                  changes.c.body, changes.c.event_id.label("cause_event_id"), e.url, e.secret, e.previous_secret,
+                  e.previous_secret_until)
         .join(changes, changes.c.id == d.change_id)
         .join(endpoints, endpoints.c.id == d.endpoint_id)
         .where(d.claim == token)

@@ -79,7 +79,8 @@ async def post(http: httpx.AsyncClient, url: str, headers: dict[str, str], body:
     try:
         answer = await http.post(url, content=body.encode(), headers={**headers, "content-type": "application/json"})
     except TargetRefused as exc:
-        return Outcome(False, None, f"refused target: {exc.message}", took())
+        return Outcome(False, None, f"refused target: {exc.message}", took(), f"refused_target:{exc.rule}")
     except httpx.HTTPError as exc:
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:1000] or type(exc).__name__, took())
+        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:1000] or type(exc).__name__, took(),
+                       type(exc).__name__)
     return Outcome.of_status(answer.status_code, took())
