@@ -97,26 +97,36 @@ async def record_outcomes(runtime: ServiceRuntime[Any], token: str, done: list[t
                     uow.emit(events.DeliveredV1(endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc,
                                                 delivery_id=row.id, certificate_number=row.certificate_number,
                                                 attempts=row.attempts + 1, status_code=outcome.status_code or 200))
-        failed = [(row, o) for row, o in done if not o.ok]
-        for row, outcome in failed:
+        failed = []  # every failed row's next step, written in one executemany
+        for row, outcome in (x for x in done if not x[1].ok):
             attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "last_status_code": outcome.status_code,
-                                      "last_error": outcome.error, "claimed_until": None, "claim": None}
+            step: dict[str, Any] = {"b_seq": row.seq, "b_attempts": attempts, "b_code": outcome.status_code,
+                                    "b_error": outcome.error, "b_status": DeliveryStatus.PENDING.value,
+                                    "b_next": now, "b_finished": None}
             if context.retry.gives_up(row.retry_from, now):
-                values.update(status=DeliveryStatus.GIVEN_UP.value, finished_at=now)
+                step.update(b_status=DeliveryStatus.GIVEN_UP.value, b_finished=now)
                 with _caused_by(row):
                     uow.emit(events.DeliveryGivenUpV1(endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc,
                                                       delivery_id=row.id, certificate_number=row.certificate_number,
                                                       attempts=attempts, last_error=outcome.failure))
             else:
-                values["next_attempt_at"] = now + context.retry.next_attempt(attempts, now)
+                step["b_next"] = now + context.retry.next_attempt(attempts, now)
                 if row.attempts == 0:  # the first failure: from now on it is being retried
                     with _caused_by(row):
                         uow.emit(events.DeliveryRetryingV1(
                             endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc, delivery_id=row.id,
                             certificate_number=row.certificate_number, attempts=attempts, failure=outcome.failure,
-                            next_attempt_at=values["next_attempt_at"]))
-            await uow.session.execute(sa.update(db.deliveries).where(d.seq == row.seq, d.claim == token).values(**values))
+                            next_attempt_at=step["b_next"]))
+            failed.append(step)
+        if failed:
+            await uow.session.execute(
+                sa.update(db.deliveries).where(d.seq == sa.bindparam("b_seq"), d.claim == token)
+                .values(status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
+                        last_status_code=sa.bindparam("b_code"), last_error=sa.bindparam("b_error"),
+                        next_attempt_at=sa.bindparam("b_next"), finished_at=sa.bindparam("b_finished"),
+                        claimed_until=None, claim=None),
+                failed,
+            )
         await uow.commit()
 
 
