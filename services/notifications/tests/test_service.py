@@ -345,3 +345,12 @@ async def test_finished_deliveries_are_pruned_after_the_retention_pending_ones_n
 
     assert await scheduler.prune_finished(runtime) == 1
     assert [d.certificate_number for d in await deliveries(runtime)] == ["CCC20260Y4300000051"]
+
+
+async def test_each_endpoint_origin_has_its_own_pool() -> None:
+    clients = sender.Clients(development=False, timeout=2, connections_per_endpoint=4)
+    shop = clients.for_url("https://hooks.shop.example.com/conformity")
+    assert clients.for_url("https://HOOKS.shop.example.com/other-path") is shop
+    assert clients.for_url("https://hooks.shop.example.com:8443/conformity") is not shop
+    assert clients.for_url("https://customs.example.org/hook") is not shop
+    await clients.aclose()

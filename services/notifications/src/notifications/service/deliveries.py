@@ -30,7 +30,7 @@ from notifications.service.subscriptions import subscriber_of
 log = structlog.get_logger("notifications.deliveries")
 
 
-async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient) -> int:
+async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient | sender.Clients) -> int:
     """One round: claim up to a batch of due deliveries, send them at once, record the outcomes.
     Returns how many were claimed (0: nothing is due)."""
     settings = runtime.settings
@@ -42,9 +42,14 @@ async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient) -> int
     if not claimed:
         return 0
     gate = asyncio.Semaphore(settings.delivery_concurrency)
+    # No more requests to one endpoint at once than its pool has connections: a request never
+    # waits inside the pool (where the timeout would already count) and a slow endpoint keeps
+    # at most this many of the round's slots.
+    per_endpoint: dict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(settings.delivery_connections_per_endpoint))
 
     async def attempt(row: Any) -> Outcome:
-        async with gate:
+        async with per_endpoint[row.endpoint_id], gate:
             at = runtime.clock.now()
             in_use = signing.secrets_in_use(row.secret, row.previous_secret, row.previous_secret_until, at)
             return await sender.post(http, row.url, signing.headers(in_use, row.id, at, row.body), row.body)
