@@ -105,3 +105,11 @@ async def test_the_change_feed_pages_from_a_durable_cursor(client: httpx.AsyncCl
     assert stranger["changes"] == []
     bad = await client.get("/changes", params={"cursor": "abc"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["field"] == "cursor"
+
+
+async def test_the_asyncapi_document_names_every_event_the_service_publishes(client: httpx.AsyncClient) -> None:
+    text = (await client.get("/asyncapi.json")).text
+    for ce_type in ("notification.delivered.v1", "notification.delivery_retrying.v1",
+                    "notification.delivery_given_up.v1", "notification.endpoint_disabled.v2"):
+        assert ce_type in text
+    assert "notification.endpoint_disabled.v1" not in text  # no longer sent: it carried the URL
