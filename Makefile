@@ -79,15 +79,16 @@ audit: python-deps
 broker: setup
 	$(UV) run --frozen conformity-broker run
 
-# The cluster tier runs once, on PostgreSQL (replicas share a database), after both passes.
-# The scale tier (30,000 webhooks from one revocation: tens of minutes on two cores) only with
-# `make scale`; `-m scale` selects it, every other run deselects it (pyproject's addopts).
+# The cluster tier runs once, on PostgreSQL (replicas share a database), after both passes;
+# the scale tier (30,000 webhooks from one revocation, about 4 minutes) once, on SQLite, last.
+# `-m scale` selects it; every other pytest run deselects it (pyproject's addopts).
 NOT_CLUSTER := --ignore=tests/integration/cluster --ignore=tests/integration/scale
 
 test: setup
 	$(UV) run --frozen pytest $(NOT_CLUSTER) $(PYTEST_ARGS)
 	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(NOT_CLUSTER) $(PYTEST_ARGS)
 	$(UV) run --frozen pytest tests/integration/cluster $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -m scale tests/integration/scale $(PYTEST_ARGS)
 
 unit: setup
 	$(UV) run --frozen pytest shared/tests services $(PYTEST_ARGS)
@@ -103,8 +104,7 @@ cluster: setup
 	$(UV) run --frozen pytest tests/integration/cluster $(PYTEST_ARGS)
 
 # A revocation of 10,000 watched certificates: 30,000 webhooks to flaky, slow and down receivers
-# (CONFORMITY_SCALE_N=300 for a quick run); figures in var/scale/notifications.json. Not part of
-# `make test`: it takes far longer than the four minutes a tier of it may (BENCHMARKS.md).
+# (CONFORMITY_SCALE_N=300 for a quick run); figures in var/scale/notifications.json.
 scale: setup
 	$(UV) run --frozen pytest -m scale tests/integration/scale $(PYTEST_ARGS)
 

@@ -9,9 +9,9 @@ several changes is tested at N = 300 in tests/integration/test_notifications_flo
 suspension deadline then withdraws them.
 
 Its own tier, on SQLite, one notifications replica: `make scale` (`pytest -m scale`; every other
-run deselects it). It takes tens of minutes on two shared cores, which is why `make test` leaves
-it out (BENCHMARKS.md has the figures and where the time goes). N comes from CONFORMITY_SCALE_N (default 10,000). The figures
-(time from the revocation to the last webhook accepted, attempts, repeats per receiver) are
+pytest run deselects it), last in `make test` and so in CI. About 4 minutes on two cores not
+shared with other work (BENCHMARKS.md has the figures and where the time went). N comes from
+CONFORMITY_SCALE_N (default 10,000). The figures (time from the revocation to the last webhook accepted, attempts, repeats per receiver) are
 printed and written to var/scale/notifications.json; they are not asserted (speed is
 BENCHMARKS.md's business).
 """
