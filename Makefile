@@ -5,14 +5,13 @@ UV := $(PYTHON) -m uv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-
-.PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres cluster e2e lock clean \
+.PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres cluster scale e2e lock clean \
         containers containers-test helm-check audit
 
 help:
 	@echo "make run    - start the Kafka broker, the development issuer, the four services, the dashboard and the portal (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
-	@echo "make unit / make integration / make integration-postgres / make e2e - one tier only"
+	@echo "make unit / make integration / make integration-postgres / make e2e / make cluster / make scale - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
 	@echo "make containers-test - integration suite through testcontainers, then the compose tests (single node, cluster)"
 	@echo "make audit           - check the locked dependencies for known vulnerabilities (fails on one with a fix)"
@@ -80,13 +79,16 @@ audit: python-deps
 broker: setup
 	$(UV) run --frozen conformity-broker run
 
-# The cluster tier runs once, on PostgreSQL (replicas share a database), after both passes.
-NOT_CLUSTER := --ignore=tests/integration/cluster
+# The cluster tier runs once, on PostgreSQL (replicas share a database), after both passes;
+# the scale tier (30,000 webhooks from one revocation, about 4 minutes) once, on SQLite, last.
+# `-m scale` selects it; every other pytest run deselects it (pyproject's addopts).
+NOT_CLUSTER := --ignore=tests/integration/cluster --ignore=tests/integration/scale
 
 test: setup
 	$(UV) run --frozen pytest $(NOT_CLUSTER) $(PYTEST_ARGS)
 	CONFORMITY_TEST_DATABASE=postgresql $(UV) run --frozen pytest tests/integration $(NOT_CLUSTER) $(PYTEST_ARGS)
 	$(UV) run --frozen pytest tests/integration/cluster $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -m scale tests/integration/scale $(PYTEST_ARGS)
 
 unit: setup
 	$(UV) run --frozen pytest shared/tests services $(PYTEST_ARGS)
@@ -100,6 +102,11 @@ integration-postgres: setup
 # Two replicas of every service on PostgreSQL against a three-broker cluster, with faults.
 cluster: setup
 	$(UV) run --frozen pytest tests/integration/cluster $(PYTEST_ARGS)
+
+# A revocation of 10,000 watched certificates: 30,000 webhooks to flaky, slow and down receivers
+# (CONFORMITY_SCALE_N=300 for a quick run); figures in var/scale/notifications.json.
+scale: setup
+	$(UV) run --frozen pytest -m scale tests/integration/scale $(PYTEST_ARGS)
 
 # The end-to-end tier alone (part of tests/integration): four service processes, faults, fuzzing.
 e2e: setup

@@ -40,7 +40,8 @@ def test_every_event_type_is_in_the_catalogue_on_its_service_topic() -> None:
                    "supervision": topics.SUPERVISION, "proficiency": topics.PROFICIENCY,
                    "notification": topics.NOTIFICATIONS}[ce_type.split(".")[0]]
         assert model.topic == service
-        assert ce_type.endswith(".v1") and model.__name__.endswith("V1")
+        version = ce_type.rsplit(".", 1)[1]  # v1, v2: the class's name ends with its version
+        assert version[0] == "v" and version[1:].isdigit() and model.__name__.endswith(version.upper())
 
 
 def test_event_json_round_trips() -> None:

@@ -9,7 +9,7 @@ the correlation id) hangs from the root; any other hangs from the event that cau
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +55,18 @@ class Trace:
         times = [n.event.time for n in self.nodes()]
         return max(times) - min(times) if times else dt.timedelta(0)
 
-    def to_json(self, names: OrganisationNames | None = None) -> dict[str, Any]:
+    def to_json(self, names: OrganisationNames | None = None,
+                deliveries: Callable[[str], dict[str, int] | None] | None = None) -> dict[str, Any]:
+        """The tree for the page and `--json`; `deliveries(event_id)`, when given, summarises the
+        webhooks an event caused (the dashboard's ledger), shown on its node, and added up."""
+        found: list[dict[str, int]] = []
+
+        def delivered(n: TraceNode) -> dict[str, int] | None:
+            summary_ = deliveries(n.event.id) if deliveries else None
+            if summary_:
+                found.append(summary_)
+            return summary_
+
         def node(n: TraceNode) -> dict[str, Any]:
             return {
                 "id": n.event.id,
@@ -72,17 +83,26 @@ class Trace:
                     {"consumer": d.headers.get("dlq_consumer"), "error": d.headers.get("dlq_error"), "position": d.position}
                     for d in n.dead_letters
                 ],
+                "deliveries": delivered(n),
                 "children": [node(c) for c in n.children],
             }
 
+        roots = [node(r) for r in self.roots]
         return {
             "correlation_id": self.correlation_id,
             "focus": self.focus,
             "events": self.size,
             "duration_ms": round(self.duration.total_seconds() * 1000, 1),
             "started": self.started.isoformat() if self.started else None,
-            "roots": [node(r) for r in self.roots],
+            "deliveries": _added_up(found),
+            "roots": roots,
         }
+
+
+def _added_up(summaries: list[dict[str, int]]) -> dict[str, int] | None:
+    if not summaries:
+        return None
+    return {key: sum(s.get(key, 0) for s in summaries) for key in summaries[0]}
 
 
 def find_correlation(events: Iterable[EventView], ident: str) -> tuple[str, str | None] | None:

@@ -64,3 +64,5 @@ class DashboardSettings(OperatorSettings, SignInSettings, HttpEdgeSettings):
     dashboard_group_id: str | None = None  # default: one group per dashboard process (it must see every partition)
     dashboard_max_events: int = 20_000  # the in-memory index keeps the newest this many (about 4 KB each)
     dashboard_backlog: int = 200  # events a newly opened page receives before the live ones
+    # Webhook deliveries kept apart from the events, collapsed beneath their cause (about 300 B each).
+    dashboard_max_deliveries: int = 200_000

@@ -112,3 +112,11 @@ async def test_a_bad_cursor_refuses_the_live_stream_before_it_starts(client: htt
     for asked in ({"params": {"cursor": "abc"}}, {"params": {"cursor": ""}, "headers": {"last-event-id": "null"}}):
         answer = await client.get("/changes/stream", params=asked["params"], headers={**auth, **asked.get("headers", {})})
         assert answer.status_code == 422 and answer.json()["field"] == "cursor"
+
+
+async def test_the_asyncapi_document_names_every_event_the_service_publishes(client: httpx.AsyncClient) -> None:
+    text = (await client.get("/asyncapi.json")).text
+    for ce_type in ("notification.delivered.v1", "notification.delivery_retrying.v1",
+                    "notification.delivery_given_up.v1", "notification.endpoint_disabled.v2"):
+        assert ce_type in text
+    assert "notification.endpoint_disabled.v1" not in text  # no longer sent: it carried the URL

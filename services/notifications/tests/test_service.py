@@ -174,6 +174,38 @@ async def test_every_attempt_is_recorded_and_retries_keep_the_webhook_id(runtime
     assert detail["payload"]["data"]["certificate_number"] == "CCC20260Y4300000005"
 
 
+async def published(runtime: Runtime) -> list[tuple[str, dict[str, str], dict]]:
+    """The outbox: (type, headers, payload) of every event the service owes its stream, in order."""
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(db.outbox).order_by(db.outbox.c.seq))).all()
+    return [(r.event_type, dict(r.headers), json.loads(r.payload)) for r in rows]
+
+
+async def test_each_outcome_is_announced_beneath_the_certificate_event_without_the_url(runtime: Runtime,
+                                                                                        subscriber: str) -> None:
+    holder = new_uscc()
+    endpoint = await subscribe(runtime, subscriber, WatchKind.HOLDER, [holder])
+    cause = await happen(runtime, suspended("CCC20260Y4300000007", holder, new_uscc()))
+    answers = iter([500, 502, 200])
+    receiver = Receiver(lambda r: next(answers))
+    for _ in range(3):
+        await service.send_due(runtime, receiver.client())
+        await make_due(runtime)
+
+    announced = await published(runtime)
+    # the first failure says it is being retried (once, not at every attempt), then the delivery
+    assert [t for t, _h, _p in announced] == ["notification.delivery_retrying.v1", "notification.delivered.v1"]
+    webhook_id = receiver.received[0].headers["webhook-id"]
+    for _type, headers, payload in announced:
+        assert headers["ce_causationid"] == cause and headers["ce_correlationid"] == cause
+        assert headers["ce_subject"] == "CCC20260Y4300000007"
+        assert payload["delivery_id"] == webhook_id and payload["endpoint_id"] == endpoint["id"]
+        assert payload["subscriber_uscc"] == subscriber
+        assert "hooks.shop.example.com" not in json.dumps(payload) and endpoint["secret"] not in json.dumps(payload)
+    assert announced[0][2]["failure"] == "HTTP 500" and announced[0][2]["attempts"] == 1
+    assert announced[1][2]["attempts"] == 3 and announced[1][2]["status_code"] == 200
+
+
 @pytest.mark.parametrize("settings", [{"delivery_retry_period_seconds": 0.001}], indirect=True)
 async def test_a_delivery_failing_past_its_retry_period_is_given_up_and_the_next_goes(runtime: Runtime,
                                                                                      subscriber: str) -> None:
@@ -188,6 +220,8 @@ async def test_a_delivery_failing_past_its_retry_period_is_given_up_and_the_next
     async with runtime.engine.connect() as conn:
         types = list((await conn.execute(sa.select(db.outbox.c.event_type))).scalars())
     assert types == ["notification.delivery_given_up.v1"]
+    (_type, headers, given_up), = await published(runtime)
+    assert given_up["last_error"] == "HTTP 500" and headers["ce_subject"] == given_up["endpoint_id"]
 
     receiver = Receiver()
     await service.send_due(runtime, receiver.client())
@@ -212,6 +246,9 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_keeps_its_backlog(
     disabled = await service.get_endpoint(runtime, platform(subscriber), endpoint["id"])
     assert disabled["status"] == "disabled"
     assert "3 failed attempts in a row" in disabled["disabled_reason"] and "HTTP 500" in disabled["disabled_reason"]
+    announced = {t: p for t, _h, p in await published(runtime)}
+    assert announced["notification.endpoint_disabled.v2"]["consecutive_failures"] == 3
+    assert "hooks.shop.example.com" not in json.dumps(announced)  # the stream never carries the URL
     await happen(runtime, suspended("CCC20260Y4300000020", holder, new_uscc()))  # still owed while disabled
     await make_due(runtime)
     receiver = Receiver()
@@ -308,3 +345,12 @@ async def test_finished_deliveries_are_pruned_after_the_retention_pending_ones_n
 
     assert await scheduler.prune_finished(runtime) == 1
     assert [d.certificate_number for d in await deliveries(runtime)] == ["CCC20260Y4300000051"]
+
+
+async def test_each_endpoint_origin_has_its_own_pool() -> None:
+    clients = sender.Clients(development=False, timeout=2, connections_per_endpoint=4)
+    shop = clients.for_url("https://hooks.shop.example.com/conformity")
+    assert clients.for_url("https://HOOKS.shop.example.com/other-path") is shop
+    assert clients.for_url("https://hooks.shop.example.com:8443/conformity") is not shop
+    assert clients.for_url("https://customs.example.org/hook") is not shop
+    await clients.aclose()

@@ -351,7 +351,9 @@ class NotificationEvent(Event):
 
 class DeliveryGivenUpV1(NotificationEvent):
     """A webhook delivery that failed at every attempt of its retry period; later changes of that
-    certificate go on to the endpoint."""
+    certificate go on to the endpoint. Caused by (`ce_causationid`) the certificate event the
+    webhook told of, in that event's correlation. `last_error` is the kind of the last failure
+    (`HTTP 500`, `ConnectError`, `refused_target:private_address`), never an address."""
 
     ce_type: ClassVar[str] = "notification.delivery_given_up.v1"
     delivery_id: str
@@ -360,13 +362,57 @@ class DeliveryGivenUpV1(NotificationEvent):
     last_error: str
 
 
+class DeliveredV1(NotificationEvent):
+    """A webhook the subscriber's endpoint accepted (2xx). `delivery_id` is its `webhook-id`; its
+    causation id is the certificate event the webhook told of, in that event's correlation, so a
+    cascade's deliveries hang beneath the change that caused them. No URL, no secret."""
+
+    ce_type: ClassVar[str] = "notification.delivered.v1"
+    delivery_id: str
+    certificate_number: str
+    attempts: int
+    status_code: int
+
+    def subject(self) -> str:
+        return self.certificate_number
+
+
+class DeliveryRetryingV1(NotificationEvent):
+    """A webhook's first attempt failed; it is retried with backoff until it is delivered
+    (`notification.delivered.v1`) or given up (`notification.delivery_given_up.v1`). Sent once per
+    delivery, not per attempt. `failure` is the kind of failure (`HTTP 500`, `ConnectError`,
+    `ReadTimeout`, `refused_target:private_address`), never an address."""
+
+    ce_type: ClassVar[str] = "notification.delivery_retrying.v1"
+    delivery_id: str
+    certificate_number: str
+    attempts: int
+    failure: str
+    next_attempt_at: dt.datetime
+
+    def subject(self) -> str:
+        return self.certificate_number
+
+
 class EndpointDisabledV1(NotificationEvent):
-    """An endpoint that kept failing was disabled; its deliveries wait until it is enabled again."""
+    """An endpoint that kept failing was disabled; its deliveries wait until it is enabled again.
+    No longer sent (it carried the endpoint's URL to every reader of the stream): see V2."""
 
     ce_type: ClassVar[str] = "notification.endpoint_disabled.v1"
     url: str
     reason: str
     consecutive_failures: int
+
+
+class EndpointDisabledV2(NotificationEvent):
+    """An endpoint that kept failing was disabled; its deliveries wait until it is enabled again.
+    The reason names the count, since when and the kind of the last failure; the URL and the
+    error's text stay with the subscriber (`GET /endpoints/{id}`)."""
+
+    ce_type: ClassVar[str] = "notification.endpoint_disabled.v2"
+    reason: str
+    consecutive_failures: int
+    failing_since: dt.datetime
 
 
 CATALOGUE: dict[str, type[Event]] = {
@@ -394,6 +440,9 @@ CATALOGUE: dict[str, type[Event]] = {
         LabFailureV1,
         LabFieldSuspensionRequiredV1,
         DeliveryGivenUpV1,
+        DeliveredV1,
+        DeliveryRetryingV1,
         EndpointDisabledV1,
+        EndpointDisabledV2,
     )
 }

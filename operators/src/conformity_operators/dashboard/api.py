@@ -130,7 +130,24 @@ async def trace(request: Request, viewer: Viewer, ident: str) -> dict[str, Any]:
     found = index.trace(ident, lens_of(viewer.role))
     if found is None:
         raise HTTPException(404, f"no event read so far has the correlation id or event id {ident}")
-    return found.to_json(index.names)
+    return found.to_json(index.names, index.deliveries.summary)
+
+
+@router.get("/api/deliveries/{event_id}", summary="The webhooks an event caused (a suspension's), page by page")
+async def deliveries(
+    request: Request,
+    _viewer: Viewer,
+    event_id: str,
+    status: Annotated[str | None, Query(pattern="^(delivered|retrying|given_up)$")] = None,
+    after: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Each delivery's webhook-id, endpoint id, subscriber (USCC), certificate, status and attempts;
+    never an endpoint's URL or secret (the events do not carry them)."""
+    ledger = _index(request).deliveries
+    if ledger.summary(event_id) is None:
+        raise HTTPException(404, f"no webhook delivery read so far was caused by the event {event_id}")
+    return ledger.page(event_id, status=status, after=after, limit=limit)
 
 
 @router.get("/api/asyncapi/{service}", summary="A service's AsyncAPI document, fetched for the offline viewer")

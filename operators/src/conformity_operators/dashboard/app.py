@@ -24,7 +24,7 @@ from conformity_operators.settings import DashboardSettings
 
 def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     settings = settings or DashboardSettings()
-    index = EventIndex(settings.dashboard_max_events)
+    index = EventIndex(settings.dashboard_max_events, settings.dashboard_max_deliveries)
     feed = BrokerFeed(settings, index)
     verifier = TokenVerifier.from_settings(settings)  # refuses development identity in production
     sign_in = WebSignIn(settings, verifier, public_url=settings.dashboard_url, cookie_prefix="conformity_dashboard")

@@ -3,6 +3,8 @@
 Bounded and in memory: the topics are the record, and the dashboard re-reads them from the
 beginning at every start. Two small inverted indexes (identifier -> events, correlation id
 -> events) answer the history search and the cascade without scanning every kept event.
+Webhook delivery outcomes are not kept as events but in a ledger beside them, collapsed beneath
+the event that caused them (dashboard.deliveries).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from conformity_operators.events_view import EventView, OrganisationNames, identifiers, to_dashboard
 from conformity_operators.causal_trace import Trace, build_trace, trace
+from conformity_operators.dashboard.deliveries import DeliveryLedger
 
 
 # What a viewer may see of an event (dashboard.visibility): the event itself, or a redacted copy.
@@ -26,8 +29,9 @@ def unchanged(view: EventView) -> EventView:
 
 
 class EventIndex:
-    def __init__(self, max_events: int) -> None:
+    def __init__(self, max_events: int, max_deliveries: int = 200_000) -> None:
         self.max_events = max_events
+        self.deliveries = DeliveryLedger(max_deliveries)
         self.counts: Counter[str] = Counter()  # every event read since start, evicted ones included
         self.names = OrganisationNames()
         self._events: list[EventView] = []
@@ -51,6 +55,9 @@ class EventIndex:
         if view.offset < self._next.get(where, 0):
             return False
         self._next[where] = view.offset + 1
+        if self.deliveries.add(view):  # a webhook's outcome: counted, collapsed beneath its cause
+            self.counts[view.type] += 1
+            return True
         self._events.append(view)
         seq = self.last_seq
         for key in identifiers(view):

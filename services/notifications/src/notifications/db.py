@@ -182,21 +182,24 @@ async def claim(conn: AsyncConnection | AsyncSession, now: dt.datetime, limit: i
                 until: dt.datetime) -> list[sa.Row[Any]]:
     """Claim up to `limit` due deliveries for this sender; the rows to send, with body and endpoint.
 
-    One UPDATE ... WHERE seq IN (SELECT ... FOR UPDATE SKIP LOCKED): on PostgreSQL replicas skip
+    One UPDATE ... WHERE seq IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING seq: on PostgreSQL replicas skip
     each other's rows instead of waiting; on SQLite the one statement takes the write lock at once,
     so a claim never meets a writer that committed between its read and its write."""
     d = deliveries.c
-    await conn.execute(
-        sa.update(deliveries).where(d.seq.in_(claimable(now, limit).scalar_subquery())).values(claimed_until=until,
-                                                                                                claim=token)
-    )
+    seqs = list((await conn.execute(
+        sa.update(deliveries).where(d.seq.in_(claimable(now, limit).scalar_subquery()))
+        .values(claimed_until=until, claim=token).returning(d.seq)
+    )).scalars())
+    if not seqs:
+        return []
     e = endpoints.c
     rows = await conn.execute(
         sa.select(d.seq, d.id, d.endpoint_id, d.subscriber_uscc, d.certificate_number, d.attempts, d.retry_from,
-                  changes.c.body, e.url, e.secret, e.previous_secret, e.previous_secret_until)
+                  changes.c.body, changes.c.event_id.label("cause_event_id"), e.url, e.secret, e.previous_secret,
+                  e.previous_secret_until)
         .join(changes, changes.c.id == d.change_id)
         .join(endpoints, endpoints.c.id == d.endpoint_id)
-        .where(d.claim == token)
+        .where(d.seq.in_(seqs))  # by primary key: `claim` has no index
         .order_by(d.seq)
     )
     return list(rows)

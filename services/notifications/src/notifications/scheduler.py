@@ -29,8 +29,8 @@ async def deliver_forever(runtime: ServiceRuntime[NotificationsSettings]) -> Non
     change (or the poll interval, for retries coming due and other replicas' changes)."""
     settings = runtime.settings
     waiting = runtime.context.deliveries_waiting
-    http = sender.client(development=settings.development, timeout=settings.delivery_timeout_seconds,
-                         connections=settings.delivery_concurrency)
+    http = sender.Clients(development=settings.development, timeout=settings.delivery_timeout_seconds,
+                          connections_per_endpoint=settings.delivery_connections_per_endpoint)
     try:
         while True:
             try:

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -69,9 +70,38 @@ def client(*, development: bool, timeout: float, connections: int) -> httpx.Asyn
                              headers={"user-agent": USER_AGENT})
 
 
-async def post(http: httpx.AsyncClient, url: str, headers: dict[str, str], body: str) -> Outcome:
+class Clients:
+    """One client, and so one connection pool, per endpoint origin (scheme, host, port), made when
+    first needed; each keeps its connections to that endpoint alive between rounds.
+
+    Per origin because httpcore's pool looks at every connection it holds at every request (is it
+    idle, has it expired, is its socket readable): one pool of 64 connections shared by every
+    endpoint spent half of a sending loop's CPU there (py-spy, 30,000 webhooks). It also bounds
+    the connections one subscriber's endpoint gets from one loop."""
+
+    def __init__(self, *, development: bool, timeout: float, connections_per_endpoint: int) -> None:
+        self._made: dict[str, httpx.AsyncClient] = {}
+        self._options = {"development": development, "timeout": timeout, "connections": connections_per_endpoint}
+
+    def for_url(self, url: str) -> httpx.AsyncClient:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+        made = self._made.get(origin)
+        if made is None:
+            made = self._made[origin] = client(**self._options)
+        return made
+
+    async def aclose(self) -> None:
+        made, self._made = list(self._made.values()), {}
+        for http in made:
+            await http.aclose()
+
+
+async def post(http: httpx.AsyncClient | Clients, url: str, headers: dict[str, str], body: str) -> Outcome:
     """One attempt: POST the signed body; what happened, never an exception."""
     started = time.monotonic()
+    if isinstance(http, Clients):
+        http = http.for_url(url)
 
     def took() -> int:
         return int((time.monotonic() - started) * 1000)
@@ -79,7 +109,8 @@ async def post(http: httpx.AsyncClient, url: str, headers: dict[str, str], body:
     try:
         answer = await http.post(url, content=body.encode(), headers={**headers, "content-type": "application/json"})
     except TargetRefused as exc:
-        return Outcome(False, None, f"refused target: {exc.message}", took())
+        return Outcome(False, None, f"refused target: {exc.message}", took(), f"refused_target:{exc.rule}")
     except httpx.HTTPError as exc:
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:1000] or type(exc).__name__, took())
+        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:1000] or type(exc).__name__, took(),
+                       type(exc).__name__)
     return Outcome.of_status(answer.status_code, took())

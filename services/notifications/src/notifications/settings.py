@@ -21,6 +21,8 @@ class NotificationsSettings(ServiceSettings):
     delivery_workers: int = Field(default=2, ge=1, le=16)
     delivery_batch_size: int = Field(default=200, ge=1, le=5000)
     delivery_concurrency: int = Field(default=64, ge=1, le=1000)
+    # Connections one sending loop keeps to one endpoint (its own pool per endpoint origin).
+    delivery_connections_per_endpoint: int = Field(default=16, ge=1, le=1000)
     # How long a claim holds before another replica may retry the delivery (a crashed sender).
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_poll_seconds: float = Field(default=0.5, gt=0)

@@ -246,8 +246,41 @@ function cascadeNode(node, focus) {
     el("div", { class: "meta" }, `event ${node.id} · ${day(node.time)} ${clock(node.time)}`),
     node.cause_missing ? el("div", { class: "dead" }, "its cause is not on the topics") : null,
     ...node.dead_letters.map((d) => el("div", { class: "dead" }, `dead-lettered by ${d.consumer}: ${d.error}`)),
+    node.deliveries ? webhooks(node.id, node.deliveries) : null,
   );
   return el("li", {}, card, node.children.length ? el("ul", {}, ...node.children.map((c) => cascadeNode(c, focus))) : null);
+}
+
+// The webhooks an event caused (notifications' deliveries), collapsed: counts, then the list page by page.
+const DELIVERY_PAGE = 100;
+
+function webhookCounts(s) {
+  return `${s.total} webhook(s): ${s.delivered} delivered · ${s.retrying} retrying · ${s.given_up} given up`;
+}
+
+function webhooks(eventId, counts) {
+  const rows = el("tbody", {});
+  const more = el("button", { type: "button", class: "more", hidden: "" }, "more");
+  let next = 0;
+  async function load() {
+    if (next === null) return;
+    const page = await getJSON(`/api/deliveries/${encodeURIComponent(eventId)}?after=${next}&limit=${DELIVERY_PAGE}`);
+    for (const d of page.deliveries) {
+      rows.append(el("tr", { class: `delivery-${d.status}` },
+        el("td", {}, d.status.replace("_", " ")), el("td", {}, d.attempts), el("td", {}, el("code", {}, d.subscriber_uscc)),
+        el("td", {}, el("code", { title: d.endpoint_id }, shortId(d.endpoint_id))),
+        el("td", {}, el("code", { title: d.webhook_id }, shortId(d.webhook_id))), el("td", {}, d.failure || "")));
+    }
+    next = page.next_after;
+    more.hidden = next === null;
+  }
+  more.addEventListener("click", () => load().catch((e) => more.replaceWith(el("span", { class: "problem" }, e.message))));
+  const box = el("details", { class: "webhooks" },
+    el("summary", {}, webhookCounts(counts)),
+    el("table", {}, el("thead", {}, el("tr", {}, ...["status", "attempts", "subscriber", "endpoint", "webhook-id", "last failure"].map((h) => el("th", {}, h)))), rows),
+    more);
+  box.addEventListener("toggle", () => { if (box.open && next === 0 && !rows.children.length) load().catch(() => {}); });
+  return box;
 }
 
 async function showCascade(ident, scroll = false) {
@@ -263,7 +296,8 @@ async function showCascade(ident, scroll = false) {
     box.replaceChildren(
       el("div", { class: "tree" },
         el("div", { class: "tree-root" }, "request ", el("code", {}, tree.correlation_id),
-          el("span", { class: "muted" }, ` · ${tree.events} event(s) over ${Math.round(tree.duration_ms)} ms`)),
+          el("span", { class: "muted" }, ` · ${tree.events} event(s) over ${Math.round(tree.duration_ms)} ms`),
+          tree.deliveries ? el("span", { class: "muted" }, ` · ${webhookCounts(tree.deliveries)}`) : null),
         el("ul", {}, ...tree.roots.map((r) => cascadeNode(r, tree.focus)))),
     );
     if (scroll) $("cascade-panel").scrollIntoView({ behavior: "smooth", block: "nearest" });

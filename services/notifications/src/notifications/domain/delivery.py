@@ -55,17 +55,28 @@ class DisablePolicy:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one attempt found: a 2xx, or the error (status code, or the exception's text)."""
+    """What one attempt found: a 2xx, or the error (status code, or the exception's text).
+
+    `kind` is what may leave the service on its event stream: `HTTP 500`, the exception's class
+    (`ConnectError`, `ReadTimeout`) or `refused_target:<rule>`, never the URL, an address or the
+    error's text (those stay in the subscriber's own delivery log)."""
 
     ok: bool
     status_code: int | None
     error: str | None
     duration_ms: int
+    kind: str = ""
 
     @classmethod
     def of_status(cls, status_code: int, duration_ms: int) -> Outcome:
+        kind = f"HTTP {status_code}"
         if 200 <= status_code < 300:
-            return cls(True, status_code, None, duration_ms)
+            return cls(True, status_code, None, duration_ms, kind)
         if 300 <= status_code < 400:
-            return cls(False, status_code, f"HTTP {status_code}: redirects are not followed", duration_ms)
-        return cls(False, status_code, f"HTTP {status_code}", duration_ms)
+            return cls(False, status_code, f"HTTP {status_code}: redirects are not followed", duration_ms, kind)
+        return cls(False, status_code, f"HTTP {status_code}", duration_ms, kind)
+
+    @property
+    def failure(self) -> str:
+        """The kind of failure, for the event stream (never an address)."""
+        return self.kind or ("HTTP " + str(self.status_code) if self.status_code else "error")

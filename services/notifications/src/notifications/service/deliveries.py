@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import structlog
 
 from conformity_shared import events
+from conformity_shared.envelope import causal_context
 from conformity_shared.auth import Principal
 from conformity_shared.db import insert_many
 from conformity_shared.errors import NotFound
@@ -29,7 +30,7 @@ from notifications.service.subscriptions import subscriber_of
 log = structlog.get_logger("notifications.deliveries")
 
 
-async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient) -> int:
+async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient | sender.Clients) -> int:
     """One round: claim up to a batch of due deliveries, send them at once, record the outcomes.
     Returns how many were claimed (0: nothing is due)."""
     settings = runtime.settings
@@ -41,9 +42,14 @@ async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient) -> int
     if not claimed:
         return 0
     gate = asyncio.Semaphore(settings.delivery_concurrency)
+    # No more requests to one endpoint at once than its pool has connections: a request never
+    # waits inside the pool (where the timeout would already count) and a slow endpoint keeps
+    # at most this many of the round's slots.
+    per_endpoint: dict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(settings.delivery_connections_per_endpoint))
 
     async def attempt(row: Any) -> Outcome:
-        async with gate:
+        async with per_endpoint[row.endpoint_id], gate:
             at = runtime.clock.now()
             in_use = signing.secrets_in_use(row.secret, row.previous_secret, row.previous_secret_until, at)
             return await sender.post(http, row.url, signing.headers(in_use, row.id, at, row.body), row.body)
@@ -53,9 +59,20 @@ async def send_due(runtime: ServiceRuntime[Any], http: httpx.AsyncClient) -> int
     return len(claimed)
 
 
+def _caused_by(row: Any) -> Any:
+    """The causal context of a delivery's outcome events: caused by the certificate event the
+    webhook tells of, in that event's correlation (the request that started the cascade)."""
+    correlation = json.loads(row.body).get("data", {}).get("correlation_id") if row.body else None
+    return causal_context(correlation or row.cause_event_id, row.cause_event_id)
+
+
 async def record_outcomes(runtime: ServiceRuntime[Any], token: str, done: list[tuple[Any, Outcome]]) -> None:
     """Each attempt's result, the delivery's next step, and the endpoints' health, in one
-    transaction; a claim that lapsed meanwhile (another replica took over) records nothing."""
+    transaction; a claim that lapsed meanwhile (another replica took over) records its attempt only.
+
+    Each outcome's event goes to the outbox in the same transaction: `notification.delivered.v1`,
+    `notification.delivery_retrying.v1` (its first failure only) or `notification.delivery_given_up.v1`,
+    caused by the certificate event, so the regulator's dashboard shows the deliveries beneath it."""
     context = runtime.context
     d = db.deliveries.c
     async with runtime.unit_of_work() as uow:
@@ -64,6 +81,13 @@ async def record_outcomes(runtime: ServiceRuntime[Any], token: str, done: list[t
             {"delivery_id": row.id, "at": now, "status_code": o.status_code, "error": o.error, "duration_ms": o.duration_ms}
             for row, o in done
         ])
+        await _endpoint_health(uow, context.disable, done, now)
+        # Only the rows this claim still holds change (and are announced): another replica may
+        # have taken over a lapsed claim, and will record its own attempt.
+        held = set((await uow.session.execute(
+            sa.select(d.seq).where(d.seq.in_([row.seq for row, _o in done]), d.claim == token)
+        )).scalars())
+        done = [(row, o) for row, o in done if row.seq in held]
         delivered = [{"b_seq": row.seq, "b_code": o.status_code} for row, o in done if o.ok]
         if delivered:
             await uow.session.execute(
@@ -72,20 +96,42 @@ async def record_outcomes(runtime: ServiceRuntime[Any], token: str, done: list[t
                         last_error=None, finished_at=now, claimed_until=None, claim=None),
                 delivered,
             )
-        failed = [(row, o) for row, o in done if not o.ok]
-        for row, outcome in failed:
+        for row, outcome in done:
+            if outcome.ok:
+                with _caused_by(row):
+                    uow.emit(events.DeliveredV1(endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc,
+                                                delivery_id=row.id, certificate_number=row.certificate_number,
+                                                attempts=row.attempts + 1, status_code=outcome.status_code or 200))
+        failed = []  # every failed row's next step, written in one executemany
+        for row, outcome in (x for x in done if not x[1].ok):
             attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "last_status_code": outcome.status_code,
-                                      "last_error": outcome.error, "claimed_until": None, "claim": None}
+            step: dict[str, Any] = {"b_seq": row.seq, "b_attempts": attempts, "b_code": outcome.status_code,
+                                    "b_error": outcome.error, "b_status": DeliveryStatus.PENDING.value,
+                                    "b_next": now, "b_finished": None}
             if context.retry.gives_up(row.retry_from, now):
-                values.update(status=DeliveryStatus.GIVEN_UP.value, finished_at=now)
-                uow.emit(events.DeliveryGivenUpV1(endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc,
-                                                  delivery_id=row.id, certificate_number=row.certificate_number,
-                                                  attempts=attempts, last_error=outcome.error or ""))
+                step.update(b_status=DeliveryStatus.GIVEN_UP.value, b_finished=now)
+                with _caused_by(row):
+                    uow.emit(events.DeliveryGivenUpV1(endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc,
+                                                      delivery_id=row.id, certificate_number=row.certificate_number,
+                                                      attempts=attempts, last_error=outcome.failure))
             else:
-                values["next_attempt_at"] = now + context.retry.next_attempt(attempts, now)
-            await uow.session.execute(sa.update(db.deliveries).where(d.seq == row.seq, d.claim == token).values(**values))
-        await _endpoint_health(uow, context.disable, done, now)
+                step["b_next"] = now + context.retry.next_attempt(attempts, now)
+                if row.attempts == 0:  # the first failure: from now on it is being retried
+                    with _caused_by(row):
+                        uow.emit(events.DeliveryRetryingV1(
+                            endpoint_id=row.endpoint_id, subscriber_uscc=row.subscriber_uscc, delivery_id=row.id,
+                            certificate_number=row.certificate_number, attempts=attempts, failure=outcome.failure,
+                            next_attempt_at=step["b_next"]))
+            failed.append(step)
+        if failed:
+            await uow.session.execute(
+                sa.update(db.deliveries).where(d.seq == sa.bindparam("b_seq"), d.claim == token)
+                .values(status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
+                        last_status_code=sa.bindparam("b_code"), last_error=sa.bindparam("b_error"),
+                        next_attempt_at=sa.bindparam("b_next"), finished_at=sa.bindparam("b_finished"),
+                        claimed_until=None, claim=None),
+                failed,
+            )
         await uow.commit()
 
 
@@ -107,11 +153,14 @@ async def _endpoint_health(uow: Any, policy: DisablePolicy, done: list[tuple[Any
                 failures, since = failures + 1, since or now
         values: dict[str, Any] = {"consecutive_failures": failures, "failing_since": since}
         if current.status == EndpointStatus.ACTIVE.value and policy.disables(failures, since, now):
-            last_error = next(o.error for _r, o in reversed(results) if not o.ok)
-            reason = f"{failures} failed attempts in a row since {since.isoformat()}; last: {last_error}"[:1000]
+            last = next(o for _r, o in reversed(results) if not o.ok)
+            reason = f"{failures} failed attempts in a row since {since.isoformat()}; last: {last.error}"[:1000]
             values.update(status=EndpointStatus.DISABLED.value, disabled_reason=reason, disabled_at=now)
-            uow.emit(events.EndpointDisabledV1(endpoint_id=endpoint_id, subscriber_uscc=current.subscriber_uscc,
-                                               url=current.url, reason=reason, consecutive_failures=failures))
+            # The stream says why without the URL or the error's text (the subscriber's reason has them).
+            uow.emit(events.EndpointDisabledV2(
+                endpoint_id=endpoint_id, subscriber_uscc=current.subscriber_uscc, consecutive_failures=failures,
+                reason=f"{failures} failed attempts in a row since {since.isoformat()}; last: {last.failure}",
+                failing_since=since))
             log.warning("endpoint disabled", endpoint_id=endpoint_id, reason=reason)
         await uow.session.execute(sa.update(db.endpoints).where(e.id == endpoint_id).values(**values))
 
