@@ -318,12 +318,17 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
 ) -> None:
     rng = random.Random()
     lab, other_lab = uscc.make(rng), uscc.make(rng)
+    peers = {uscc.make(rng): value for value in (9.4, 9.8, 10.5, 10.9, 11.7)}  # z: -1.2 … +3.4
     regulator = platform.headers("regulator")
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
     async with platform.client("proficiency") as proficiency, platform.client("approval") as approval:
-        created = await proficiency.post("/rounds", headers=regulator,
-                                         json=proficiency_round([lab], deadline, measurand="lead in rice flour"))
+        created = await proficiency.post("/rounds", headers=regulator, json=proficiency_round(
+            [lab, *peers], deadline, measurand="lead in rice flour"))
         assert created.status_code == 201, created.text
+        for peer, value in peers.items():
+            peer_result = await proficiency.post(f"/rounds/{created.json()['id']}/results",
+                                                 headers=platform.headers("lab", peer), json={"value": value})
+            assert peer_result.status_code == 201, peer_result.text
         hidden = await proficiency.post("/rounds", headers=regulator, json=proficiency_round([other_lab], deadline))
         assert hidden.status_code == 201, hidden.text
         # An application on the ordinary path waits in the regulator's queue.
@@ -401,10 +406,14 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
         await expect(page.locator("#signal")).to_have_text("满意")
         # The plot of every participant's score, anonymised, its own point marked, and its table.
         await expect(page.locator("#round-plot")).to_have_attribute("role", "img")
+        await expect(page.locator("#round-plot circle.point")).to_have_count(6)
         await expect(page.locator("#round-plot circle.point.yours")).to_have_count(1)
+        await expect(page.locator("#round-plot circle.point.signal-action")).to_have_count(1)  # 11.7: z = 3.4
         await expect(page.locator("#round-plot-desc")).to_contain_text("0.40")
         await expect(page.locator("#plot-yours")).to_contain_text("0.40")
-        assert other_lab not in await page.content()
+        await expect(page.locator("#plot-table tbody tr")).to_have_count(6)
+        content = await page.content()
+        assert other_lab not in content and not any(peer in content for peer in peers)  # anonymised
         await shot(page, "lab-round")
     finally:
         await lab_ctx.close()
