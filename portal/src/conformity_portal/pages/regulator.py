@@ -15,7 +15,7 @@ from conformity_shared.auth import Role
 from conformity_portal import i18n, paging
 from conformity_portal.backend import Answer, ServiceUnavailable
 from conformity_portal.pages.common import (
-    ShownError, User, items, refusal_status, render, see_other, services, shown, user_of,
+    LOCAL_ZONE, ShownError, User, items, refusal_status, render, see_other, services, shown, user_of,
 )
 
 
@@ -125,7 +125,7 @@ async def render_verifications(request: Request, user: User, *, errors: list[Sho
     rows, pager = paging.slice_page(query, path, "verifications", scheduled)
     return render(request, "regulator_verifications.html", status_code, user=user, errors=errors or [],
                   verifications=rows, verifications_pager=pager, inspectors=await inspector_directory(request, user),
-                  typed=typed or {}, today=dt.date.today().isoformat())
+                  typed=typed or {}, today=dt.datetime.now(LOCAL_ZONE).date().isoformat())
 
 
 async def inspector_directory(request: Request, user: User) -> list[dict[str, Any]]:
