@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 DOCS = ROOT / "portal" / "docs"
-SERVICES_USED = ("approval", "certificates", "proficiency")  # the portal calls no other
+SERVICES_USED = ("approval", "certificates", "proficiency")  # and supervision, absent here (see `platform`)
 TIMEOUT = 15_000
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -69,6 +69,9 @@ def platform(kafka: str) -> Iterator[Platform]:
         issuer = stack.start_identity()
         stack.start(SERVICES_USED)
         stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES_USED})
+        # Supervision is not started (the tier stays lean): the portal finds nothing listening
+        # there, and its pages do without the credit class and the inspector suggestions.
+        stack.env["CONFORMITY_SUPERVISION_URL"] = f"http://127.0.0.1:{_free_port()}"
         stack.env["CONFORMITY_PORTAL_URL"] = f"http://127.0.0.1:{stack.ports.setdefault('portal', _free_port())}"
         stack.start_service("portal")
     except RuntimeError as exc:
@@ -291,6 +294,7 @@ async def test_another_organisations_objects_never_appear(platform: Platform, br
             "现场核查发现人员不足")
         await expect(page.locator(f'#verifications tr[data-id="{verification_id}"] [data-status]')).to_have_attribute(
             "data-status", "scheduled")
+        await expect(page.locator("#credit-unknown")).to_be_visible()  # supervision is not running here
         await shot(page, "agency-supervision")
     finally:
         await ctx.close()

@@ -157,6 +157,8 @@ def fake_services(request: httpx.Request) -> httpx.Response:
         "/credit-sanctions": {"items": [{"id": "c1", "reason": "false commitment", "verification_id": "v" * 36,
                                          "at": "2026-02-01T00:00:00+00:00"}]},
         "/certificates": {"items": []},
+        f"/targets/{OTHER}": {"uscc": OTHER, "credit_class": "D", "credit_history": [
+            {"previous": "A", "current": "D", "cause": "commitment_breached (VER-7)", "at": "2026-02-01T00:00:00+00:00"}]},
     }
     if request.method == "POST" and path.endswith("/assign"):
         return httpx.Response(422, json={"detail": "inspector unknown", "field": "inspector_id"})
@@ -227,4 +229,5 @@ def test_the_agency_sees_its_suspension_with_its_reason_and_its_credit_sanctions
     assert 'id="suspended-notice"' in client.get("/agency?lang=en").text
     page = client.get("/agency/supervision?lang=en").text
     assert 'data-action="suspended"' in page and "commitment breached" in page and "false commitment" in page
+    assert 'id="credit-class" data-class="D"' in page and "A → D" in page and "commitment_breached (VER-7)" in page
 

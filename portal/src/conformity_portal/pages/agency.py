@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from conformity_shared.auth import Role
 from conformity_portal import i18n, paging
-from conformity_portal.backend import FieldError
+from conformity_portal.backend import FieldError, ServiceUnavailable
 from conformity_portal.pages.common import (
     ShownError, User, failure_page, items, refusal_status, render, see_other, services, shown, user_of,
 )
@@ -48,8 +48,9 @@ def install(app: FastAPI) -> None:
         verifications of its commitments, and the suspensions of its approvals with their reasons."""
         user = await user_of(request, Role.AGENCY)
         backend, query, path = services(request), dict(request.query_params), request.url.path
-        sanctions, approvals = await asyncio.gather(backend.get("approval", "/credit-sanctions", user.token),
-                                                    backend.get("approval", "/approvals", user.token))
+        sanctions, approvals, credit = await asyncio.gather(backend.get("approval", "/credit-sanctions", user.token),
+                                                            backend.get("approval", "/approvals", user.token),
+                                                            credit_of(request, user))
         approval_list = items(approvals)
         checks = sorted((v for ap in approval_list for v in ap.get("verifications", [])),
                         key=lambda v: (v.get("due") or "", v["id"]), reverse=True)
@@ -58,7 +59,8 @@ def install(app: FastAPI) -> None:
         sanction_rows, s_pager = paging.slice_page(query, path, "sanctions", items(sanctions))
         check_rows, v_pager = paging.slice_page(query, path, "verifications", checks)
         act_rows, h_pager = paging.slice_page(query, path, "suspensions", acts)
-        return render(request, "agency_supervision.html", user=user, sanctions=sanction_rows, sanctions_pager=s_pager,
+        return render(request, "agency_supervision.html", user=user, credit=credit,
+                      sanctions=sanction_rows, sanctions_pager=s_pager,
                       verifications=check_rows, verifications_pager=v_pager, suspensions=act_rows,
                       suspensions_pager=h_pager,
                       suspended=[ap for ap in approval_list if ap.get("status") == "suspended" or ap.get("suspended_fields")])
@@ -176,3 +178,13 @@ async def scope_of(request: Request, user: User) -> list[str]:
         if approval.get("status") == "active":
             fields |= set(approval.get("approved_fields") or []) - set(approval.get("suspended_fields") or [])
     return sorted(fields)
+
+
+async def credit_of(request: Request, user: User) -> dict[str, Any] | None:
+    """The agency's credit class and its history in supervision's directory; None when it is not
+    listed yet or supervision cannot be reached (the rest of the page does not depend on it)."""
+    try:
+        answer = await services(request).get("supervision", f"/targets/{user.org}", user.token)
+    except ServiceUnavailable:
+        return None
+    return answer.body if answer.ok and isinstance(answer.body, dict) else None
