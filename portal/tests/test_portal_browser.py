@@ -419,6 +419,11 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
         content = await page.content()
         assert other_lab not in content and not any(peer in content for peer in peers)  # anonymised
         await shot(page, "lab-round")
+        # On a phone the plot shrinks to the screen; only the table scrolls, inside its box.
+        await page.set_viewport_size({"width": 390, "height": 844})
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
+        assert await page.evaluate("document.getElementById('round-plot').getBoundingClientRect().width") <= 390
     finally:
         await lab_ctx.close()
 
