@@ -160,6 +160,10 @@ def fake_services(request: httpx.Request) -> httpx.Response:
         f"/targets/{OTHER}": {"uscc": OTHER, "credit_class": "D", "credit_history": [
             {"previous": "A", "current": "D", "cause": "commitment_breached (VER-7)", "at": "2026-02-01T00:00:00+00:00"}]},
     }
+    if path == "/rounds":  # 25 rounds, paged as the service pages them
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
+        many = [{**ROUND, "id": f"round-{i:02}", "status": "open"} for i in range(25)]
+        return httpx.Response(200, json={"items": many[offset: offset + limit]})
     if request.method == "POST" and path.endswith("/assign"):
         return httpx.Response(422, json={"detail": "inspector unknown", "field": "inspector_id"})
     if path in answers:
@@ -231,3 +235,17 @@ def test_the_agency_sees_its_suspension_with_its_reason_and_its_credit_sanctions
     assert 'data-action="suspended"' in page and "commitment breached" in page and "false commitment" in page
     assert 'id="credit-class" data-class="D"' in page and "A → D" in page and "commitment_breached (VER-7)" in page
 
+
+def test_a_long_list_is_paged_with_links_that_keep_the_other_lists_pages(portal: Any) -> None:
+    client, who = portal
+    who["user"] = Principal(LAB, Role.LAB, org=LAB)
+    first = client.get("/lab?lang=en").text
+    assert first.count('<tr data-id="round-') == paging.PAGE_SIZE
+    pager = first[first.index('id="rounds-pager"'):]
+    pager = pager[: pager.index("</nav>")]
+    assert 'aria-label="Rounds · pages"' in pager and 'aria-current="page">Page 1<' in pager
+    assert 'href="/lab?rounds_page=2" rel="next"' in pager and 'rel="prev"' not in pager
+    second = client.get("/lab?rounds_page=2&samples_page=1&lang=en").text
+    assert second.count('<tr data-id="round-') == 5 and 'data-id="round-24"' in second
+    assert 'href="/lab?samples_page=1" rel="prev"' in second and 'rel="next"' not in second.split('id="rounds-pager"')[1].split("</nav>")[0]
+    assert 'id="samples-pager"' not in second  # one page: no controls
