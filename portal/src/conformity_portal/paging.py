@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlencode
 
 PAGE_SIZE = 20
@@ -84,7 +84,3 @@ def slice_page(query: Mapping[str, str], path: str, name: str, everything: Seque
     """A page of a list the service answered whole."""
     _, offset, pager = window(query, path, name, size)
     return settle(pager, list(everything[offset: offset + size + 1]))
-
-
-def query_of(request: Any) -> dict[str, str]:
-    return dict(request.query_params)
