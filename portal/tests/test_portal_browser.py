@@ -25,7 +25,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from conformity_shared import uscc
 from conformity_devstack.dev_keys import KeyStore, access_token
-from conformity_devstack.factories import application, proficiency_round, standard_application
+from conformity_devstack.factories import application, blind_sample, proficiency_round, standard_application
 from conformity_devstack.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 DOCS = ROOT / "portal" / "docs"
-SERVICES_USED = ("approval", "certificates", "proficiency")  # the portal calls no other
+SERVICES_USED = ("approval", "certificates", "proficiency")  # and supervision, absent here (see `platform`)
 TIMEOUT = 15_000
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -69,6 +69,9 @@ def platform(kafka: str) -> Iterator[Platform]:
         issuer = stack.start_identity()
         stack.start(SERVICES_USED)
         stack.env.update({f"CONFORMITY_{s.upper()}_URL": stack.url(s) for s in SERVICES_USED})
+        # Supervision is not started (the tier stays lean): the portal finds nothing listening
+        # there, and its pages do without the credit class and the inspector suggestions.
+        stack.env["CONFORMITY_SUPERVISION_URL"] = f"http://127.0.0.1:{_free_port()}"
         stack.env["CONFORMITY_PORTAL_URL"] = f"http://127.0.0.1:{stack.ports.setdefault('portal', _free_port())}"
         stack.start_service("portal")
     except RuntimeError as exc:
@@ -258,12 +261,52 @@ async def test_another_organisations_objects_never_appear(platform: Platform, br
                 break
             await asyncio.sleep(0.5)
         assert number, "the certificates service did not learn of the grant"
+        # The regulator suspends the approval with its reason; its commitment's verification waits.
+        approval_id = granted.json()["approval_id"]
+        regulator = platform.headers("regulator")
+        suspended = await approval.post(f"/approvals/{approval_id}/suspend", headers=regulator,
+                                        json={"reason": "现场核查发现人员不足"})
+        assert suspended.status_code == 200, suspended.text
+        verification_id = suspended.json()["verifications"][0]["id"]
     application_id = granted.json()["id"]
+
+    # The regulator assigns the verification from its page: refused without an inspector (beside
+    # the input, in the summary), then assigned.
+    reg_ctx, desk = await signed_in(browser, platform, "/regulator/verifications", "regulator")
+    try:
+        row = desk.locator(f'#verifications li[data-id="{verification_id}"]')
+        await row.locator("button").click()
+        await expect(desk.locator("#error-summary")).to_be_focused(timeout=TIMEOUT)
+        await expect(desk.locator(f"#inspector-{verification_id}")).to_have_attribute("aria-invalid", "true")
+        await desk.locator(f"#inspector-{verification_id}").fill("INS-PORTAL-1")
+        await desk.locator(f"#inspector-{verification_id}").press("Enter")  # the keyboard submits
+        await expect(desk.locator("#flash")).to_have_text("已指派。", timeout=TIMEOUT)
+        await expect(desk.locator(f'#verifications li[data-id="{verification_id}"]')).to_contain_text("INS-PORTAL-1")
+    finally:
+        await reg_ctx.close()
+
+    # The agency itself sees the suspension with its reason, and its verification.
+    ctx, page = await signed_in(browser, platform, "/agency", "agency", first)
+    try:
+        await expect(page.locator("#suspended-notice")).to_be_visible()
+        await page.click("#supervision-link")
+        await expect(page.locator(f'#suspensions tr[data-approval="{approval_id}"][data-action="suspended"]')).to_contain_text(
+            "现场核查发现人员不足")
+        await expect(page.locator(f'#verifications tr[data-id="{verification_id}"] [data-status]')).to_have_attribute(
+            "data-status", "scheduled")
+        await expect(page.locator("#credit-unknown")).to_be_visible()  # supervision is not running here
+        await shot(page, "agency-supervision")
+    finally:
+        await ctx.close()
 
     ctx, page = await signed_in(browser, platform, "/agency", "agency", other)
     try:
         content = await page.content()
         assert application_id[:8] not in content and number not in content and first not in content
+        await page.goto(platform.portal + "/agency/supervision")
+        content = await page.content()
+        assert "现场核查发现人员不足" not in content and verification_id[:8] not in content and approval_id not in content
+        await expect(page.locator("#suspended-notice")).to_have_count(0)
         await page.goto(platform.portal + f"/agency/certificates/{number}")
         await expect(page.locator("h1")).to_have_text("未找到，或您无权查看。")
         await page.goto(platform.portal + f"/agency/applications/{application_id}")
@@ -279,12 +322,17 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
 ) -> None:
     rng = random.Random()
     lab, other_lab = uscc.make(rng), uscc.make(rng)
+    peers = {uscc.make(rng): value for value in (9.4, 9.8, 10.5, 10.9, 11.7)}  # z: -1.2 … +3.4
     regulator = platform.headers("regulator")
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
     async with platform.client("proficiency") as proficiency, platform.client("approval") as approval:
-        created = await proficiency.post("/rounds", headers=regulator,
-                                         json=proficiency_round([lab], deadline, measurand="lead in rice flour"))
+        created = await proficiency.post("/rounds", headers=regulator, json=proficiency_round(
+            [lab, *peers], deadline, measurand="lead in rice flour"))
         assert created.status_code == 201, created.text
+        for peer, value in peers.items():
+            peer_result = await proficiency.post(f"/rounds/{created.json()['id']}/results",
+                                                 headers=platform.headers("lab", peer), json={"value": value})
+            assert peer_result.status_code == 201, peer_result.text
         hidden = await proficiency.post("/rounds", headers=regulator, json=proficiency_round([other_lab], deadline))
         assert hidden.status_code == 201, hidden.text
         # An application on the ordinary path waits in the regulator's queue.
@@ -292,7 +340,9 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
         submitted = await approval.post("/applications", headers=platform.headers("agency", standard_org),
                                         json=standard_application(standard_org))
         assert submitted.status_code == 201, submitted.text
-    round_id = created.json()["id"]
+        sample = await proficiency.post("/blind-samples", headers=regulator, json=blind_sample(lab))
+        assert sample.status_code == 201, sample.text
+    round_id, sample_id = created.json()["id"], sample.json()["id"]
 
     lab_ctx, page = await signed_in(browser, platform, "/lab", "lab", lab)
     try:
@@ -310,6 +360,15 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
         await expect(page.locator("#flash")).to_have_text("结果已提交。", timeout=TIMEOUT)
         await expect(page.locator("#scores-pending")).to_be_visible()
         await expect(page.locator("#result-form")).to_have_count(0)  # one result per lab
+
+        # A sample to test (a blind sample, which the lab is not told): reported once, from its page.
+        await page.goto(platform.portal + "/lab")
+        await page.click(f'#samples tr[data-id="{sample_id}"] a')
+        await page.fill("#value", "0.21")
+        await page.click("#submit-sample")
+        await expect(page.locator("#flash")).to_have_text("结果已提交。", timeout=TIMEOUT)
+        await expect(page.locator("#sample-status")).to_have_attribute("data-status", "reported")
+        await expect(page.locator("#sample-form")).to_have_count(0)
     finally:
         await lab_ctx.close()
 
@@ -321,6 +380,16 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
         decide = desk.locator(f'#to-decide li[data-id="{submitted.json()["id"]}"]')
         await expect(decide).to_contain_text("剩余工作日")
         await shot(desk, "regulator-desk")
+
+        # Past its 20 working days (judged on a later day), it is on the overdue list.
+        await desk.click("#overdue-link")
+        later = (dt.date.today() + dt.timedelta(days=45)).isoformat()
+        await desk.fill("#as_of", later)
+        await desk.click("#overdue-show")
+        await expect(desk.locator("#judged-on")).to_contain_text(later, timeout=TIMEOUT)
+        await expect(desk.locator(f'#overdue-applications tr[data-id="{submitted.json()["id"]}"]')).to_contain_text("已逾期")
+        await shot(desk, "regulator-overdue")
+        await desk.goto(platform.portal + "/regulator")
         await decide.locator('button[type="submit"]').click()  # grant (the default choice)
         await expect(desk.locator("#flash")).to_be_visible(timeout=TIMEOUT)
         await expect(desk.locator(f'#to-decide li[data-id="{submitted.json()["id"]}"]')).to_have_count(0)
@@ -339,6 +408,33 @@ async def test_a_lab_submits_and_sees_its_score_once_the_regulator_closes_the_ro
         await expect(page.locator("#score")).to_have_text("0.40")  # (10.2 - 10.0) / 0.5
         await expect(page.locator("#signal")).to_have_attribute("data-status", "acceptable")
         await expect(page.locator("#signal")).to_have_text("满意")
+        # The plot of every participant's score, anonymised, its own point marked, and its table.
+        await expect(page.locator("#round-plot")).to_have_attribute("role", "img")
+        await expect(page.locator("#round-plot circle.point")).to_have_count(6)
+        await expect(page.locator("#round-plot circle.point.yours")).to_have_count(1)
+        await expect(page.locator("#round-plot circle.point.signal-action")).to_have_count(1)  # 11.7: z = 3.4
+        await expect(page.locator("#round-plot-desc")).to_contain_text("0.40")
+        await expect(page.locator("#plot-yours")).to_contain_text("0.40")
+        await expect(page.locator("#plot-table tbody tr")).to_have_count(6)
+        content = await page.content()
+        assert other_lab not in content and not any(peer in content for peer in peers)  # anonymised
         await shot(page, "lab-round")
+        # On a phone the plot shrinks to the screen; only the table scrolls, inside its box.
+        await page.set_viewport_size({"width": 390, "height": 844})
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
+        assert await page.evaluate("document.getElementById('round-plot').getBoundingClientRect().width") <= 390
+    finally:
+        await lab_ctx.close()
+
+    # Another lab sees neither the round nor the sample, on its page or at their addresses.
+    lab_ctx, page = await signed_in(browser, platform, "/lab", "lab", other_lab)
+    try:
+        content = await page.content()
+        assert round_id not in content and sample_id not in content
+        await page.goto(platform.portal + f"/lab/samples/{sample_id}")
+        await expect(page.locator("h1")).to_have_text("未找到，或您无权查看。")
+        await page.goto(platform.portal + f"/lab/rounds/{round_id}")
+        await expect(page.locator("h1")).to_have_text("未找到，或您无权查看。")
     finally:
         await lab_ctx.close()

@@ -61,7 +61,7 @@ async def test_roles_are_enforced(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"/rounds/{created['id']}/results", json={"value": 1.0}, headers=REGULATOR)).status_code == 403
     assert (await client.post(f"/rounds/{created['id']}/close", headers=as_lab(org))).status_code == 403
     assert (await client.get("/blind-samples", headers=as_lab(org))).status_code == 403
-    assert (await client.get(f"/labs/{org}/outcomes", headers=as_lab(org))).status_code == 403
+    assert (await client.get(f"/labs/{org}/outcomes", headers=as_lab(new_uscc()))).status_code == 404  # another lab's
 
 
 async def test_refusals_name_the_field_and_the_rule(client: httpx.AsyncClient) -> None:
@@ -138,6 +138,9 @@ async def test_blind_sample_routes_keep_the_known_value_from_the_lab(client: htt
     assert verdict["passed"] is False
     outcomes = (await client.get(f"/labs/{org}/outcomes", headers=REGULATOR)).json()
     assert outcomes["suspensions_required"][0]["evidence"] == [sample_id]
+    # The lab reads its own: the suspension and its grounds, not which of its samples were checks.
+    own = (await client.get(f"/labs/{org}/outcomes", headers=as_lab(org))).json()
+    assert own["suspensions_required"][0]["evidence"] == [sample_id] and own["outcomes"] == []
 
 
 async def test_cancel_and_close_with_chosen_values_are_the_regulators_and_refuse_bad_input(client: httpx.AsyncClient) -> None:

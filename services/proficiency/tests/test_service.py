@@ -396,8 +396,14 @@ async def test_second_action_signal_in_a_row_requires_suspending_the_field(runti
     assert "two action signals in a row" in suspension["reason"]
     events.LabFieldSuspensionRequiredV1.model_validate(suspension)  # the published contract
 
-    history = await service.lab_outcomes(runtime, labs[3])
+    history = await service.lab_outcomes(runtime, REGULATOR, labs[3])
     assert [s["rule"] for s in history["suspensions_required"]] == ["two action signals in a row in the same field"]
+    # The lab reads its own, the suspension's evidence included; another lab's answers "not found".
+    own = await service.lab_outcomes(runtime, lab(labs[3]), labs[3])
+    assert own["suspensions_required"][0]["evidence"] == [first["round"]["id"], second["round"]["id"]]
+    assert [o["signal"] for o in own["outcomes"]] == ["action", "action"]
+    with pytest.raises(NotFound):
+        await service.lab_outcomes(runtime, lab(labs[0]), labs[3])
 
 
 async def test_an_acceptable_round_between_action_signals_breaks_the_run(runtime: ServiceRuntime, labs: list[str]) -> None:
@@ -525,7 +531,7 @@ async def test_regulator_cancels_a_round_its_results_cannot_evaluate(runtime: Se
     assert (body["reason"], body["cancelled_by"], body["results_received"]) == (
         "two results: no consensus", REGULATOR.actor, 2
     )
-    assert (await service.lab_outcomes(runtime, labs[1]))["outcomes"] == []
+    assert (await service.lab_outcomes(runtime, REGULATOR, labs[1]))["outcomes"] == []
 
 
 async def test_a_cancelled_round_has_no_report_takes_no_result_and_is_not_closed(runtime: ServiceRuntime, labs: list[str]) -> None:

@@ -220,3 +220,19 @@ async def test_an_offset_past_any_list_is_refused_naming_it_not_answered_500(cli
     assert answer.status_code == 422
     assert "offset" in answer.text
     assert (await client.get("/targets", params={"offset": 10}, headers=token(Role.REGULATOR))).status_code == 200
+
+
+async def test_an_organisation_reads_its_own_credit_class_and_no_one_elses(
+    client: httpx.AsyncClient, directory: Directory
+) -> None:
+    made = await directory(bodies=2, labs=1, enterprises=0)
+    body, other = made["certification_body"]
+    [lab] = made["testing_lab"]
+    own = await client.get(f"/targets/{body}", headers=token(Role.AGENCY, org=body))
+    assert own.status_code == 200 and own.json()["credit_class"] == "A"
+    assert (await client.get(f"/targets/{lab}", headers=token(Role.LAB, org=lab))).status_code == 200
+    # Another organisation's entry answers as a missing one; the directory itself stays the regulator's.
+    assert (await client.get(f"/targets/{other}", headers=token(Role.AGENCY, org=body))).status_code == 404
+    assert (await client.get(f"/targets/{body}", headers=token(Role.LAB, org=lab))).status_code == 404
+    assert (await client.get("/targets", headers=token(Role.AGENCY, org=body))).status_code == 403
+    assert (await client.get(f"/targets/{body}", headers=token(Role.INSPECTOR, inspector_id="insp-1"))).status_code == 403

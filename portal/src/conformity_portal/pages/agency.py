@@ -11,26 +11,59 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from conformity_shared.auth import Role
-from conformity_portal import i18n
-from conformity_portal.backend import FieldError
+from conformity_portal import i18n, paging
+from conformity_portal.backend import FieldError, ServiceUnavailable
 from conformity_portal.pages.common import (
     ShownError, User, failure_page, items, refusal_status, render, see_other, services, shown, user_of,
 )
 from conformity_portal.pages.forms import CERTIFICATE_COLUMNS, ApplyForm, certificate_body, read_csv
 
 SCHEMES = ("CCC", "voluntary_product", "management_system", "service")
+# What the regulator did to an approval that the agency must see with its reason.
+SUPERVISORY_ACTIONS = ("suspended", "reinstated", "scope_reduced", "revoked")
 
 
 def install(app: FastAPI) -> None:
     @app.get("/agency", response_class=HTMLResponse)
     async def agency_home(request: Request) -> Response:
         user = await user_of(request, Role.AGENCY)
-        backend = services(request)
+        backend, query, path = services(request), dict(request.query_params), request.url.path
+        a_limit, a_offset, a_pager = paging.window(query, path, "applications")
+        c_limit, c_offset, c_pager = paging.window(query, path, "certificates")
         applications, approvals, certificates = await asyncio.gather(
-            backend.get("approval", "/applications", user.token), backend.get("approval", "/approvals", user.token),
-            backend.get("certificates", "/certificates", user.token))
-        return render(request, "agency_home.html", user=user, applications=items(applications),
-                      approvals=items(approvals), certificates=items(certificates))
+            backend.get("approval", "/applications", user.token, limit=a_limit, offset=a_offset),
+            backend.get("approval", "/approvals", user.token),
+            backend.get("certificates", "/certificates", user.token, limit=c_limit, offset=c_offset))
+        application_rows, a_pager = paging.settle(a_pager, items(applications))
+        certificate_rows, c_pager = paging.settle(c_pager, items(certificates))
+        approval_rows, ap_pager = paging.slice_page(query, path, "approvals", items(approvals))
+        return render(request, "agency_home.html", user=user, applications=application_rows, applications_pager=a_pager,
+                      approvals=approval_rows, approvals_pager=ap_pager, certificates=certificate_rows,
+                      certificates_pager=c_pager,
+                      suspended=[ap for ap in items(approvals) if ap.get("status") == "suspended" or ap.get("suspended_fields")])
+
+    @app.get("/agency/supervision", response_class=HTMLResponse)
+    async def agency_supervision(request: Request) -> Response:
+        """What the regulator's supervision holds on the agency: its credit sanctions, the
+        verifications of its commitments, and the suspensions of its approvals with their reasons."""
+        user = await user_of(request, Role.AGENCY)
+        backend, query, path = services(request), dict(request.query_params), request.url.path
+        sanctions, approvals, credit = await asyncio.gather(backend.get("approval", "/credit-sanctions", user.token),
+                                                            backend.get("approval", "/approvals", user.token),
+                                                            credit_of(request, user))
+        approval_list = items(approvals)
+        checks = sorted((v for ap in approval_list for v in ap.get("verifications", [])),
+                        key=lambda v: (v.get("due") or "", v["id"]), reverse=True)
+        acts = sorted(({**h, "approval_id": ap["id"]} for ap in approval_list for h in ap.get("history", [])
+                       if h.get("action") in SUPERVISORY_ACTIONS), key=lambda h: h["at"], reverse=True)
+        sanction_rows, s_pager = paging.slice_page(query, path, "sanctions", items(sanctions))
+        check_rows, v_pager = paging.slice_page(query, path, "verifications", checks)
+        act_rows, h_pager = paging.slice_page(query, path, "suspensions", acts)
+        return render(request, "agency_supervision.html", user=user, credit=credit,
+                      sanctions=sanction_rows, sanctions_pager=s_pager,
+                      verifications=check_rows, verifications_pager=v_pager, suspensions=act_rows,
+                      suspensions_pager=h_pager,
+                      suspended=[ap for ap in approval_list if ap.get("status") == "suspended" or ap.get("suspended_fields")])
 
     @app.get("/agency/apply", response_class=HTMLResponse)
     async def apply_form(request: Request, path: str = "commitment", kind: str = "certification_body") -> Response:
@@ -145,3 +178,13 @@ async def scope_of(request: Request, user: User) -> list[str]:
         if approval.get("status") == "active":
             fields |= set(approval.get("approved_fields") or []) - set(approval.get("suspended_fields") or [])
     return sorted(fields)
+
+
+async def credit_of(request: Request, user: User) -> dict[str, Any] | None:
+    """The agency's credit class and its history in supervision's directory; None when it is not
+    listed yet or supervision cannot be reached (the rest of the page does not depend on it)."""
+    try:
+        answer = await services(request).get("supervision", f"/targets/{user.org}", user.token)
+    except ServiceUnavailable:
+        return None
+    return answer.body if answer.ok and isinstance(answer.body, dict) else None

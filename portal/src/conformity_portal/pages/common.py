@@ -19,7 +19,7 @@ from conformity_portal.backend import Answer, FieldError, Services
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
-FLASHES = {"applied_granted", "applied_submitted", "issued", "result_received", "done"}
+FLASHES = {"applied_granted", "applied_submitted", "issued", "result_received", "done", "assigned"}
 
 # --- who is asking ------------------------------------------------------------------------------
 

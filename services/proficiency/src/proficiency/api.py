@@ -173,6 +173,6 @@ async def report_sample(sample_id: str, body: commands.Measurement, principal: L
 # --- consequences ------------------------------------------------------------------------
 
 
-@router.get("/labs/{lab_uscc}/outcomes", summary="A lab's outcomes and the suspensions they required (regulator)")
-async def lab_outcomes(lab_uscc: str, principal: Regulator, runtime: RuntimeDep) -> dict:
-    return await service.lab_outcomes(runtime, lab_uscc.strip().upper())
+@router.get("/labs/{lab_uscc}/outcomes", summary="A lab's outcomes and the suspensions they required (regulator, or the lab itself)")
+async def lab_outcomes(lab_uscc: str, principal: Participant, runtime: RuntimeDep) -> dict:
+    return await service.lab_outcomes(runtime, principal, lab_uscc.strip().upper())

@@ -39,6 +39,8 @@ public = APIRouter(prefix="/public", tags=["one public"])
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Inspector = Annotated[Principal, Depends(require(Role.INSPECTOR))]
 Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.INSPECTOR))]
+# An agency or a lab reads its own entry of the directory (its credit class and why it changed).
+RegulatorOrOrganisation = Annotated[Principal, Depends(require(Role.REGULATOR, Role.AGENCY, Role.LAB))]
 # A party of a campaign: the regulator, or an outside observer (its token's subject is its id).
 PartyPrincipal = Annotated[Principal, Depends(require(Role.REGULATOR, Role.OBSERVER))]
 
@@ -64,9 +66,9 @@ async def list_targets(
     return await service.list_targets(runtime, kind, limit, offset)
 
 
-@router.get("/targets/{uscc}", summary="One target with its credit history")
-async def get_target(uscc: str, principal: Regulator, runtime: RuntimeDep) -> dict:
-    return await service.get_target(runtime, uscc)
+@router.get("/targets/{uscc}", summary="One target with its credit history (regulator, or the organisation itself)")
+async def get_target(uscc: str, principal: RegulatorOrOrganisation, runtime: RuntimeDep) -> dict:
+    return await service.get_target(runtime, uscc, principal)
 
 
 @router.post("/credit/restoration", summary="Run the credit restoration now (regulator)")

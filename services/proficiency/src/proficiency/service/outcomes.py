@@ -9,6 +9,8 @@ from typing import Any
 import structlog
 
 from conformity_shared import events
+from conformity_shared.auth import Principal
+from conformity_shared.errors import NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
@@ -53,8 +55,16 @@ async def require_suspension_if_due(uow: UnitOfWork, lab: str, field: str, at: d
     log.warning("lab field suspension required", lab=lab, field=field, rule=reason.rule.value)
 
 
-async def lab_outcomes(runtime: ServiceRuntime, lab: str) -> dict[str, Any]:
-    """A lab's outcomes (rounds and blind samples) and the suspensions they required (regulator)."""
+async def lab_outcomes(runtime: ServiceRuntime, principal: Principal, lab: str) -> dict[str, Any]:
+    """A lab's outcomes (rounds and blind samples) and the suspensions they required: the
+    regulator's view of any lab, or the lab's own (another lab answers 404, as a lab that has
+    none). A lab is not told which of its samples were checks, so its own view leaves out the
+    blind samples' outcomes; a suspension's evidence is kept whole: its grounds are stated to
+    the lab it concerns."""
+    if not views.is_regulator(principal) and lab != (principal.org or "").upper():
+        raise NotFound(f"lab {lab} not found", field="lab_uscc")
     async with runtime.sessions() as session:
         outcomes, suspensions = await db.lab_history(session, lab)
+    if not views.is_regulator(principal):
+        outcomes = [r for r in outcomes if r.kind != domain.OutcomeKind.BLIND_SAMPLE.value]
     return views.lab_outcomes_view(lab, outcomes, suspensions)

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from conformity_shared import events
+from conformity_shared.auth import Principal, Role
 from conformity_shared.errors import NotFound
 from conformity_shared.messaging import UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
@@ -56,8 +57,11 @@ async def list_targets(
     return {"items": [{"uscc": r["uscc"], "kind": r["kind"], "name": r["name"], "credit_class": r["credit_class"]} for r in rows]}
 
 
-async def get_target(runtime: ServiceRuntime, uscc: str) -> dict[str, Any]:
-    """One target with its credit history, each change with its cause and the event behind it."""
+async def get_target(runtime: ServiceRuntime, uscc: str, principal: Principal | None = None) -> dict[str, Any]:
+    """One target with its credit history, each change with its cause and the event behind it.
+    An agency or a lab asking (`principal`) sees only its own: another's answers as a missing one."""
+    if principal is not None and principal.role in (Role.AGENCY, Role.LAB) and uscc.upper() != (principal.org or "").upper():
+        raise NotFound(f"no target {uscc} in the directory", field="uscc")
     async with runtime.sessions() as session:
         row = await db.target_row(session, uscc)
         if row is None:
