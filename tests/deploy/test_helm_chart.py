@@ -336,14 +336,16 @@ def test_only_the_certificates_pods_read_the_credential_signing_key_from_its_sec
             assert secret["metadata"]["name"] not in yaml.safe_dump(deployment), component(deployment)
 
 
-def test_without_the_credential_key_or_public_url_the_chart_refuses_to_render_unless_for_development(tmp_path: Path) -> None:
+def test_without_the_credential_key_or_public_url_the_chart_refuses_to_render_unless_for_development(
+        tmp_path: Path) -> None:
     def with_key(key: str) -> subprocess.CompletedProcess[str]:
         values = tmp_path / "key.yaml"  # a JWK has commas, which --set would split
         values.write_text(yaml.safe_dump({"credentials": {"signingKey": key}}))
         return helm_template("-f", str(CHECK_VALUES), "-f", str(values))
 
     no_key = helm_template("-f", str(CHECK_VALUES), "--set", "credentials.signingKey=")
-    assert no_key.returncode != 0 and "credentials.signingKey (or credentials.existingSecret) is required" in no_key.stderr
+    assert no_key.returncode != 0
+    assert "credentials.signingKey (or credentials.existingSecret) is required" in no_key.stderr
     no_url = helm_template("-f", str(CHECK_VALUES), "--set", "credentials.publicBaseUrl=")
     assert no_url.returncode != 0 and "credentials.publicBaseUrl is required" in no_url.stderr
     # A development key (kid dev-...), which the service would refuse to start with in production.
@@ -353,7 +355,8 @@ def test_without_the_credential_key_or_public_url_the_chart_refuses_to_render_un
     public_only = with_key(CHECK["credentials"]["signingKey"].replace(', "d": ', ', "p": '))
     assert public_only.returncode != 0 and "must be a private Ed25519 JWK" in public_only.stderr
     # development=true renders without them: the digital routes then answer 503.
-    development = render("--set", "development=true", "--set", "credentials.signingKey=", "--set", "credentials.publicBaseUrl=")
+    development = render("--set", "development=true", "--set", "credentials.signingKey=",
+                         "--set", "credentials.publicBaseUrl=")
     env = env_of(container_of(development, "certificates"))
     assert "CONFORMITY_CREDENTIAL_SIGNING_KEY" not in env and "CONFORMITY_PUBLIC_BASE_URL" not in env
     assert not [s for s in development["Secret"] if component(s) == "credentials"]
@@ -389,7 +392,8 @@ def test_the_portal_s_replicas_share_one_session_secret_and_reach_the_services_t
 
 def test_without_a_session_secret_or_public_url_the_portal_refuses_to_render_unless_for_development() -> None:
     no_secret = helm_template("-f", str(CHECK_VALUES), "--set", "portal.sessionSecret=")
-    assert no_secret.returncode != 0 and "portal.sessionSecret (or portal.existingSecret) is required" in no_secret.stderr
+    assert no_secret.returncode != 0
+    assert "portal.sessionSecret (or portal.existingSecret) is required" in no_secret.stderr
     short = helm_template("-f", str(CHECK_VALUES), "--set", "portal.sessionSecret=too-short")
     assert short.returncode != 0 and "at least 32 characters" in short.stderr
     no_url = helm_template("-f", str(CHECK_VALUES), "--set", "portal.publicUrl=")
@@ -398,11 +402,13 @@ def test_without_a_session_secret_or_public_url_the_portal_refuses_to_render_unl
     [secret] = [s for s in development["Secret"] if component(s) == "portal"]
     assert secret["stringData"]["session-secret"].startswith("dev-")
     disabled = render("--set", "portal.enabled=false")
-    assert not [m for kind in disabled.values() for m in kind if m["metadata"]["labels"].get("app.kubernetes.io/component") == "portal"]
+    assert not [m for kind in disabled.values() for m in kind
+                if m["metadata"]["labels"].get("app.kubernetes.io/component") == "portal"]
 
 
 def test_notifications_is_migrated_provisioned_and_signs_in_as_itself(manifests: dict) -> None:
-    assert "notifications" in [c["command"][1] for c in job(manifests, "migrate")["spec"]["template"]["spec"]["containers"]]
+    migrations = job(manifests, "migrate")["spec"]["template"]["spec"]["containers"]
+    assert "notifications" in [c["command"][1] for c in migrations]
     [provision] = job(manifests, "kafka-provision")["spec"]["template"]["spec"]["containers"]
     assert "CONFORMITY_KAFKA_PASSWORD_NOTIFICATIONS" in env_of(provision)
     env = env_of(container_of(manifests, "notifications"))
