@@ -1,4 +1,4 @@
-# One image for the four services (and the dashboard and the portal); the service is chosen by the command
+# One image for the five services (and the dashboard and the portal); the service is chosen by the command
 # (`uvicorn --factory <service>.app:create_app`), since they share one locked dependency
 # set (uv.lock) and the shared library: one image means one build and one set of layers.
 #

@@ -6,14 +6,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps python-deps kafka-jars run migrate broker test unit integration integration-postgres cluster scale e2e lock clean \
-        containers containers-test helm-check audit
+        containers containers-test compose-dev-env helm-check audit
 
 help:
-	@echo "make run    - start the Kafka broker, the development issuer, the four services, the dashboard and the portal (Ctrl-C stops all)"
+	@echo "make run    - start the Kafka broker, the development issuer, the five services, the dashboard and the portal (Ctrl-C stops all)"
 	@echo "make test   - install what is missing, then run unit and integration tests"
 	@echo "make unit / make integration / make integration-postgres / make e2e / make cluster / make scale - one tier only"
 	@echo "make containers      - build the container images from Debian packages (starts Docker if needed)"
 	@echo "make containers-test - integration suite through testcontainers, then the compose tests (single node, cluster)"
+	@echo "make compose-dev-env - DEVELOPMENT ONLY secrets for compose (credential key, portal session) in var/compose/dev.env"
 	@echo "make audit           - check the locked dependencies for known vulnerabilities (fails on one with a fix)"
 	@echo "make helm-check      - build helm if missing, lint and render the Helm chart, test the rendered manifests"
 
@@ -126,6 +127,12 @@ CONTAINER_IMAGES := var/containers/images.env
 
 containers: setup
 	bash containers/build.sh
+
+# DEVELOPMENT ONLY: the compose files' secrets without defaults (the certificates' credential
+# signing key, a "dev-" key refused outside development; the portal's session secret; the
+# development issuer's keys) in var/compose/dev.env: `set -a; . var/compose/dev.env; set +a`.
+compose-dev-env: python-deps
+	bash deploy/compose-dev-env.sh
 
 containers-test: containers
 	set -a && . ./$(CONTAINER_IMAGES) && set +a && \

@@ -211,7 +211,7 @@ build_kafka() {
 
 build_platform() {
   local hash
-  hash=$( { image_id "$PYTHON_IMAGE"; files_hash Dockerfile .dockerignore pyproject.toml uv.lock shared services operators; } | hash_text)
+  hash=$( { image_id "$PYTHON_IMAGE"; files_hash Dockerfile .dockerignore pyproject.toml uv.lock shared services operators portal devstack/pyproject.toml; } | hash_text)
   # Tagged with its inputs: work trees of other branches on this machine build their own
   # platform image, and a shared tag would swap it under a test running here.
   PLATFORM_IMAGE=$PLATFORM_REPOSITORY:$hash

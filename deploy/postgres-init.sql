@@ -3,3 +3,4 @@ CREATE DATABASE approval;
 CREATE DATABASE certificates;
 CREATE DATABASE supervision;
 CREATE DATABASE proficiency;
+CREATE DATABASE notifications;

@@ -1,10 +1,13 @@
 """docker-compose.cluster.yml as an operator runs it: three Kafka nodes (KRaft, SASL on every
 listener), PostgreSQL, the broker and migration steps, two replicas of each service behind
-HAProxy. Once every container is healthy: the topics, which `provision` made, have three copies
-with two in sync; the brokers refuse clients that do not sign in and a service writing another's
-stream; through the proxy, both replicas of each service answer /health and exactly one of them
-publishes the outbox; one spot-check cascade (DESIGN flow 1) crosses the proxy; the proxy stops
-a client's /public/ requests at its cluster-wide limit, counted over both replicas; then `down -v`.
+HAProxy (the five services and the portal). Once every container is healthy: the topics, which
+`provision` made, have three copies with two in sync; the brokers refuse clients that do not sign
+in and a service writing another's stream; through the proxy, both replicas of each service
+answer /health and exactly one of them publishes the outbox; one spot-check cascade (DESIGN flow
+1) crosses the proxy, and the certificate it suspended has a credential signed with the key both
+certificates replicas were given, and notifications accepts a watchlist of it; one portal session
+is served by both portal replicas; the proxy stops a client's /public/ requests at its
+cluster-wide limit, counted over both replicas; then `down -v`.
 
 Images come from the environment as for compose (see test_compose_smoke.py), plus
 CONFORMITY_HAPROXY_IMAGE. Every published port is chosen free.
@@ -19,19 +22,30 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from conformity_devstack.compose import ComposeProject, assert_broker_secured, eventually, spot_check_cascade
+from conformity_devstack.compose import (
+    ComposeProject,
+    assert_broker_secured,
+    eventually,
+    portal_sign_in_page,
+    signed_credential,
+    spot_check_cascade,
+    watched_by_notifications,
+)
+from conformity_devstack.factories import new_uscc
 from conformity_shared import topics
+from conformity_shared.auth import Role
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("approval", "certificates", "supervision", "proficiency")
+SERVICES = ("approval", "certificates", "supervision", "proficiency", "notifications")
 REPLICAS = 2
-PUBLISHED = (*SERVICES, "dashboard", "proxy_stats", "kafka", "kafka_2", "kafka_3")
+PUBLISHED = (*SERVICES, "portal", "dashboard", "proxy_stats", "kafka", "kafka_2", "kafka_3")
 HEALTHY_WITHIN = float(os.environ.get("CONFORMITY_COMPOSE_HEALTHY_WITHIN", "300"))
 # The proxy's /public/ limit per client and service in 60 s, well under what the two replicas'
 # own limits (600 each) let through together, and above what the cascade's polling spends.
@@ -61,7 +75,7 @@ def test_two_healthy_replicas_of_each_service_and_three_kafka_nodes(cluster: Com
     running: dict[str, list[str]] = {}
     for c in cluster.containers():
         running.setdefault(c.service, []).append(c.status)
-    for service in SERVICES:
+    for service in (*SERVICES, "portal"):
         assert running[service] == ["healthy"] * REPLICAS, running
     for node in ("kafka-1", "kafka-2", "kafka-3"):
         assert running[node] == ["healthy"], running
@@ -126,9 +140,39 @@ def test_the_proxy_sends_to_both_replicas_and_one_of_them_publishes(cluster: Com
         assert sorted(h["outbox_publisher"] for h in seen.values()) == ["active", *["standby"] * (REPLICAS - 1)], seen
 
 
-def test_failed_spot_check_suspends_the_certificate_through_the_proxy(cluster: ComposeProject) -> None:
+@pytest.fixture(scope="module")
+def suspended(cluster: ComposeProject) -> dict[str, Any]:
+    """The cascade through the proxy, once for the module: the suspended certificate's public answer."""
     with httpx.Client(timeout=30) as http:
-        spot_check_cascade(http, {s: cluster.url(s) for s in SERVICES}, cluster)
+        return spot_check_cascade(http, {s: cluster.url(s) for s in SERVICES}, cluster)
+
+
+def test_failed_spot_check_suspends_the_certificate_through_the_proxy(suspended: dict[str, Any]) -> None:
+    assert suspended["status"] == "suspended"
+
+
+def test_credentials_and_watchlists_through_the_proxy(cluster: ComposeProject, suspended: dict[str, Any]) -> None:
+    # Both certificates replicas sign with the one configured key: every answer verifies with it.
+    with httpx.Client(timeout=30) as http:
+        for _ in range(REPLICAS):
+            signed_credential(http, cluster.url("certificates"), cluster, suspended["number"])
+        watched_by_notifications(http, cluster.url("notifications"), cluster, suspended["number"])
+
+
+def test_a_portal_session_is_served_by_either_replica(cluster: ComposeProject) -> None:
+    # The portal keeps no state of its own: a session (a cookie signed with the secret its
+    # replicas share) opened on one is good on the other, with no stickiness in the proxy.
+    eventually(lambda: list(backend_servers(cluster).get("portal", {}).values()).count("UP") == REPLICAS, timeout=30)
+    served_by: set[str] = set()
+    with httpx.Client(timeout=30) as http:
+        portal_sign_in_page(http, cluster.url("portal"))
+        http.cookies.update(cluster.portal_session(Role.AGENCY, org=new_uscc()))
+        for _ in range(2 * REPLICAS):
+            answer = http.get(f"{cluster.url('portal')}/agency")
+            assert answer.status_code == 200, answer.text  # not sent to sign in again: the session holds
+            assert 'id="sign-in"' not in answer.text
+            served_by.add(answer.headers["X-Served-By"])
+    assert len(served_by) == REPLICAS, served_by
 
 
 def test_the_proxy_limits_a_client_s_public_requests_across_the_replicas(cluster: ComposeProject) -> None:

@@ -15,9 +15,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "conformity"
 CHECK_VALUES = CHART / "ci" / "check-values.yaml"
-SERVICES = ("approval", "certificates", "proficiency", "supervision")
+SERVICES = ("approval", "certificates", "notifications", "proficiency", "supervision")
 PRINCIPALS = (*SERVICES, "operators", "dlq-replay")
-CHECK_PASSWORDS = yaml.safe_load(CHECK_VALUES.read_text())["kafka"]["passwords"]
+CHECK = yaml.safe_load(CHECK_VALUES.read_text())
+CHECK_PASSWORDS = CHECK["kafka"]["passwords"]
 POSTGRES_MAX_CONNECTIONS = 100 - 3  # the default, less the connections reserved for superusers
 
 
@@ -58,14 +59,25 @@ def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
+def of_services(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services' manifests of a kind, not the portal's (no database, no Kafka)."""
+    return [m for m in found if component(m) != "portal"]
+
+
+def container_of(manifests: dict[str, list[dict[str, Any]]], name: str) -> dict[str, Any]:
+    [deployment] = [d for d in manifests["Deployment"] if component(d) == name]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
 @pytest.fixture(scope="module")
 def manifests() -> dict[str, list[dict[str, Any]]]:
     return render()
 
 
 def test_a_deployment_per_service_with_two_replicas_probed_on_health(manifests: dict) -> None:
-    deployments = {component(d): d for d in manifests["Deployment"]}
-    assert sorted(deployments) == list(SERVICES)
+    assert sorted(component(d) for d in manifests["Deployment"]) == sorted([*SERVICES, "portal"])
+    deployments = {component(d): d for d in of_services(manifests["Deployment"])}
     for name, deployment in deployments.items():
         assert deployment["spec"]["replicas"] == 2
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -84,7 +96,7 @@ def test_settings_come_from_the_config_map_then_the_platform_and_service_secrets
     assert config["data"]["CONFORMITY_OIDC_ISSUER"] == "https://id.example.org/realms/regulator"
     assert config["data"]["CONFORMITY_ENV"] == "production"  # development keys and issuers are refused
     secrets = {s["metadata"]["name"]: s for s in manifests["Secret"] if not hook(s)}
-    for deployment in manifests["Deployment"]:
+    for deployment in of_services(manifests["Deployment"]):
         name = component(deployment)
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         sources = container["envFrom"]
@@ -103,7 +115,7 @@ def test_each_service_signs_in_to_kafka_as_itself_with_its_password_from_the_kaf
     # One key per principal, and not the admin's: no service pod can read it.
     assert sorted(kafka["stringData"]) == sorted(PRINCIPALS)
     assert kafka["stringData"] == {p: CHECK_PASSWORDS[p] for p in PRINCIPALS}
-    for deployment in manifests["Deployment"]:
+    for deployment in of_services(manifests["Deployment"]):
         name = component(deployment)
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         env = env_of(container)
@@ -115,13 +127,15 @@ def test_each_service_signs_in_to_kafka_as_itself_with_its_password_from_the_kaf
 
 
 def test_no_password_appears_in_plain_text_in_a_deployment(manifests: dict) -> None:
-    passwords = [*CHECK_PASSWORDS.values(), "not-a-real-password"]  # Kafka's, and the databases'
+    # Kafka's, the databases', the credential key's private part, the portal's session secret.
+    passwords = [*CHECK_PASSWORDS.values(), "not-a-real-password", CHECK["credentials"]["signingKey"],
+                 yaml.safe_load(CHECK["credentials"]["signingKey"])["d"], CHECK["portal"]["sessionSecret"]]
     for deployment in manifests["Deployment"]:
         text = yaml.safe_dump(deployment)
         assert not [p for p in passwords if p in text], component(deployment)
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             for name, entry in env_of(container).items():
-                if "PASSWORD" in name or "SECRET" in name:
+                if "PASSWORD" in name or "SECRET" in name or "SIGNING_KEY" in name:
                     assert "value" not in entry and "secretKeyRef" in entry["valueFrom"], name
     # ...nor in a Job: the provisioning Job reads every password from a Secret too.
     for found in manifests["Job"]:
@@ -159,7 +173,7 @@ def test_the_provisioning_job_runs_before_the_migrations_as_the_admin(manifests:
 def test_a_service_per_deployment_selects_its_pods(manifests: dict) -> None:
     pods = {component(d): d["spec"]["template"]["metadata"]["labels"] for d in manifests["Deployment"]}
     services = {component(s): s for s in manifests["Service"]}
-    assert sorted(services) == list(SERVICES)
+    assert sorted(services) == sorted([*SERVICES, "portal"])
     for name, service in services.items():
         assert service["spec"]["selector"].items() <= pods[name].items()
         assert service["spec"]["ports"][0]["targetPort"] == "http"
@@ -170,7 +184,7 @@ def test_a_service_per_deployment_selects_its_pods(manifests: dict) -> None:
 def test_a_disruption_budget_per_service_keeps_one_replica(manifests: dict) -> None:
     pods = {component(d): d["spec"]["template"]["metadata"]["labels"] for d in manifests["Deployment"]}
     budgets = {component(p): p for p in manifests["PodDisruptionBudget"]}
-    assert sorted(budgets) == list(SERVICES)
+    assert sorted(budgets) == sorted([*SERVICES, "portal"])
     for name, budget in budgets.items():
         assert budget["spec"]["minAvailable"] == 1
         assert budget["spec"]["selector"]["matchLabels"].items() <= pods[name].items()
@@ -196,16 +210,24 @@ def test_the_migration_job_is_a_pre_install_and_pre_upgrade_hook_for_every_servi
 def test_replicas_fit_under_postgresql_s_connections_even_during_a_rollout(manifests: dict) -> None:
     [config] = manifests["ConfigMap"]
     per_replica = int(config["data"]["CONFORMITY_DB_POOL_SIZE"]) + int(config["data"]["CONFORMITY_DB_MAX_OVERFLOW"])
-    replicas = sum(d["spec"]["replicas"] + d["spec"]["strategy"]["rollingUpdate"]["maxSurge"] for d in manifests["Deployment"])
+    replicas = sum(d["spec"]["replicas"] + d["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+                   for d in of_services(manifests["Deployment"]))  # the portal holds no connection
     migrations = len(job(manifests, "migrate")["spec"]["template"]["spec"]["containers"])
     assert replicas * per_replica + migrations < POSTGRES_MAX_CONNECTIONS
 
 
 def test_existing_secrets_are_read_and_none_is_written() -> None:
     rendered = render("--set", "secrets.create=false", "--set", "kafka.existingSecret=kafka-passwords",
+                      "--set", "credentials.existingSecret=credential-key", "--set", "portal.existingSecret=portal-secrets",
                       *(arg for name in SERVICES for arg in ("--set", f"services.{name}.existingSecret={name}-credentials")))
     assert "Secret" not in rendered
-    for deployment in rendered["Deployment"]:
+    assert env_of(container_of(rendered, "certificates"))["CONFORMITY_CREDENTIAL_SIGNING_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "credential-key", "key": "signing-key"}}
+    portal = env_of(container_of(rendered, "portal"))
+    assert portal["CONFORMITY_SESSION_SECRET"]["valueFrom"] == {"secretKeyRef": {"name": "portal-secrets", "key": "session-secret"}}
+    assert portal["CONFORMITY_OIDC_CLIENT_SECRET"]["valueFrom"] == {
+        "secretKeyRef": {"name": "portal-secrets", "key": "client-secret", "optional": True}}
+    for deployment in of_services(rendered["Deployment"]):
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         names = [s["secretRef"]["name"] for s in container["envFrom"][1:]]
         assert names == [f"{component(deployment)}-credentials"]
@@ -232,7 +254,8 @@ def test_without_secrets_from_the_chart_the_kafka_secret_must_be_named() -> None
 def test_a_disabled_service_has_nothing_rendered() -> None:
     rendered = render("--set", "services.proficiency.enabled=false")
     for kind in ("Deployment", "Service", "PodDisruptionBudget"):
-        assert sorted(component(m) for m in rendered[kind]) == ["approval", "certificates", "supervision"]
+        assert sorted(component(m) for m in of_services(rendered[kind])) == ["approval", "certificates", "notifications",
+                                                                             "supervision"]
     assert "proficiency" not in [c["name"] for c in job(rendered, "migrate")["spec"]["template"]["spec"]["containers"]]
     [kafka] = [s for s in rendered["Secret"] if component(s) == "kafka"]
     assert "proficiency" not in kafka["stringData"]
@@ -252,7 +275,11 @@ def test_without_a_database_url_or_an_issuer_the_chart_refuses_to_render() -> No
 def bare_values(*args: str) -> subprocess.CompletedProcess[str]:
     """Rendered with what an install must set except the Kafka passwords."""
     return helm_template("--set-string", "database.url=postgresql+asyncpg://u:p@db/{service}",
-                         "--set", "security.oidcIssuer=https://id.example.org/realms/regulator", *args)
+                         "--set", "security.oidcIssuer=https://id.example.org/realms/regulator",
+                         "--set", "credentials.existingSecret=credential-key",
+                         "--set", f"credentials.publicBaseUrl={CHECK['credentials']['publicBaseUrl']}",
+                         "--set", "portal.existingSecret=portal-secrets", "--set", f"portal.publicUrl={CHECK['portal']['publicUrl']}",
+                         *args)
 
 
 def test_without_kafka_passwords_the_chart_refuses_to_render_unless_for_development() -> None:
@@ -261,7 +288,7 @@ def test_without_kafka_passwords_the_chart_refuses_to_render_unless_for_developm
     assert no_passwords.returncode != 0
     assert "kafka.passwords.admin is required" in no_passwords.stderr or \
         "kafka.passwords.approval is required" in no_passwords.stderr, no_passwords.stderr
-    some = bare_values(*(arg for p in ("admin", "approval", "certificates", "supervision")
+    some = bare_values(*(arg for p in ("admin", "approval", "certificates", "notifications", "supervision")
                          for arg in ("--set", f"kafka.passwords.{p}=pw-{p}")))
     assert some.returncode != 0 and "kafka.passwords.proficiency is required" in some.stderr, some.stderr
     # A development installation gets the well-known development passwords, as compose does.
@@ -280,7 +307,7 @@ def test_the_brokers_are_only_reached_with_sasl() -> None:
 
 def test_over_tls_the_services_and_the_provisioning_job_trust_the_brokers_ca() -> None:
     rendered = render("--set", "kafka.securityProtocol=SASL_SSL", "--set", "kafka.caSecret=kafka-ca")
-    pods = [*(d["spec"]["template"]["spec"] for d in rendered["Deployment"]),
+    pods = [*(d["spec"]["template"]["spec"] for d in of_services(rendered["Deployment"])),
             job(rendered, "kafka-provision")["spec"]["template"]["spec"]]
     for pod in pods:
         [container] = pod["containers"]
@@ -292,3 +319,98 @@ def test_over_tls_the_services_and_the_provisioning_job_trust_the_brokers_ca() -
         [volume] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
         assert volume["secret"]["secretName"] == "kafka-ca"
         assert volume["secret"]["items"] == [{"key": "ca.crt", "path": cafile.name}]
+
+
+# --- the certificates' credential key and public URL -------------------------------------------
+
+
+def test_only_the_certificates_pods_read_the_credential_signing_key_from_its_secret(manifests: dict) -> None:
+    [secret] = [s for s in manifests["Secret"] if component(s) == "credentials"]
+    assert not hook(secret) and secret["stringData"] == {"signing-key": CHECK["credentials"]["signingKey"]}
+    env = env_of(container_of(manifests, "certificates"))
+    assert env["CONFORMITY_CREDENTIAL_SIGNING_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": secret["metadata"]["name"], "key": "signing-key"}}
+    assert env["CONFORMITY_PUBLIC_BASE_URL"]["value"] == "https://certificates.example.org"
+    for deployment in manifests["Deployment"]:
+        if component(deployment) != "certificates":
+            assert secret["metadata"]["name"] not in yaml.safe_dump(deployment), component(deployment)
+
+
+def test_without_the_credential_key_or_public_url_the_chart_refuses_to_render_unless_for_development(
+        tmp_path: Path) -> None:
+    def with_key(key: str) -> subprocess.CompletedProcess[str]:
+        values = tmp_path / "key.yaml"  # a JWK has commas, which --set would split
+        values.write_text(yaml.safe_dump({"credentials": {"signingKey": key}}))
+        return helm_template("-f", str(CHECK_VALUES), "-f", str(values))
+
+    no_key = helm_template("-f", str(CHECK_VALUES), "--set", "credentials.signingKey=")
+    assert no_key.returncode != 0
+    assert "credentials.signingKey (or credentials.existingSecret) is required" in no_key.stderr
+    no_url = helm_template("-f", str(CHECK_VALUES), "--set", "credentials.publicBaseUrl=")
+    assert no_url.returncode != 0 and "credentials.publicBaseUrl is required" in no_url.stderr
+    # A development key (kid dev-...), which the service would refuse to start with in production.
+    dev_key = CHECK["credentials"]["signingKey"].replace("chart-check-not-a-real-key", "dev-certificates-1")
+    development_key = with_key(dev_key)
+    assert development_key.returncode != 0 and "is a development key (kid dev-certificates-1)" in development_key.stderr
+    public_only = with_key(CHECK["credentials"]["signingKey"].replace(', "d": ', ', "p": '))
+    assert public_only.returncode != 0 and "must be a private Ed25519 JWK" in public_only.stderr
+    # development=true renders without them: the digital routes then answer 503.
+    development = render("--set", "development=true", "--set", "credentials.signingKey=",
+                         "--set", "credentials.publicBaseUrl=")
+    env = env_of(container_of(development, "certificates"))
+    assert "CONFORMITY_CREDENTIAL_SIGNING_KEY" not in env and "CONFORMITY_PUBLIC_BASE_URL" not in env
+    assert not [s for s in development["Secret"] if component(s) == "credentials"]
+
+
+# --- the portal -----------------------------------------------------------------------------------
+
+
+def test_the_portal_s_replicas_share_one_session_secret_and_reach_the_services_through_their_services(
+        manifests: dict) -> None:
+    [deployment] = [d for d in manifests["Deployment"] if component(d) == "portal"]
+    assert deployment["spec"]["replicas"] == 2
+    container = container_of(manifests, "portal")
+    assert container["command"][:3] == ["uvicorn", "--factory", "conformity_portal.app:create_app"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    env = env_of(container)
+    assert env["CONFORMITY_PORTAL_URL"]["value"] == "https://portal.example.org"
+    assert env["CONFORMITY_OIDC_CLIENT_ID"]["value"] == "conformity-portal"
+    # One Secret for every replica: a session opened on one is good on another.
+    [secret] = [s for s in manifests["Secret"] if component(s) == "portal"]
+    assert env["CONFORMITY_SESSION_SECRET"]["valueFrom"] == {
+        "secretKeyRef": {"name": secret["metadata"]["name"], "key": "session-secret"}}
+    assert secret["stringData"]["session-secret"] == CHECK["portal"]["sessionSecret"]
+    services = {s["metadata"]["name"]: s for s in manifests["Service"]}
+    for name in ("approval", "certificates", "supervision", "proficiency"):
+        url = env[f"CONFORMITY_{name.upper()}_URL"]["value"]
+        assert url == f"http://rel-conformity-{name}:80" and component(services[f"rel-conformity-{name}"]) == name
+    # No database, no Kafka, no credential key: only the platform's ConfigMap besides its Secret.
+    assert [list(s) for s in container["envFrom"]] == [["configMapRef"]]
+    assert not any("KAFKA" in name or "DATABASE" in name for name in env)
+
+
+def test_without_a_session_secret_or_public_url_the_portal_refuses_to_render_unless_for_development() -> None:
+    no_secret = helm_template("-f", str(CHECK_VALUES), "--set", "portal.sessionSecret=")
+    assert no_secret.returncode != 0
+    assert "portal.sessionSecret (or portal.existingSecret) is required" in no_secret.stderr
+    short = helm_template("-f", str(CHECK_VALUES), "--set", "portal.sessionSecret=too-short")
+    assert short.returncode != 0 and "at least 32 characters" in short.stderr
+    no_url = helm_template("-f", str(CHECK_VALUES), "--set", "portal.publicUrl=")
+    assert no_url.returncode != 0 and "portal.publicUrl is required" in no_url.stderr
+    development = render("--set", "development=true", "--set", "portal.sessionSecret=", "--set", "portal.publicUrl=")
+    [secret] = [s for s in development["Secret"] if component(s) == "portal"]
+    assert secret["stringData"]["session-secret"].startswith("dev-")
+    disabled = render("--set", "portal.enabled=false")
+    assert not [m for kind in disabled.values() for m in kind
+                if m["metadata"]["labels"].get("app.kubernetes.io/component") == "portal"]
+
+
+def test_notifications_is_migrated_provisioned_and_signs_in_as_itself(manifests: dict) -> None:
+    migrations = job(manifests, "migrate")["spec"]["template"]["spec"]["containers"]
+    assert "notifications" in [c["command"][1] for c in migrations]
+    [provision] = job(manifests, "kafka-provision")["spec"]["template"]["spec"]["containers"]
+    assert "CONFORMITY_KAFKA_PASSWORD_NOTIFICATIONS" in env_of(provision)
+    env = env_of(container_of(manifests, "notifications"))
+    assert env["CONFORMITY_KAFKA_USERNAME"]["value"] == "notifications"
+    assert env["CONFORMITY_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "notifications"

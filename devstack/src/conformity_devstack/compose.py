@@ -1,12 +1,16 @@
 """Compose projects for the container tests (tests/containers): a compose file brought up under
 a fresh project name on free ports with a fresh development signing key and fresh Kafka passwords
-(the admin's and every principal's, none of the files' "dev-" defaults), waited on until every
+(the admin's and every principal's, none of the files' "dev-" defaults), a fresh credential
+signing key of the certificates (a "dev-" one, as `make compose-dev-env` makes) and a fresh
+session secret of the portal, waited on until every
 container is healthy (a one-shot step, `provision` and `migrate`: exited with status 0), its logs
 kept under var/containers/, and taken down with its volumes.
 
 Images come from the environment as for compose itself (CONFORMITY_IMAGE, CONFORMITY_KAFKA_IMAGE,
 CONFORMITY_POSTGRES_IMAGE, CONFORMITY_HAPROXY_IMAGE; `make containers-test` exports those
-containers/build.sh wrote). Also the one cascade both compose files are driven through.
+containers/build.sh wrote). Also the one cascade both compose files are driven through, and
+one step through each of the later services: a certificate's signed credential, a watchlist of
+notifications, the portal's pages.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class ComposeProject:
     name: str = field(init=False)
     ports: dict[str, int] = field(init=False)
     key: SigningKey = field(init=False)
+    credential_key: dict[str, Any] = field(init=False)  # the certificates' private Ed25519 JWK
+    portal_session_secret: str = field(init=False)
     kafka_passwords: dict[str, str] = field(init=False)  # by principal, "admin" included
     env: dict[str, str] = field(init=False)
     command: list[str] = field(init=False)
@@ -74,6 +80,11 @@ class ComposeProject:
         self.ports = {name: free_port() for name in self.published}
         self.key = SigningKey.generate(prefix="dev-compose-")
         self.kafka_passwords = {p: secrets.token_urlsafe(18) for p in ("admin", *PRINCIPALS)}
+        from certificates.signing import new_key  # the service's own key maker (python -m certificates.signing)
+
+        self.credential_key = new_key(f"dev-compose-{uuid.uuid4().hex[:8]}")
+        self.portal_session_secret = secrets.token_urlsafe(32)
+        public_url = {"CONFORMITY_PUBLIC_BASE_URL": self.url("certificates")} if "certificates" in self.ports else {}
         self.env = {
             **os.environ,
             # A development platform trusting this project's own key, and no other.
@@ -83,6 +94,9 @@ class ComposeProject:
             **{f"CONFORMITY_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             "CONFORMITY_KAFKA_ADMIN_PASSWORD": self.kafka_passwords["admin"],
             **{f"CONFORMITY_KAFKA_PASSWORD_{p.upper().replace('-', '_')}": self.kafka_passwords[p] for p in PRINCIPALS},
+            "CONFORMITY_CREDENTIAL_SIGNING_KEY": json.dumps(self.credential_key),
+            **public_url,
+            "CONFORMITY_PORTAL_SESSION_SECRET": self.portal_session_secret,
         }
         self.root = self.file.resolve().parent
         self.command = [*compose_command(), "-f", str(self.file.resolve()), "-p", self.name]
@@ -107,6 +121,16 @@ class ComposeProject:
 
     def token(self, role: Role, **claims: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {access_token(self.key, role, issuer=COMPOSE_ISSUER, **claims)}"}
+
+    def portal_session(self, role: Role, **claims: str) -> dict[str, str]:
+        """The portal's session cookie for a user signed in with `role`, as its sign-in callback
+        sets it (conformity_shared.web_sign_in: the access token, signed with the session secret
+        every replica shares); the sign-in itself needs an issuer a compose project has not."""
+        from itsdangerous import URLSafeTimedSerializer
+
+        serializer = URLSafeTimedSerializer(self.portal_session_secret, salt="conformity-conformity_portal")
+        token = access_token(self.key, role, issuer=COMPOSE_ISSUER, **claims)
+        return {"conformity_portal_session": serializer.dumps({"access_token": token})}
 
     def services(self) -> set[str]:
         return set(self.compose("config", "--services").stdout.split())
@@ -218,6 +242,46 @@ def _spot_check_failed(http: httpx.Client, supervision: str, project: ComposePro
         headers=project.token(Role.INSPECTOR, inspector_id=inspectors[0]), json=spot_check_result([number]),
     )
     assert recorded.status_code == 200, recorded.text
+
+
+def signed_credential(http: httpx.Client, certificates: str, project: ComposeProject, number: str) -> dict[str, Any]:
+    """A certificate's digital credential (vc+jwt), fetched without a token, verifies with the
+    keys the service publishes, and was signed by the key the project passed in
+    CONFORMITY_CREDENTIAL_SIGNING_KEY for the public URL of CONFORMITY_PUBLIC_BASE_URL. Its claims."""
+    from conformity_shared import credentials
+
+    answer = http.get(f"{certificates}/public/certificates/{number}/credential")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/vc+jwt")
+    published = http.get(f"{certificates}/.well-known/jwks.json").json()
+    header, claims = credentials.verify(answer.text, credentials.key_set(published, allow_development_keys=True))
+    assert header["kid"] == project.credential_key["kid"], header
+    assert claims["issuer"] == project.env["CONFORMITY_PUBLIC_BASE_URL"], claims["issuer"]
+    return claims
+
+
+def watched_by_notifications(http: httpx.Client, notifications: str, project: ComposeProject, number: str) -> None:
+    """A relying platform watches a certificate: notifications accepts the subscription and, once
+    it has consumed certificates.events, knows the number (it is no longer reported unknown)."""
+    platform = project.token(Role.PLATFORM, org=new_uscc())
+
+    def known() -> dict[str, Any] | None:
+        answer = http.post(f"{notifications}/watchlist", headers=platform, json={"kind": "certificate", "values": [number]})
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json() if answer.json()["unknown_count"] == 0 else None
+
+    eventually(known)
+    listed = http.get(f"{notifications}/watchlist", headers=platform, params={"kind": "certificate"})
+    assert listed.status_code == 200, listed.text
+    assert number in listed.text
+
+
+def portal_sign_in_page(http: httpx.Client, portal: str) -> None:
+    """The portal's home page for someone not signed in: the sign-in button, pointing at the
+    portal's own sign-in route (which leaves for the issuer)."""
+    answer = http.get(f"{portal}/")
+    assert answer.status_code == 200, answer.text
+    assert 'id="sign-in"' in answer.text and 'href="/auth/sign-in' in answer.text
 
 
 def assert_broker_secured(project: ComposeProject, bootstrap: str) -> None:

@@ -137,3 +137,61 @@ dlq-replay
 {{- end }}
 {{- $protocol }}
 {{- end }}
+
+{{/* The Secret and key holding the certificates' credential signing key, or nothing (development
+without a key: the digital routes answer 503). Fails, naming the value, when production values
+give no key, or a key that is not a private Ed25519 JWK, or a development ("dev-") one. */}}
+{{- define "conformity.credentialKeySecret" -}}
+{{- $c := .Values.credentials }}
+{{- if $c.existingSecret }}
+{{- $c.existingSecret }}
+{{- else if $c.signingKey }}
+{{- $jwk := $c.signingKey | fromJson }}
+{{- if or $jwk.Error (ne (toString $jwk.kty) "OKP") (ne (toString $jwk.crv) "Ed25519") (not $jwk.d) (not $jwk.kid) }}
+{{- fail "credentials.signingKey must be a private Ed25519 JWK (JSON with kty OKP, crv Ed25519, d and a kid): python -m certificates.signing new-key --kid <name>" }}
+{{- end }}
+{{- if and (hasPrefix "dev-" (toString $jwk.kid)) (not .Values.development) }}
+{{- fail (printf "credentials.signingKey is a development key (kid %s): the certificates service refuses dev- keys in production; make one for this deployment" $jwk.kid) }}
+{{- end }}
+{{- if not .Values.secrets.create }}
+{{- fail "credentials.existingSecret is required when secrets.create is false: the Secret of the credential signing key" }}
+{{- end }}
+{{- printf "%s-credentials" (include "conformity.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- else if not .Values.development }}
+{{- fail "credentials.signingKey (or credentials.existingSecret) is required: the certificates' credential signing key, a private Ed25519 JWK (python -m certificates.signing new-key --kid <name>); only development=true renders without one" }}
+{{- end }}
+{{- end }}
+
+{{/* The certificates' public URL: required unless development (then the service's own default). */}}
+{{- define "conformity.publicBaseUrl" -}}
+{{- if .Values.credentials.publicBaseUrl }}
+{{- .Values.credentials.publicBaseUrl }}
+{{- else if not .Values.development }}
+{{- fail "credentials.publicBaseUrl is required: where the public reaches the certificates service (CONFORMITY_PUBLIC_BASE_URL), named by every credential; only development=true renders without it" }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret of the portal's session secret (and client secret): portal.existingSecret, else the chart's own. */}}
+{{- define "conformity.portalSecretName" -}}
+{{- if .Values.portal.existingSecret }}
+{{- .Values.portal.existingSecret }}
+{{- else if .Values.secrets.create }}
+{{- printf "%s-portal" (include "conformity.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- fail "portal.existingSecret is required when secrets.create is false: the Secret with the portal's session-secret" }}
+{{- end }}
+{{- end }}
+
+{{/* The portal's session secret from values; development: a well-known one; else a failure naming it. */}}
+{{- define "conformity.portalSessionSecret" -}}
+{{- if .Values.portal.sessionSecret }}
+{{- if lt (len .Values.portal.sessionSecret) 32 }}
+{{- fail "portal.sessionSecret must be at least 32 characters (random)" }}
+{{- end }}
+{{- .Values.portal.sessionSecret }}
+{{- else if .Values.development }}
+{{- "dev-portal-session-secret-of-a-throw-away-cluster" }}
+{{- else }}
+{{- fail "portal.sessionSecret (or portal.existingSecret) is required: the key of the portal's session cookies, at least 32 random characters, shared by its replicas; only development=true gives a development one" }}
+{{- end }}
+{{- end }}
