@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from conformity_devstack.factories import new_uscc
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
+from conformity_shared.envelope import decode_headers
 from conformity_shared.runtime import ServiceRuntime
 
 from notifications import db, sender, service
@@ -178,7 +179,7 @@ async def published(runtime: Runtime) -> list[tuple[str, dict[str, str], dict]]:
     """The outbox: (type, headers, payload) of every event the service owes its stream, in order."""
     async with runtime.engine.connect() as conn:
         rows = (await conn.execute(sa.select(db.outbox).order_by(db.outbox.c.seq))).all()
-    return [(r.event_type, dict(r.headers), json.loads(r.payload)) for r in rows]
+    return [(r.event_type, {k: v.decode() for k, v in decode_headers(r.headers)}, json.loads(r.payload)) for r in rows]
 
 
 async def test_each_outcome_is_announced_beneath_the_certificate_event_without_the_url(runtime: Runtime,
