@@ -13,7 +13,6 @@ N is 300 here (2N changes, 6N webhooks); bench/notifications.py runs N = 10,000.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import AsyncIterator
 
 import httpx
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from conformity_devstack.factories import approval_change, approval_granted, certificate_request, new_uscc
 from conformity_devstack.kafka import free_port
 from conformity_devstack.testing import OwnerProducers, eventually, publish_as_owner, running, token
+from conformity_devstack.webhook_checks import accepted_changes, all_delivered, assert_none_lost_and_repeats_the_same
 from conformity_operators.webhook_receiver import Receiver
 from conformity_shared import events
 from conformity_shared.auth import Role
@@ -113,8 +113,8 @@ async def test_a_revocation_reaches_every_watching_subscriber_once_in_order(serv
             await down.start()  # back
 
             for receiver in (flaky, slow, down):
-                await eventually(lambda r=receiver: _accepted(r) >= expected or None, timeout=600, interval=1)
-            await eventually(lambda: _all_delivered(notes, 6 * N), timeout=60)
+                await eventually(lambda r=receiver: accepted_changes(r) >= expected or None, timeout=600, interval=1)
+            await eventually(lambda: all_delivered(notes, 6 * N), timeout=60)
 
         for receiver in (flaky, slow, down):
             assert receiver.bad_signatures == 0
@@ -144,29 +144,8 @@ async def _has_attempted(notes: httpx.AsyncClient, receiver: Receiver) -> bool |
     return (failed or 0) >= 1 and (owed or 0) >= N or None
 
 
-async def _all_delivered(notes: httpx.AsyncClient, total: int) -> bool | None:
-    runtime = notes._transport.app.state.runtime  # type: ignore[attr-defined]
-    d = notifications_db.deliveries.c
-    async with runtime.sessions() as session:
-        done = await session.scalar(sa.select(sa.func.count()).where(d.status == "delivered"))
-    return done == total or None
-
-
-def _accepted(receiver: Receiver) -> set[tuple[str, str]]:
-    return {(r.json()["data"]["certificate_number"], r.json()["data"]["new_status"]) for r in receiver.accepted()}
-
-
 def _none_lost_none_out_of_order(receiver: Receiver, expected: set[tuple[str, str]]) -> None:
-    assert _accepted(receiver) == expected  # none lost, nothing unexpected
-    ids_of: dict[tuple[str, str], set[str]] = defaultdict(set)
-    bodies_of: dict[str, set[bytes]] = defaultdict(set)
-    for receipt in receiver.receipts:
-        data = receipt.json()["data"]
-        ids_of[(data["certificate_number"], data["new_status"])].add(receipt.webhook_id)
-        bodies_of[receipt.webhook_id].add(receipt.body)
-    # A repeat is the same message: one webhook-id per change, one body per webhook-id.
-    assert all(len(ids) == 1 for ids in ids_of.values())
-    assert all(len(bodies) == 1 for bodies in bodies_of.values())
+    assert_none_lost_and_repeats_the_same(receiver, expected)
     # In order per certificate: its withdrawal is first received after its suspension was accepted.
     accepted_at: dict[str, int] = {}
     for index, receipt in enumerate(receiver.receipts):

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 from conformity_devstack.factories import approval_change, new_uscc
 from conformity_devstack.kafka import free_port
 from conformity_devstack.testing import eventually, publish_as_owner, running, token
+from conformity_devstack.webhook_checks import accepted_changes, all_delivered, assert_none_lost_and_repeats_the_same
 from conformity_operators.webhook_receiver import Receiver
 from conformity_shared import events
 from conformity_shared.auth import Role
@@ -89,16 +89,16 @@ async def test_a_revocation_of_ten_thousand_certificates_reaches_three_subscribe
             down_for = time.monotonic() - started
             await down.start()  # back
             for receiver in receivers.values():
-                await eventually(lambda r=receiver: (len(r.accepted()) >= len(expected) and _accepted(r) >= expected)
+                await eventually(lambda r=receiver: (len(r.accepted()) >= len(expected) and accepted_changes(r) >= expected)
                                  or None, timeout=3000, interval=1)
             took = time.monotonic() - started
-            await eventually(lambda: _all_delivered(notes, 3 * len(valid)), timeout=120)
+            await eventually(lambda: all_delivered(notes, 3 * len(valid)), timeout=120)
             async with notes._transport.app.state.runtime.sessions() as session:  # type: ignore[attr-defined]
                 attempts = await session.scalar(sa.select(sa.func.count()).select_from(ndb.delivery_attempts))
 
         for receiver in receivers.values():
             assert receiver.bad_signatures == 0
-            _none_lost_and_repeats_are_the_same_message(receiver, expected)
+            assert_none_lost_and_repeats_the_same(receiver, expected)
         assert any(r.status == 500 for r in flaky.receipts)  # the 30% failures did happen, and were retried
 
         figures = {
@@ -132,24 +132,3 @@ async def _all_tried(notes, receiver: Receiver, owed: int) -> bool | None:  # no
     return (tried or 0) >= owed or None
 
 
-async def _all_delivered(notes, total: int) -> bool | None:  # noqa: ANN001
-    runtime = notes._transport.app.state.runtime
-    async with runtime.sessions() as session:
-        done = await session.scalar(sa.select(sa.func.count()).where(ndb.deliveries.c.status == "delivered"))
-    return done == total or None
-
-
-def _accepted(receiver: Receiver) -> set[tuple[str, str]]:
-    return {(r.json()["data"]["certificate_number"], r.json()["data"]["new_status"]) for r in receiver.accepted()}
-
-
-def _none_lost_and_repeats_are_the_same_message(receiver: Receiver, expected: set[tuple[str, str]]) -> None:
-    assert _accepted(receiver) == expected  # none lost, nothing unexpected
-    ids_of: dict[tuple[str, str], set[str]] = defaultdict(set)
-    bodies_of: dict[str, set[bytes]] = defaultdict(set)
-    for receipt in receiver.receipts:
-        data = receipt.json()["data"]
-        ids_of[(data["certificate_number"], data["new_status"])].add(receipt.webhook_id)
-        bodies_of[receipt.webhook_id].add(receipt.body)
-    assert all(len(ids) == 1 for ids in ids_of.values())  # one webhook-id per change, however often sent
-    assert all(len(bodies) == 1 for bodies in bodies_of.values())  # and one body per webhook-id
