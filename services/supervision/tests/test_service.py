@@ -602,6 +602,9 @@ async def test_only_an_assigned_inspector_records_a_drawn_spot_check_and_its_fai
         )
 
     assert (done["status"], done["verdict"]) == ("completed", "fail")
+    # The answer is built from what the transaction wrote, not read back: it is what a read gives.
+    assert done == await service.get_inspection(runtime, inspector(inspection["inspectors"][0]), inspection["id"])
+    assert done["samples"] == failing["samples"] and done["completed_at"] is not None
     emitted = await outbox(runtime)
     spot_check = next(e for e in emitted if e["type"] == "supervision.spot_check_failed.v1")
     assert spot_check["key"] == inspection["id"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -344,10 +345,38 @@ async def assigned_inspectors(session: AsyncSession, inspection_id: str) -> list
 
 
 async def load_inspection(session: AsyncSession, inspection_id: str) -> Inspection | None:
+    loaded = await load_inspection_with_row(session, inspection_id)
+    return None if loaded is None else loaded[0]
+
+
+async def load_inspection_with_row(
+    session: AsyncSession, inspection_id: str
+) -> tuple[Inspection, sa.Row[Any], list[str]] | None:
+    """The inspection, with the row and the assigned inspectors it was built from."""
     row = await inspection_row(session, inspection_id)
     if row is None:
         return None
-    return inspection_from_row(row, await assigned_inspectors(session, inspection_id))
+    assigned = await assigned_inspectors(session, inspection_id)
+    return inspection_from_row(row, assigned), row, assigned
+
+
+def row_after_result(row: sa.Row[Any], completed: Inspection) -> SimpleNamespace:
+    """The inspection's row as `save_result` leaves it (the answer is built from it without reading
+    it back)."""
+    result = completed.result
+    assert result is not None
+    return SimpleNamespace(**{
+        **row._mapping, **_result_values(completed, result),
+    })
+
+
+def _result_values(completed: Inspection, result: InspectionResult) -> dict[str, Any]:
+    return {
+        "status": completed.status.value, "verdict": result.verdict.value, "findings": result.findings,
+        "samples": [{"certificate_number": s.certificate_number, "passed": s.passed, "finding": s.finding}
+                    for s in result.samples],
+        "completed_at": result.recorded_at, "recorded_by": result.inspector_id,
+    }
 
 
 async def add_inspections(
@@ -409,12 +438,7 @@ async def save_result(session: AsyncSession, completed: Inspection) -> bool:
         sa.update(inspections)
         .where(inspections.c.id == completed.id)
         .where(inspections.c.status.in_([status.value for status in allowed_from]))
-        .values(
-            status=completed.status.value, verdict=result.verdict.value, findings=result.findings,
-            samples=[{"certificate_number": s.certificate_number, "passed": s.passed, "finding": s.finding}
-                     for s in result.samples],
-            completed_at=result.recorded_at, recorded_by=result.inspector_id,
-        )
+        .values(**_result_values(completed, result))
     )
     return changed.rowcount == 1
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from conformity_shared import events
 from conformity_shared.auth import Principal, Role
 from conformity_shared.errors import NotFound
@@ -73,7 +75,10 @@ async def _load(uow: UnitOfWork, inspection_id: str, field: str = "inspection_id
 async def record_result(runtime: ServiceRuntime, principal: Principal, command: RecordResult) -> dict[str, Any]:
     """An assigned inspector records the inspection's one result; its consequences are published with it."""
     async with runtime.unit_of_work() as uow:
-        inspection = await _load(uow, command.inspection_id)
+        loaded = await db.load_inspection_with_row(uow.session, command.inspection_id)
+        if loaded is None:
+            raise NotFound(f"inspection {command.inspection_id} not found", field="inspection_id")
+        inspection, row, assigned = loaded
         samples = [SampleResult(s.certificate_number, s.passed, s.finding or "") for s in command.samples]
         recorded = inspection.record(
             principal.inspector_id or "?", command.verdict, command.findings, samples, uow.clock.now()
@@ -86,7 +91,10 @@ async def record_result(runtime: ServiceRuntime, principal: Principal, command: 
             policy = credit_policy(runtime.settings)
             await apply_failure(uow, inspection.target_id, recorded.credit_failure, policy)
         await uow.commit()
-    return await get_inspection(runtime, principal, command.inspection_id)
+    # The answer from what the transaction read and wrote, not read back: the relay publishes
+    # the consequences meanwhile, on the same event loop.
+    async with runtime.sessions() as session:
+        return await _answer(session, db.row_after_result(row, recorded.inspection), assigned)
 
 
 def event_for(fact: Consequence) -> events.Event:
@@ -128,11 +136,16 @@ async def get_inspection(runtime: ServiceRuntime, principal: Principal, inspecti
         assigned = await db.assigned_inspectors(session, inspection_id) if row else []
         if row is None or (principal.role is Role.INSPECTOR and principal.inspector_id not in assigned):
             raise NotFound(f"inspection {inspection_id} not found", field="inspection_id")
-        view = _inspection_view(row, assigned)
-        if row.target_kind == events.OrganisationKind.ENTERPRISE.value:
-            # What the inspector may sample: the holder's certificates as the directory knows them.
-            certificates = await db.holder_certificates(session, row.target_uscc)
-            view["holder_certificates"] = [{"number": n, "status": st} for n, st in certificates]
+        return await _answer(session, row, assigned)
+
+
+async def _answer(session: AsyncSession, row: Any, assigned: list[str]) -> dict[str, Any]:
+    """An inspection's view; for an enterprise, with the holder's certificates to sample."""
+    view = _inspection_view(row, assigned)
+    if row.target_kind == events.OrganisationKind.ENTERPRISE.value:
+        # What the inspector may sample: the holder's certificates as the directory knows them.
+        certificates = await db.holder_certificates(session, row.target_uscc)
+        view["holder_certificates"] = [{"number": n, "status": st} for n, st in certificates]
     return view
 
 
