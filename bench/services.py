@@ -61,15 +61,15 @@ class Services:
     def pid(self, service: str) -> int:
         return self.stack.processes[service].pid
 
-    async def start_public_reader(self, service: str, factory: str, workers: int) -> str:
-        """`workers` read-only processes serving the service's public verification
-        (`uvicorn --workers`), on a port of their own beside the service; their URL."""
+    async def start_public_reader(self, service: str, module: str, workers: int) -> str:
+        """`workers` read-only processes serving the service's public verification (`module`'s
+        launcher: `certificates-public`), on a port of their own beside the service; their URL."""
         name = f"{service}-public"
         port = free_port()
         log = open(self.stack.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.readers[name] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             "--log-level", "warning"],
             env=self.stack.environment(service), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

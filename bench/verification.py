@@ -42,7 +42,7 @@ from bench.services import (
 )
 
 BATCH = 1000
-READER = "certificates.app:create_public_app"  # the read-only processes that serve public verification
+READER = "certificates.public_server"  # the read-only processes that serve public verification
 client_cpu: list[float] = []  # the harness's CPU time / wall time, per closed loop
 COLUMNS = ("number, status, holder_uscc, holder_name, issuing_body_uscc, scheme, field, product, standard, "
            "valid_from, valid_until, suspension_reason, suspended_until, last_change_at, last_change_reason")
@@ -282,7 +282,9 @@ def scaling_figures(big: dict[str, Any], small: dict[str, Any], label: str, smal
         for p in ("p50", "p99"):
             ratio = big[key][f"{p}_ms"] / small[key][f"{p}_ms"]
             raw = big["baseline"][base_key][f"{p}_ms"] / small["baseline"][base_key][f"{p}_ms"]
-            target = "<= 1.5x" if p == "p50" else ""
+            # The scaling target is one number's; a batch walks 1,000 B-tree paths, and the
+            # raw IN query alone slows 2-2.5x from 10,000 to 3,000,000: shown beside it, no target.
+            target = "<= 1.5x" if p == "p50" and key == "single_c1" else ""
             figures.append(Figure(
                 "scaling", f"{what} latency {p}, {label} / {small_label} (c=1: {small[key][f'{p}_ms']:.2f} -> "
                 f"{big[key][f'{p}_ms']:.2f} ms)", "x", ratio, raw, "same ratio for the raw SQLite lookup", "lower",

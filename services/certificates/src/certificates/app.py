@@ -47,10 +47,9 @@ def create_app(settings: CertificatesSettings | None = None) -> FastAPI:
 
 def create_public_app(settings: CertificatesSettings | None = None) -> FastAPI:
     """Public verification alone, read-only, for extra processes beside the service:
-    `uvicorn --factory certificates.app:create_public_app --workers N` (README, "Scaling public
-    verification"). The proxy sends them GET /public/certificates/{number} and POST
-    /public/certificates/verify; the digital routes stay with the service (a credential is signed
-    on its first request)."""
+    `certificates-public --workers N` (`public_server`; README, "Scaling public verification").
+    The proxy sends them GET /public/certificates/{number} and POST /public/certificates/verify;
+    the digital routes stay with the service (a credential is signed on its first request)."""
     settings = settings or CertificatesSettings()
     app = create_reader_app(settings, definition(), [api.public])
     _public_verification(app, settings)
