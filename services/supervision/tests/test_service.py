@@ -853,7 +853,7 @@ async def test_a_restoration_step_moves_only_the_standing_it_read(runtime: Servi
         events.LabFailureV1(lab_uscc=lab, field="TL-EMC", failure="action_signal", reference_id="PT-2", detail="z=4"),
     )
     async with runtime.sessions() as session:  # a failure recorded since: the stale step is refused too
-        failed_since = (await db.load_standing_for_update(session, lab))
+        failed_since = await db.listed_standing_for_update(session, lab, later)
         assert not await db.restore_standing(session, restored, read_by_pass, later)
     assert failed_since.credit_class.value == "B"
     assert await credit_class(runtime, lab) == "B"

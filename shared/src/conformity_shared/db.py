@@ -16,7 +16,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from conformity_shared import sqlite_driver
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -40,7 +43,13 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # aiosqlite, one hand-off to its thread per statement (`sqlite_driver`).
+        probe = create_async_engine(url)
+        args, params = probe.sync_engine.dialect.create_connect_args(make_url(url))
+        engine = create_async_engine(
+            url, async_creator=sqlite_driver.creator(*args, **params, timeout=30),
+            poolclass=type(probe.sync_engine.pool),  # a memory database keeps its one connection
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001

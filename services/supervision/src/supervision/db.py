@@ -165,23 +165,17 @@ inspection_assignments = sa.Table(
 # ==================================================================================
 
 
-async def list_target(
-    session: AsyncSession, uscc: str, kind: TargetKind, name: str, at: dt.datetime, *, overwrite: bool = True
-) -> None:
+async def list_target(session: AsyncSession, uscc: str, kind: TargetKind, name: str, at: dt.datetime) -> None:
     """List the organisation in the directory with a new organisation's credit standing, or,
-    when it is listed already, update its kind and name (`overwrite`) or leave it (not)."""
+    when it is listed already, update its kind and name."""
     standing = CreditStanding.new(uscc, at)
     insert = upsertable_insert(session, targets).values(
         uscc=uscc, kind=kind.value, name=name, credit_class=standing.credit_class.value,
         clean_since=standing.clean_since, updated_at=at,
     )
-    if overwrite:
-        statement = insert.on_conflict_do_update(
-            index_elements=["uscc"], set_={"kind": kind.value, "name": name, "updated_at": at}
-        )
-    else:
-        statement = insert.on_conflict_do_nothing(index_elements=["uscc"])
-    await session.execute(statement)
+    await session.execute(
+        insert.on_conflict_do_update(index_elements=["uscc"], set_={"kind": kind.value, "name": name, "updated_at": at})
+    )
 
 
 async def target_kind(session: AsyncSession, uscc: str) -> str | None:
@@ -217,9 +211,21 @@ async def holder_certificates(session: AsyncSession, holder_uscc: str) -> list[t
     return [(number, status) for number, status in rows]
 
 
-async def load_standing_for_update(session: AsyncSession, uscc: str) -> CreditStanding:
-    """The organisation's credit standing, locked until the transaction ends; it must be listed."""
-    row = (await session.execute(sa.select(targets).where(targets.c.uscc == uscc).with_for_update())).one()
+async def listed_standing_for_update(session: AsyncSession, uscc: str, at: dt.datetime) -> CreditStanding:
+    """The organisation's credit standing, locked until the transaction ends; an organisation not
+    listed yet (a failure may arrive before its own event) is listed first, kind unknown, named by
+    its code, with a new organisation's standing.
+
+    One statement: an insert whose conflict sets the row's key to itself, which locks the row
+    (on PostgreSQL as FOR UPDATE would) and returns it as it stands."""
+    standing = CreditStanding.new(uscc, at)
+    insert = upsertable_insert(session, targets)
+    row = (await session.execute(
+        insert.values(uscc=uscc, kind=TargetKind.UNKNOWN.value, name=uscc, credit_class=standing.credit_class.value,
+                      clean_since=standing.clean_since, updated_at=at)
+        .on_conflict_do_update(index_elements=["uscc"], set_={"uscc": insert.excluded.uscc})
+        .returning(targets.c.credit_class, targets.c.clean_since)
+    )).one()
     return CreditStanding(uscc, _CLASS[row.credit_class], row.clean_since)
 
 
@@ -334,16 +340,6 @@ def inspection_from_row(row: sa.Row[Any], assigned: Sequence[str]) -> Inspection
     )
 
 
-async def inspection_row(session: AsyncSession, inspection_id: str) -> sa.Row[Any] | None:
-    return (await session.execute(sa.select(inspections).where(inspections.c.id == inspection_id))).first()
-
-
-async def assigned_inspectors(session: AsyncSession, inspection_id: str) -> list[str]:
-    a = inspection_assignments
-    query = sa.select(a.c.inspector_id).where(a.c.inspection_id == inspection_id).order_by(a.c.inspector_id)
-    return list((await session.execute(query)).scalars())
-
-
 async def load_inspection(session: AsyncSession, inspection_id: str) -> Inspection | None:
     loaded = await load_inspection_with_row(session, inspection_id)
     return None if loaded is None else loaded[0]
@@ -352,12 +348,19 @@ async def load_inspection(session: AsyncSession, inspection_id: str) -> Inspecti
 async def load_inspection_with_row(
     session: AsyncSession, inspection_id: str
 ) -> tuple[Inspection, sa.Row[Any], list[str]] | None:
-    """The inspection, with the row and the assigned inspectors it was built from."""
-    row = await inspection_row(session, inspection_id)
-    if row is None:
+    """The inspection, with the row and the assigned inspectors it was built from: one
+    statement, a row per assigned inspector."""
+    a = inspection_assignments
+    rows = (await session.execute(
+        sa.select(inspections, a.c.inspector_id)
+        .outerjoin(a, a.c.inspection_id == inspections.c.id)
+        .where(inspections.c.id == inspection_id)
+        .order_by(a.c.inspector_id)
+    )).all()
+    if not rows:
         return None
-    assigned = await assigned_inspectors(session, inspection_id)
-    return inspection_from_row(row, assigned), row, assigned
+    assigned = [row.inspector_id for row in rows if row.inspector_id is not None]
+    return inspection_from_row(rows[0], assigned), rows[0], assigned
 
 
 def row_after_result(row: sa.Row[Any], completed: Inspection) -> SimpleNamespace:

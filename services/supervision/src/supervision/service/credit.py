@@ -12,7 +12,7 @@ from conformity_shared.messaging import Handler, UnitOfWork
 from conformity_shared.runtime import ServiceRuntime
 
 from supervision import db
-from supervision.domain import CreditChange, CreditPolicy, CreditStanding, Failure, FailureKind, TargetKind
+from supervision.domain import CreditChange, CreditPolicy, CreditStanding, Failure, FailureKind
 from supervision.settings import SupervisionSettings
 
 def credit_policy(settings: SupervisionSettings) -> CreditPolicy:
@@ -21,9 +21,8 @@ def credit_policy(settings: SupervisionSettings) -> CreditPolicy:
 
 async def apply_failure(uow: UnitOfWork, uscc: str, failure: Failure, policy: CreditPolicy) -> None:
     """Lower the organisation's class for `failure`, as the policy says."""
-    # A failure may arrive before the organisation's own event; list it so the failure counts.
-    await db.list_target(uow.session, uscc, TargetKind.UNKNOWN, uscc, uow.clock.now(), overwrite=False)
-    standing = await db.load_standing_for_update(uow.session, uscc)
+    # A failure may arrive before the organisation's own event: it is listed then, so the failure counts.
+    standing = await db.listed_standing_for_update(uow.session, uscc, uow.clock.now())
     standing, change = standing.record_failure(failure, policy)
     await save_standing(uow, standing, change)
 

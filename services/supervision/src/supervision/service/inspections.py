@@ -132,10 +132,10 @@ def _inspection_view(row: Any, assigned: list[str]) -> dict[str, Any]:
 async def get_inspection(runtime: ServiceRuntime, principal: Principal, inspection_id: str) -> dict[str, Any]:
     """One inspection, for the regulator or an inspector assigned to it (to anyone else it does not exist)."""
     async with runtime.sessions() as session:
-        row = await db.inspection_row(session, inspection_id)
-        assigned = await db.assigned_inspectors(session, inspection_id) if row else []
-        if row is None or (principal.role is Role.INSPECTOR and principal.inspector_id not in assigned):
+        loaded = await db.load_inspection_with_row(session, inspection_id)
+        if loaded is None or (principal.role is Role.INSPECTOR and principal.inspector_id not in loaded[2]):
             raise NotFound(f"inspection {inspection_id} not found", field="inspection_id")
+        _, row, assigned = loaded
         return await _answer(session, row, assigned)
 
 
