@@ -1,10 +1,11 @@
 import datetime as dt
+import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformity_shared import events, topics
+from conformity_shared import envelope, events, topics
 from conformity_shared.envelope import Envelope, InvalidHeader, causal_context, decode_headers, encode_headers
 
 HOLDER = "91350100M000100Y43"
@@ -74,3 +75,13 @@ def test_a_nul_in_a_header_is_refused_since_cloudevents_forbids_it() -> None:
     with pytest.raises(InvalidHeader, match="pairs"):
         decode_headers(b"ce_id\0x\0ce_type")
     assert decode_headers(b"") == []
+
+
+def test_event_ids_are_random_version_4_uuids_in_their_usual_text_form() -> None:
+    ids = [envelope.new_event_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for event_id in ids[:2_000]:
+        parsed = uuid.UUID(event_id)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, event_id)
+    # Every variant digit turns up (8, 9, a, b): the two random bits under the variant's are kept.
+    assert {event_id[19] for event_id in ids} == set("89ab")

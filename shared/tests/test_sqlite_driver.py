@@ -3,6 +3,7 @@ SQLAlchemy reads the same results, counts and errors through it as through aiosq
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,30 @@ async def test_pragmas_hold_on_each_connection_and_a_memory_database_keeps_its_o
     async with memory.connect() as conn:  # the same connection: the table is still there
         assert (await conn.exec_driver_sql("SELECT count(*) FROM m")).scalar() == 0
     await memory.dispose()
+
+
+async def test_insert_many_stores_what_sqlalchemys_insert_stores_shared_instants_included(tmp_path: Path) -> None:
+    """The bulk fast path converts values itself; rows sharing one datetime object (a bulk
+    change's history) and rows each with their own are stored as SQLAlchemy stores them."""
+    metadata = sa.MetaData()
+    table = sa.Table("h", metadata, sa.Column("n", sa.Integer, primary_key=True), sa.Column("at", db.UTCDateTime()),
+                     sa.Column("doc", sa.JSON), sa.Column("flag", sa.Boolean))
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'many.db'}")
+    shared = dt.datetime(2026, 5, 6, 7, 8, 9, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    own = [shared + dt.timedelta(microseconds=i) for i in range(3)]
+    rows = [{"n": i, "at": shared, "doc": {"i": i}, "flag": i % 2 == 0} for i in range(3)]
+    rows += [{"n": 10 + i, "at": at, "doc": None, "flag": None} for i, at in enumerate(own)]
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await db.insert_many(conn, table, rows)  # the fast path
+        await conn.execute(sa.insert(table), [{**row, "n": row["n"] + 100} for row in rows])  # SQLAlchemy's
+        # Timestamps and booleans as stored text; JSON as SQLAlchemy reads it back (the fast path
+        # writes it compactly, and a missing document as SQL NULL: both read back the same).
+        stored = dict((await conn.exec_driver_sql("SELECT n, at || '|' || coalesce(flag, '') FROM h")).all())
+        read = dict((await conn.execute(sa.select(table.c.n, table.c.doc))).all())
+        with pytest.raises(ValueError, match="naive"):
+            await db.insert_many(conn, table, [{"n": 50, "at": dt.datetime(2026, 1, 1), "doc": None, "flag": None}])
+    await engine.dispose()
+    assert [stored[row["n"]] for row in rows] == [stored[row["n"] + 100] for row in rows]
+    assert [read[row["n"]] for row in rows] == [read[row["n"] + 100] for row in rows] == [row["doc"] for row in rows]
+    assert stored[0] == "2026-05-05 23:08:09.000010|1" and stored[12] == "2026-05-05 23:08:09.000012|"

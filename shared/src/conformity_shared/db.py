@@ -90,14 +90,20 @@ def _sqlite_value(kind: sa.types.TypeEngine[Any]) -> Any:
     """How SQLAlchemy would store a value of this column type in SQLite, as a function of the
     value; None when the type is not one the fast path knows (then SQLAlchemy does it)."""
     if isinstance(kind, UTCDateTime | sa.DateTime):
+        last: list[Any] = [None, None]  # the last value converted and its text: a bulk change's rows share one instant
+
         def timestamp(value: dt.datetime | None) -> str | None:
             if value is None:
                 return None
+            if value is last[0]:
+                return last[1]  # type: ignore[no-any-return]
+            stored = value
             if isinstance(kind, UTCDateTime):
                 if value.tzinfo is None:
                     raise ValueError(f"naive datetime {value!r}: the platform stores aware UTC timestamps")
                 value = value.astimezone(dt.UTC)
-            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            last[:] = stored, value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            return last[1]  # type: ignore[no-any-return]
 
         return timestamp
     if isinstance(kind, sa.Date):
