@@ -48,6 +48,7 @@ def decode_headers(stored: bytes) -> list[tuple[str, bytes]]:
         raise InvalidHeader(f"stored headers hold {len(parts)} fields, not name and value pairs")
     return list(zip(map(bytes.decode, parts[::2]), parts[1::2], strict=True))
 
+
 def new_event_id() -> str:
     """A random (version 4) UUID as text, the form `str(uuid.uuid4())` gives, from the same 16
     random bytes of the operating system, without building a `uuid.UUID` on the way: a revoked

@@ -340,11 +340,6 @@ def inspection_from_row(row: sa.Row[Any], assigned: Sequence[str]) -> Inspection
     )
 
 
-async def load_inspection(session: AsyncSession, inspection_id: str) -> Inspection | None:
-    loaded = await load_inspection_with_row(session, inspection_id)
-    return None if loaded is None else loaded[0]
-
-
 async def load_inspection_with_row(
     session: AsyncSession, inspection_id: str
 ) -> tuple[Inspection, sa.Row[Any], list[str]] | None:

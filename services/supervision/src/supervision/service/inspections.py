@@ -59,26 +59,24 @@ async def _ordered_inspection(
             target_kind=command.target_kind, inspector_ids=frozenset(command.inspector_ids), override=override,
         )
     assert command.spot_check_id is not None  # the command requires it for a re-inspection
-    spot_check = await _load(uow, command.spot_check_id, field="spot_check_id")
+    spot_check, _, _ = await _load(uow, command.spot_check_id, field="spot_check_id")
     return Inspection.re_inspection_of(
         spot_check, inspection_id, command.inspector_ids, target_id=command.target_uscc, override=override
     )
 
 
-async def _load(uow: UnitOfWork, inspection_id: str, field: str = "inspection_id") -> Inspection:
-    inspection = await db.load_inspection(uow.session, inspection_id)
-    if inspection is None:
+async def _load(uow: UnitOfWork, inspection_id: str, field: str = "inspection_id") -> tuple[Inspection, Any, list[str]]:
+    """The inspection, with the row and the assigned inspectors it was built from."""
+    loaded = await db.load_inspection_with_row(uow.session, inspection_id)
+    if loaded is None:
         raise NotFound(f"inspection {inspection_id} not found", field=field)
-    return inspection
+    return loaded
 
 
 async def record_result(runtime: ServiceRuntime, principal: Principal, command: RecordResult) -> dict[str, Any]:
     """An assigned inspector records the inspection's one result; its consequences are published with it."""
     async with runtime.unit_of_work() as uow:
-        loaded = await db.load_inspection_with_row(uow.session, command.inspection_id)
-        if loaded is None:
-            raise NotFound(f"inspection {command.inspection_id} not found", field="inspection_id")
-        inspection, row, assigned = loaded
+        inspection, row, assigned = await _load(uow, command.inspection_id)
         samples = [SampleResult(s.certificate_number, s.passed, s.finding or "") for s in command.samples]
         recorded = inspection.record(
             principal.inspector_id or "?", command.verdict, command.findings, samples, uow.clock.now()
